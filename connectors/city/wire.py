@@ -1,0 +1,105 @@
+"""City wire format <-> canonical dossier.
+
+A record (personal fields are read by nobody and never stored)::
+
+    {"dossierNo": "000.00.45.H26-240701-0001", "serviceCode": "1.009876",
+     "serviceName": "...", "domainCode": "DT", "domainName": "Đầu tư",
+     "viaChannel": "ONLINE", "dossierStatus": "processing",
+     "receiveDate": "01/07/2024 08:30:00", "dueDate": "08/07/2024 17:00:00",
+     "finishDate": "", "releaseDate": "", "modifiedDate": "01/07/2024 08:30:00",
+     "digitized": true, "supplements": [{"requestDate": "...", "completeDate": ""}],
+     "applicantName": "...", "applicantIdNo": "...", "contactTelNo": "..."}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Cursor, WireError
+from connectors.fields import (
+    feed_key,
+    format_local,
+    optional_time,
+    records,
+    required_time,
+    text,
+)
+from reconcile.model import Channel, Dossier, Pause, Source, Status
+from reconcile.statusmap import StatusMap, UnknownStatus
+
+DATE_FORMAT = "%d/%m/%Y %H:%M:%S"
+CHANNELS = {"DIRECT": Channel.DIRECT, "ONLINE": Channel.ONLINE, "POSTAL": Channel.POSTAL}
+CHANNEL_NAMES = {channel: name for name, channel in CHANNELS.items()}
+PERSONAL_FIELDS = frozenset({"applicantName", "applicantIdNo", "contactTelNo", "applicantAddress"})
+
+
+def key(raw: Mapping[str, Any]) -> Cursor | None:
+    return feed_key(raw, "dossierNo", "modifiedDate", DATE_FORMAT)
+
+
+def decode(raw: Mapping[str, Any], statuses: StatusMap) -> Dossier:
+    native = text(raw, "dossierStatus")
+    try:
+        status = statuses.to_national(native)
+    except UnknownStatus:
+        raise WireError(f"dossierStatus: unknown status {native!r}") from None
+    channel_name = text(raw, "viaChannel").upper()
+    if channel_name not in CHANNELS:
+        raise WireError(f"viaChannel: {channel_name!r} is not one of {', '.join(CHANNELS)}")
+    digitized = raw.get("digitized", False)
+    if not isinstance(digitized, bool):
+        raise WireError("digitized: expected true or false")
+    pauses = []
+    for item in records(raw, "supplements"):
+        requested = required_time(item, "requestDate", DATE_FORMAT)
+        pauses.append(Pause(requested, optional_time(item, "completeDate", DATE_FORMAT)))
+    return Dossier(
+        source=Source.CITY,
+        code=text(raw, "dossierNo"),
+        procedure_code=text(raw, "serviceCode"),
+        field_code=text(raw, "domainCode"),
+        channel=CHANNELS[channel_name],
+        status=status,
+        received_at=required_time(raw, "receiveDate", DATE_FORMAT),
+        updated_at=required_time(raw, "modifiedDate", DATE_FORMAT),
+        due_at=optional_time(raw, "dueDate", DATE_FORMAT),
+        finished_at=optional_time(raw, "finishDate", DATE_FORMAT),
+        returned_at=optional_time(raw, "releaseDate", DATE_FORMAT),
+        pauses=tuple(pauses),
+        digitised=digitized,
+        native_status=native,
+    )
+
+
+def encode(d: Dossier, native_status: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The record the city system would serve for `d` (used by the mock portal)."""
+    return {
+        "dossierNo": d.code,
+        "serviceCode": d.procedure_code,
+        "domainCode": d.field_code,
+        "viaChannel": CHANNEL_NAMES[d.channel],
+        "dossierStatus": native_status,
+        "receiveDate": format_local(d.received_at, DATE_FORMAT),
+        "dueDate": format_local(d.due_at, DATE_FORMAT),
+        "finishDate": format_local(d.finished_at, DATE_FORMAT),
+        "releaseDate": format_local(d.returned_at, DATE_FORMAT),
+        "modifiedDate": format_local(d.updated_at, DATE_FORMAT),
+        "digitized": d.digitised,
+        "supplements": [
+            {
+                "requestDate": format_local(p.requested_at, DATE_FORMAT),
+                "completeDate": format_local(p.resumed_at, DATE_FORMAT),
+            }
+            for p in d.pauses
+        ],
+        **extra,
+    }
+
+
+def native_for(status: Status, statuses: StatusMap) -> str:
+    """The first native status the map sends to `status` (the mock's default spelling)."""
+    natives = statuses.natives_for(status)
+    if not natives:
+        raise ValueError(f"status map has no native status for {int(status)}")
+    return natives[0]

@@ -1,0 +1,102 @@
+"""National wire format <-> canonical dossier.
+
+A record, as `LayDanhSachHoSo` returns it (personal fields are never stored)::
+
+    {"MaHoSo": "000.00.45.H26-240701-0001", "MaHoSoKhac": "", "MaTTHC": "1.009876",
+     "TenTTHC": "...", "MaLinhVuc": "DT", "TenLinhVuc": "Đầu tư", "KenhThucHien": "2",
+     "ChuHoSo": "...", "SoGiayTo": "...", "SoDienThoai": "...", "LoaiDoiTuong": "2",
+     "NgayTiepNhan": "20240701083000", "NgayHenTra": "20240708170000", "TrangThaiHoSo": "4",
+     "NgayKetThucXuLy": "", "NgayTra": "", "DonViXuLy": "...", "HoSoCoThanhPhanSoHoa": "1",
+     "DanhSachHoSoBoSung": [{"NgayYeuCauBoSung": "...", "NgayTiepNhanBoSung": "",
+                             "NgayHenTraTruoc": "...", "NgayHenTraMoi": "..."}],
+     "NgayCapNhat": "20240701083000"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import Cursor, WireError
+from connectors.fields import (
+    feed_key,
+    format_local,
+    optional_time,
+    records,
+    required_time,
+    text,
+)
+from reconcile.model import Channel, Dossier, Pause, Source, Status
+
+DATE_FORMAT = "%Y%m%d%H%M%S"
+PERSONAL_FIELDS = frozenset({"ChuHoSo", "SoGiayTo", "SoDienThoai", "DiaChi", "Email"})
+
+
+def key(raw: Mapping[str, Any]) -> Cursor | None:
+    return feed_key(raw, "MaHoSo", "NgayCapNhat", DATE_FORMAT)
+
+
+def _code_number(raw: Mapping[str, Any], name: str, allowed: type[Channel] | type[Status]) -> int:
+    value = text(raw, name)
+    try:
+        number = int(value)
+        allowed(number)
+    except ValueError:
+        raise WireError(f"{name}: {value!r} is not a valid code") from None
+    return number
+
+
+def decode(raw: Mapping[str, Any]) -> Dossier:
+    pauses = tuple(
+        Pause(
+            required_time(item, "NgayYeuCauBoSung", DATE_FORMAT),
+            optional_time(item, "NgayTiepNhanBoSung", DATE_FORMAT),
+        )
+        for item in records(raw, "DanhSachHoSoBoSung")
+    )
+    digitised = text(raw, "HoSoCoThanhPhanSoHoa", required=False) or "0"
+    if digitised not in ("0", "1"):
+        raise WireError(f"HoSoCoThanhPhanSoHoa: {digitised!r} is not 0 or 1")
+    alt = text(raw, "MaHoSoKhac", required=False)
+    return Dossier(
+        source=Source.NATIONAL,
+        code=text(raw, "MaHoSo"),
+        procedure_code=text(raw, "MaTTHC"),
+        field_code=text(raw, "MaLinhVuc"),
+        channel=Channel(_code_number(raw, "KenhThucHien", Channel)),
+        status=Status(_code_number(raw, "TrangThaiHoSo", Status)),
+        received_at=required_time(raw, "NgayTiepNhan", DATE_FORMAT),
+        updated_at=required_time(raw, "NgayCapNhat", DATE_FORMAT),
+        due_at=optional_time(raw, "NgayHenTra", DATE_FORMAT),
+        finished_at=optional_time(raw, "NgayKetThucXuLy", DATE_FORMAT),
+        returned_at=optional_time(raw, "NgayTra", DATE_FORMAT),
+        alt_codes=(alt,) if alt else (),
+        pauses=pauses,
+        digitised=digitised == "1",
+    )
+
+
+def encode(d: Dossier, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The record the national portal would serve for `d` (used by the mock portal)."""
+    return {
+        "MaHoSo": d.code,
+        "MaHoSoKhac": d.alt_codes[0] if d.alt_codes else "",
+        "MaTTHC": d.procedure_code,
+        "MaLinhVuc": d.field_code,
+        "KenhThucHien": str(int(d.channel)),
+        "NgayTiepNhan": format_local(d.received_at, DATE_FORMAT),
+        "NgayHenTra": format_local(d.due_at, DATE_FORMAT),
+        "TrangThaiHoSo": str(int(d.status)),
+        "NgayKetThucXuLy": format_local(d.finished_at, DATE_FORMAT),
+        "NgayTra": format_local(d.returned_at, DATE_FORMAT),
+        "HoSoCoThanhPhanSoHoa": "1" if d.digitised else "0",
+        "DanhSachHoSoBoSung": [
+            {
+                "NgayYeuCauBoSung": format_local(p.requested_at, DATE_FORMAT),
+                "NgayTiepNhanBoSung": format_local(p.resumed_at, DATE_FORMAT),
+            }
+            for p in d.pauses
+        ],
+        "NgayCapNhat": format_local(d.updated_at, DATE_FORMAT),
+        **extra,
+    }

@@ -1,0 +1,141 @@
+"""The canonical dossier: what either portal says about one dossier, in one shape.
+
+Both connectors translate their wire format into `Dossier`; everything downstream (store,
+compare, counts) speaks only this model. Times are timezone-aware and normalised to
+Asia/Ho_Chi_Minh (UTC+7 all year: Vietnam has had no daylight saving time since 1975, so a
+fixed offset is exact and needs no tz database).
+
+Personal data (applicant name, ID number, phone) is deliberately absent: reconciliation does
+not need it, so connectors drop it at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+
+VN_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+
+class Status(enum.IntEnum):
+    """National status codes (TrangThaiHoSo), DOMAIN.md §3."""
+
+    REGISTERED = 1  # Mới đăng ký
+    ACCEPTED = 2  # Được tiếp nhận
+    REFUSED = 3  # Không được tiếp nhận
+    PROCESSING = 4  # Đang xử lý
+    SUPPLEMENT_REQUESTED = 5  # Yêu cầu bổ sung giấy tờ
+    AWAITING_FEES = 6  # Yêu cầu thực hiện nghĩa vụ tài chính
+    WITHDRAWN = 7  # Công dân yêu cầu rút hồ sơ
+    STOPPED = 8  # Dừng xử lý
+    FINISHED = 9  # Đã xử lý xong
+    RETURNED = 10  # Đã trả kết quả
+
+    @property
+    def counted(self) -> bool:
+        return self not in NOT_COUNTED
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_STATUSES
+
+    @property
+    def clock_stopped(self) -> bool:
+        return self in CLOCK_STOPPED_STATUSES
+
+
+NOT_COUNTED = frozenset({Status.REGISTERED, Status.REFUSED})
+FINISHED_STATUSES = frozenset({Status.WITHDRAWN, Status.FINISHED, Status.RETURNED})
+CLOCK_STOPPED_STATUSES = frozenset(
+    {Status.SUPPLEMENT_REQUESTED, Status.AWAITING_FEES, Status.STOPPED}
+)
+
+
+class Channel(enum.IntEnum):
+    """KenhThucHien."""
+
+    DIRECT = 1
+    ONLINE = 2
+    POSTAL = 3
+
+
+class Source(enum.StrEnum):
+    CITY = "city"
+    NATIONAL = "national"
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A supplement request: the clock stops at `requested_at` until `resumed_at`."""
+
+    requested_at: datetime
+    resumed_at: datetime | None = None
+
+    def in_force_at_end_of(self, day: date) -> bool:
+        if local_date(self.requested_at) > day:
+            return False
+        return self.resumed_at is None or local_date(self.resumed_at) > day
+
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """One dossier as one source system records it."""
+
+    source: Source
+    code: str
+    procedure_code: str
+    field_code: str
+    channel: Channel
+    status: Status
+    received_at: datetime
+    updated_at: datetime
+    due_at: datetime | None = None
+    finished_at: datetime | None = None
+    returned_at: datetime | None = None
+    alt_codes: tuple[str, ...] = ()
+    pauses: tuple[Pause, ...] = ()
+    digitised: bool = False
+    native_status: str = ""
+
+    @property
+    def version(self) -> int:
+        """Monotonic version used by idempotent upserts: updated_at in microseconds."""
+        return to_micros(self.updated_at)
+
+    def finish_date(self) -> date | None:
+        """The date processing ended (DOMAIN.md §7): the finish date, else the return date.
+
+        Only a dossier in a finished status (7, 9, 10) has one; a withdrawn dossier's
+        finish date is its withdrawal date, carried in `finished_at`. A finished dossier with
+        neither date recorded falls back to the date of its last update, so it is still
+        counted once rather than silently treated as open.
+        """
+        if not self.status.finished:
+            return None
+        when = self.finished_at or self.returned_at or self.updated_at
+        return local_date(when)
+
+    def clock_stopped_at_end_of(self, day: date) -> bool:
+        if any(p.in_force_at_end_of(day) for p in self.pauses):
+            return True
+        return self.status.clock_stopped and local_date(self.updated_at) <= day
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(when: datetime) -> int:
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def local_date(when: datetime) -> date:
+    return when.astimezone(VN_TZ).date()
+
+
+def local(when: datetime) -> datetime:
+    """`when` on the Asia/Ho_Chi_Minh clock; naive values are taken to be local already."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=VN_TZ)
+    return when.astimezone(VN_TZ)

@@ -1,0 +1,349 @@
+"""Configuration: TOML files laid over the packaged defaults, then environment variables.
+
+The packaged default file (`config/syncd.toml` in the source tree) holds every key with its
+documentation; these dataclasses hold none of the defaults, so the file is the one place they live.
+Validation happens once, at start-up, and an error names where the value came from (a file or an
+environment variable), the key, and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from connectors.city.client import CitySettings
+from connectors.http import HttpSettings
+from connectors.national.client import NationalSettings
+from reconcile.statusmap import StatusMap
+from syncd.i18n import t
+
+DEFAULTS_NAME = "syncd.toml"
+
+# Environment variable -> configuration key it overrides.
+ENVIRONMENT: dict[str, str] = {
+    "SYNCD_REDIS_URL": "redis.url",
+    "SYNCD_KEY_PREFIX": "redis.key_prefix",
+    "SYNCD_DATA_DIR": "redis.data_dir",
+    "SYNCD_POLL_INTERVAL": "runtime.poll_interval_seconds",
+    "SYNCD_LOG_FORMAT": "log.format",
+    "SYNCD_LOG_LEVEL": "log.level",
+    "SYNCD_LANG": "ui.language",
+    "SYNCD_CITY_URL": "portals.city.base_url",
+    "SYNCD_CITY_API_KEY": "portals.city.api_key",
+    "SYNCD_NATIONAL_URL": "portals.national.base_url",
+    "SYNCD_NATIONAL_USERNAME": "portals.national.username",
+    "SYNCD_NATIONAL_PASSWORD": "portals.national.password",
+}
+CONFIG_FILE_VARIABLE = "SYNCD_CONFIG"
+
+
+class ConfigError(Exception):
+    def __init__(self, where: str, key: str, problem: str) -> None:
+        self.where, self.key, self.problem = where, key, problem
+        super().__init__(t("config.error", where=where, key=key or "-", problem=problem))
+
+
+def _check(kind: str, **limits: float) -> dict[str, Any]:
+    return {"kind": kind, **limits}
+
+
+@dataclass(frozen=True)
+class AgencyConfig:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str = field(metadata=_check("redis_url"))
+    key_prefix: str = field(metadata=_check("nonempty"))
+    data_dir: str = field(metadata=_check("nonempty"))
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    poll_interval_seconds: float = field(metadata=_check("", low=0.1))
+    reconcile_batch: int = field(metadata=_check("", low=1, high=100_000))
+    redis_retry_max_seconds: float = field(metadata=_check("", low=0.1))
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    format: Literal["auto", "json", "console"]
+    level: Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    language: Literal["vi", "en"]
+
+
+@dataclass(frozen=True)
+class CityPortalConfig:
+    base_url: str = field(metadata=_check("url"))
+    api_key: str
+    page_size: int = field(metadata=_check("", low=1, high=500))
+    timeout_seconds: float = field(metadata=_check("", low=0.1))
+    connect_timeout_seconds: float = field(metadata=_check("", low=0.1))
+    attempts: int = field(metadata=_check("", low=1, high=20))
+
+
+@dataclass(frozen=True)
+class NationalPortalConfig:
+    base_url: str = field(metadata=_check("url"))
+    username: str
+    password: str
+    page_size: int = field(metadata=_check("", low=1, high=500))
+    timeout_seconds: float = field(metadata=_check("", low=0.1))
+    connect_timeout_seconds: float = field(metadata=_check("", low=0.1))
+    attempts: int = field(metadata=_check("", low=1, high=20))
+
+
+@dataclass(frozen=True)
+class PortalsConfig:
+    city: CityPortalConfig
+    national: NationalPortalConfig
+
+
+@dataclass(frozen=True)
+class StatusMapConfig:
+    city: dict[str, int] = field(metadata=_check("status"))
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    cutoff_day: int = field(metadata=_check("", low=1, high=28))
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    agency: AgencyConfig
+    redis: RedisConfig
+    runtime: RuntimeConfig
+    log: LogConfig
+    ui: UiConfig
+    portals: PortalsConfig
+    status_map: StatusMapConfig
+    report: ReportConfig
+    sources: tuple[str, ...] = field(default=(), compare=False)
+
+    def city_statuses(self) -> StatusMap:
+        return StatusMap.from_config(self.status_map.city)
+
+    def city_settings(self) -> CitySettings:
+        c = self.portals.city
+        return CitySettings(c.base_url, c.api_key, c.page_size, _http(c))
+
+    def national_settings(self) -> NationalSettings:
+        n = self.portals.national
+        return NationalSettings(
+            n.base_url, n.username, n.password, self.agency.code, n.page_size, _http(n)
+        )
+
+
+def _http(portal: CityPortalConfig | NationalPortalConfig) -> HttpSettings:
+    return HttpSettings(
+        timeout_seconds=portal.timeout_seconds,
+        connect_timeout_seconds=portal.connect_timeout_seconds,
+        attempts=portal.attempts,
+    )
+
+
+def defaults_path() -> Path:
+    """The packaged default file: `syncd/defaults/` when installed, `config/` in a source tree."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "defaults" / DEFAULTS_NAME, here.parent / "config" / DEFAULTS_NAME):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"packaged {DEFAULTS_NAME} not found beside {here}")
+
+
+def load(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Defaults, then the file at `path` (or $SYNCD_CONFIG), then environment overrides."""
+    env = os.environ if env is None else env
+    if path is None and env.get(CONFIG_FILE_VARIABLE):
+        path = env[CONFIG_FILE_VARIABLE]
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    default_file = defaults_path()
+    default_name = str(default_file)
+    _merge(merged, _parse(default_file.read_text("utf-8"), default_name), default_name, origins, "")
+    sources = [default_name]
+    if path is not None:
+        name = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                name, "", t("config.unreadable", reason=exc.strerror or exc)
+            ) from None
+        _merge(merged, _parse(text, name), name, origins, "")
+        sources.append(name)
+    for variable, key in ENVIRONMENT.items():
+        if variable in env:
+            _set(merged, key, env[variable])
+            origins[key] = variable
+    config = _build(Config, merged, "", _origin_of(origins, default_name))
+    return _replace_sources(config, tuple(sources))
+
+
+def _replace_sources(config: Config, sources: tuple[str, ...]) -> Config:
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    values["sources"] = sources
+    return Config(**values)
+
+
+def _parse(text: str, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(name, "", t("config.toml", reason=exc)) from None
+
+
+def _merge(
+    into: dict[str, Any], layer: Mapping[str, Any], name: str, origins: dict[str, str], prefix: str
+) -> None:
+    for key, value in layer.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            origins.setdefault(path, name)
+            _merge(into[key], value, name, origins, path + ".")
+        else:
+            into[key] = value
+            _record_origin(origins, path, value, name)
+
+
+def _record_origin(origins: dict[str, str], path: str, value: Any, name: str) -> None:
+    origins[path] = name
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _record_origin(origins, f"{path}.{key}", inner, name)
+
+
+def _set(tree: dict[str, Any], dotted: str, value: str) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def _origin_of(origins: Mapping[str, str], fallback: str) -> Callable[[str], str]:
+    def origin(key: str) -> str:
+        while key:
+            if key in origins:
+                return origins[key]
+            key = key.rpartition(".")[0]
+        return fallback
+
+    return origin
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, dict) else "{…}"
+
+
+def _build(cls: type[Any], data: Any, path: str, origin: Callable[[str], str]) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(origin(path), path, _expected(t("type.table"), data))
+    declared = [f for f in fields(cls) if f.name != "sources"]
+    names = [f.name for f in declared]
+    for key in data:
+        if key not in names:
+            where = _join(path, key)
+            raise ConfigError(origin(where), where, t("config.unknown", allowed=", ".join(names)))
+    hints = get_type_hints(cls)
+    values = {}
+    for f in declared:
+        key = _join(path, f.name)
+        if f.name not in data:
+            raise ConfigError(origin(key), key, t("config.missing"))
+        values[f.name] = _value(hints[f.name], data[f.name], key, f.metadata, origin)
+    return cls(**values)
+
+
+def _expected(what: str, got: Any) -> str:
+    return t("config.expected", expected=what, got=_show(got))
+
+
+def _value(
+    tp: Any, raw: Any, key: str, meta: Mapping[str, Any], origin: Callable[[str], str]
+) -> Any:
+    where = origin(key)
+    from_env = where in ENVIRONMENT
+    if isinstance(tp, type) and is_dataclass(tp):
+        return _build(tp, raw, key, origin)
+    kind = get_origin(tp)
+    if kind is Literal:
+        choices = get_args(tp)
+        if raw not in choices:
+            expected = t("type.choice", choices=", ".join(f'"{c}"' for c in choices))
+            raise ConfigError(where, key, _expected(expected, raw))
+        return raw
+    if kind is dict:
+        if not isinstance(raw, dict):
+            raise ConfigError(where, key, _expected(t("type.table"), raw))
+        inner = get_args(tp)[1]
+        return {k: _value(inner, v, f"{key}.{k}", meta, origin) for k, v in raw.items()}
+    if tp in (int, float):
+        return _number(tp, raw, key, meta, where, from_env)
+    if tp is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(where, key, _expected(t("type.bool"), raw))
+        return raw
+    if tp is str:
+        return _string(raw, key, meta.get("kind", ""), where)
+    raise TypeError(f"unsupported configuration type {tp!r} for {key}")  # a bug, not bad input
+
+
+def _number(
+    tp: type, raw: Any, key: str, meta: Mapping[str, Any], where: str, from_env: bool
+) -> int | float:
+    if meta.get("kind") == "status":
+        meta = {"low": 1, "high": 10}
+    low, high = meta.get("low"), meta.get("high")
+    kind_name = t("type.int") if tp is int else t("type.float")
+    if low is not None and high is not None:
+        expected = t("type.range", kind=kind_name, low=low, high=high)
+    elif low is not None:
+        expected = t("type.min", kind=kind_name, low=low)
+    else:
+        expected = kind_name
+    value = raw
+    if from_env and isinstance(raw, str):
+        try:
+            value = tp(raw)
+        except ValueError:
+            raise ConfigError(where, key, _expected(expected, raw)) from None
+    valid_type = isinstance(value, int) if tp is int else isinstance(value, int | float)
+    if isinstance(value, bool) or not valid_type:
+        raise ConfigError(where, key, _expected(expected, raw))
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigError(where, key, _expected(expected, raw))
+    return int(value) if tp is int else float(value)
+
+
+def _string(raw: Any, key: str, kind: str, where: str) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(where, key, _expected(t("type.str"), raw))
+    value = raw.strip()
+    if kind == "nonempty" and not value:
+        raise ConfigError(where, key, _expected(t("type.str"), raw))
+    if kind == "url" and not value.startswith(("http://", "https://")):
+        raise ConfigError(where, key, _expected(t("type.url"), raw))
+    if kind == "redis_url" and value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(where, key, _expected(t("type.redis_url"), raw))
+    return value
+
+
+__all__ = ["ENVIRONMENT", "Config", "ConfigError", "load"]

@@ -1,0 +1,100 @@
+"""Texts people read: Vietnamese by default, English on request (`--lang en` or SYNCD_LANG=en).
+
+Log events stay in English: they are for machines and administrators, and their keys are stable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+Language = Literal["vi", "en"]
+LANGUAGES: tuple[Language, ...] = ("vi", "en")
+
+_current: list[Language] = ["vi"]
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    "config.error": {
+        "vi": "Lỗi cấu hình: {where}: {key}: {problem}",
+        "en": "Configuration error: {where}: {key}: {problem}",
+    },
+    "config.ok": {"vi": "Cấu hình hợp lệ: {where}", "en": "Configuration is valid: {where}"},
+    "config.missing": {"vi": "thiếu khóa bắt buộc", "en": "required key is missing"},
+    "config.unknown": {
+        "vi": "khóa không được hỗ trợ (các khóa hợp lệ: {allowed})",
+        "en": "unknown key (valid keys: {allowed})",
+    },
+    "config.expected": {
+        "vi": "cần {expected}, nhận được {got}",
+        "en": "expected {expected}, got {got}",
+    },
+    "config.unreadable": {
+        "vi": "không đọc được tệp: {reason}",
+        "en": "cannot read the file: {reason}",
+    },
+    "config.toml": {"vi": "TOML không hợp lệ: {reason}", "en": "invalid TOML: {reason}"},
+    "type.str": {"vi": "một chuỗi ký tự", "en": "a string"},
+    "type.int": {"vi": "một số nguyên", "en": "an integer"},
+    "type.float": {"vi": "một số", "en": "a number"},
+    "type.bool": {"vi": "true hoặc false", "en": "true or false"},
+    "type.table": {"vi": "một bảng (table)", "en": "a table"},
+    "type.choice": {"vi": "một trong các giá trị {choices}", "en": "one of {choices}"},
+    "type.range": {"vi": "{kind} trong khoảng {low}–{high}", "en": "{kind} from {low} to {high}"},
+    "type.min": {"vi": "{kind} không nhỏ hơn {low}", "en": "{kind} of at least {low}"},
+    "type.url": {"vi": "một địa chỉ http:// hoặc https://", "en": "an http:// or https:// URL"},
+    "type.redis_url": {
+        "vi": "một địa chỉ redis://, rediss:// hoặc unix:// (hoặc để trống)",
+        "en": "a redis://, rediss:// or unix:// URL (or empty)",
+    },
+    "type.status": {"vi": "một mã trạng thái quốc gia 1–10", "en": "a national status code 1-10"},
+    "run.started": {
+        "vi": "syncd đang chạy (Redis: {redis}). Nhấn Ctrl+C để dừng.",
+        "en": "syncd is running (Redis: {redis}). Press Ctrl+C to stop.",
+    },
+    "run.stopped": {"vi": "syncd đã dừng an toàn.", "en": "syncd stopped cleanly."},
+    "run.cycle": {"vi": "Chu kỳ đồng bộ xong: {summary}", "en": "Sync cycle done: {summary}"},
+    "redis.embedded": {
+        "vi": "Redis nhúng, dữ liệu tại {path}",
+        "en": "embedded Redis, data in {path}",
+    },
+    "redis.unavailable": {
+        "vi": "Không kết nối được Redis ({url}): {reason}",
+        "en": "Cannot reach Redis ({url}): {reason}",
+    },
+    "period.invalid": {
+        "vi": "Kỳ báo cáo không hợp lệ: {reason}",
+        "en": "Invalid reporting period: {reason}",
+    },
+    "mock.serving": {
+        "vi": "Cổng giả lập đang phục vụ: một cửa thành phố {city}, DVCQG {national}",
+        "en": "Mock portals serving: city one-stop {city}, national portal {national}",
+    },
+    "demo.title": {
+        "vi": "syncd — chạy thử với cổng giả lập và Redis nhúng",
+        "en": "syncd — demo with mock portals and embedded Redis",
+    },
+    "demo.synced": {
+        "vi": "Đã đồng bộ: {city} hồ sơ từ một cửa thành phố, {national} hồ sơ từ DVCQG",
+        "en": "Synced: {city} dossiers from the city system, {national} from DVCQG",
+    },
+    "demo.mismatches": {
+        "vi": "Sai lệch phát hiện được: {summary}",
+        "en": "Mismatches found: {summary}",
+    },
+    "demo.none": {"vi": "không có", "en": "none"},
+    "interrupted": {"vi": "Đã hủy.", "en": "Interrupted."},
+}
+
+
+def set_language(language: str | None) -> Language:
+    chosen = (language or os.environ.get("SYNCD_LANG") or "vi").strip().lower()
+    _current[0] = "en" if chosen.startswith("en") else "vi"
+    return _current[0]
+
+
+def language() -> Language:
+    return _current[0]
+
+
+def t(message: str, /, **values: object) -> str:
+    return MESSAGES[message][_current[0]].format(**values)

@@ -1,0 +1,183 @@
+"""The sync cycle: poll both portals into the store, then reconcile every changed dossier.
+
+A cycle polls the portals concurrently; each page is written with its cursor in one transaction,
+so a crash at any point loses nothing and a restart resumes after the last page written. A
+portal that fails (after its connector's retries) fails its own part of the cycle only. Reconcile
+work is taken from the store's stream in batches and acknowledged in the same transaction as the
+results, so a reconciler that dies leaves its entries to be claimed again.
+
+Stopping (SIGTERM, SIGINT) is cooperative: the page or batch in hand is finished and written,
+then the loop ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis.exceptions
+import structlog
+
+from connectors.base import Connector, PortalError
+from reconcile.compare import Decision, compare
+from reconcile.model import Source
+from syncd.store import Store
+
+log = structlog.get_logger("syncd")
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+@dataclass
+class PollResult:
+    source: Source
+    pages: int = 0
+    received: int = 0
+    written: int = 0
+    rejected: int = 0
+    error: str | None = None
+
+
+@dataclass
+class CycleResult:
+    polls: list[PollResult] = field(default_factory=list)
+    reconciled: int = 0
+    mismatches: int = 0
+
+    @property
+    def failed_portals(self) -> list[Source]:
+        return [p.source for p in self.polls if p.error]
+
+    def summary(self) -> dict[str, object]:
+        out: dict[str, object] = {"reconciled": self.reconciled, "mismatches": self.mismatches}
+        for p in self.polls:
+            out[p.source.value] = p.error or f"{p.written} new / {p.received} read"
+        return out
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Syncer:
+    def __init__(
+        self,
+        store: Store,
+        connectors: Sequence[Connector],
+        batch: int = 500,
+        consumer: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.connectors = connectors
+        self.batch = batch
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.clock = clock
+        self.stopping = asyncio.Event()
+
+    async def poll(self, connector: Connector) -> PollResult:
+        result = PollResult(connector.source)
+        with structlog.contextvars.bound_contextvars(portal=connector.source.value):
+            cursor = await self.store.cursor(connector.source)
+            try:
+                async for page in connector.pages(cursor):
+                    result.pages += 1
+                    result.received += len(page.dossiers)
+                    result.rejected += len(page.rejected)
+                    for rejected in page.rejected:
+                        log.warning(
+                            "record_quarantined", code=rejected.code, reason=rejected.reason
+                        )
+                    result.written += await self.store.upsert(
+                        connector.source, page.dossiers, page.cursor, page.rejected
+                    )
+                    if self.stopping.is_set():
+                        break
+            except PortalError as exc:
+                result.error = str(exc)
+                log.error("portal_failed", error=str(exc), pages_done=result.pages)
+                await self.store.record_status(
+                    connector.source, last_error=str(exc), last_error_at=self.clock().isoformat()
+                )
+                return result
+            await self.store.record_status(
+                connector.source,
+                last_success_at=self.clock().isoformat(),
+                last_written=result.written,
+            )
+        return result
+
+    async def reconcile_pending(self) -> tuple[int, int]:
+        """Reconcile queued codes batch by batch until the queue is empty (or stopping)."""
+        await self.store.ensure_group()
+        reconciled = mismatches = 0
+        while not self.stopping.is_set():
+            work = await self.store.take_work(self.consumer, self.batch)
+            if not work.entry_ids:
+                break
+            decisions = await self.decide(work.codes)
+            await self.store.apply(decisions, work, self.clock())
+            reconciled += len(decisions)
+            mismatches += sum(len(d.mismatches) for d in decisions)
+        return reconciled, mismatches
+
+    async def decide(self, codes: Sequence[str]) -> list[Decision]:
+        city = await self.store.load(Source.CITY, codes)
+        national = await self.store.load(Source.NATIONAL, codes)
+        decisions = []
+        for code in codes:
+            if code in city or code in national:
+                decisions.append(compare(city.get(code), national.get(code)))
+        return decisions
+
+    async def cycle(self) -> CycleResult:
+        results = await asyncio.gather(
+            *(self.poll(c) for c in self.connectors), return_exceptions=True
+        )
+        cycle = CycleResult()
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome  # Redis errors and bugs: the caller decides
+            cycle.polls.append(outcome)
+        cycle.reconciled, cycle.mismatches = await self.reconcile_pending()
+        return cycle
+
+    async def run(
+        self,
+        interval: float,
+        once: bool = False,
+        redis_retry_max: float = 30.0,
+        max_redis_failures: int | None = None,
+    ) -> CycleResult | None:
+        """Cycle until stopped (or once). Redis outages are waited out with backoff; after
+        `max_redis_failures` consecutive ones (if set) the last error is raised."""
+        failures = 0
+        last: CycleResult | None = None
+        while not self.stopping.is_set():
+            try:
+                last = await self.cycle()
+            except REDIS_ERRORS as exc:
+                failures += 1
+                if max_redis_failures is not None and failures >= max_redis_failures:
+                    raise
+                delay = min(redis_retry_max, 0.5 * 2**failures)
+                log.warning("redis_unavailable", error=str(exc), attempt=failures, retry_in=delay)
+                await self._sleep(delay)
+                continue
+            if failures:
+                log.info("redis_recovered", after_attempts=failures)
+                failures = 0
+            log.info("cycle_done", **last.summary())
+            if once:
+                break
+            await self._sleep(interval)
+        return last
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)

@@ -1,0 +1,245 @@
+"""Redis store: what each portal says, cursors, the reconcile work queue, and its results.
+
+Key schema (P is `redis.key_prefix`; the braces make P a hash tag, so in Redis Cluster every key
+of one agency lives in one slot and the scripts below may touch them together):
+
+    {P}:rec:city, {P}:rec:national   HASH  code -> dossier (compact JSON, reconcile.codec)
+    {P}:ver:city, {P}:ver:national   HASH  code -> version (updated_at, µs since the epoch)
+    {P}:cursor                       HASH  source -> cursor "updated_at|code"
+    {P}:dirty                        SET   codes queued for reconciliation, not yet taken
+    {P}:work                         STREAM  {c: code}; consumer group "reconcilers"
+    {P}:corrected                    HASH  code -> corrected dossier (compact JSON)
+    {P}:mismatch                     HASH  "code|kind" -> mismatch (JSON)
+    {P}:mismatch:since               HASH  "code|kind" -> first detection (ISO time)
+    {P}:quarantine                   STREAM  {source, code, reason, raw}: rejected records
+    {P}:status                       HASH  "<source>:<field>" -> last cycle facts
+
+Invariants: a page's records, its quarantined records and the cursor after it are written in one
+MULTI/EXEC transaction (no lost update, no cursor ahead of its data); an upsert never replaces a
+stored record with an older one, and replaying one changes nothing; a changed code enters the
+work stream once however often it changes before it is reconciled (the dirty set).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from connectors.base import Cursor, Rejected
+from reconcile import codec
+from reconcile.compare import Decision, Mismatch, MismatchKind
+from reconcile.model import Dossier, Source
+
+GROUP = "reconcilers"
+QUARANTINE_MAXLEN = 100_000
+
+_UPSERT = """
+local written = 0
+for i = 3, #ARGV, 3 do
+  local code, version, blob = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local current = redis.call('HGET', KEYS[2], code)
+  local newer = (not current) or tonumber(current) < tonumber(version)
+  if not newer and tonumber(current) == tonumber(version) then
+    newer = redis.call('HGET', KEYS[1], code) ~= blob
+  end
+  if newer then
+    redis.call('HSET', KEYS[1], code, blob)
+    redis.call('HSET', KEYS[2], code, version)
+    if redis.call('SADD', KEYS[4], code) == 1 then
+      redis.call('XADD', KEYS[5], '*', 'c', code)
+    end
+    written = written + 1
+  end
+end
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+end
+return written
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    entry_ids: tuple[str, ...]
+    codes: tuple[str, ...]
+
+
+class Store:
+    def __init__(self, client: aioredis.Redis, prefix: str = "syncd") -> None:
+        self.redis = client
+        self.prefix = prefix
+        self._upsert = client.register_script(_UPSERT)
+
+    def key(self, *parts: str) -> str:
+        return ":".join((f"{{{self.prefix}}}", *parts))
+
+    # --- portal side -------------------------------------------------------------------
+
+    async def upsert(
+        self,
+        source: Source,
+        dossiers: Sequence[Dossier],
+        cursor: Cursor | None,
+        rejected: Sequence[Rejected] = (),
+    ) -> int:
+        """Write one page atomically; returns how many records were new or newer."""
+        args: list[Any] = [source.value, cursor.encode() if cursor else ""]
+        for d in dossiers:
+            args += (d.code, d.version, codec.dumps(d))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for r in rejected:
+                pipe.xadd(
+                    self.key("quarantine"),
+                    {
+                        "source": r.source.value,
+                        "code": r.code or "",
+                        "reason": r.reason,
+                        "raw": json.dumps(r.raw, ensure_ascii=False, default=str),
+                    },
+                    maxlen=QUARANTINE_MAXLEN,
+                    approximate=True,
+                )
+            keys = [
+                self.key("rec", source.value),
+                self.key("ver", source.value),
+                self.key("cursor"),
+                self.key("dirty"),
+                self.key("work"),
+            ]
+            await self._upsert(keys=keys, args=args, client=pipe)
+            results = await pipe.execute()
+        return int(results[-1])
+
+    async def cursor(self, source: Source) -> Cursor | None:
+        raw = await self.redis.hget(self.key("cursor"), source.value)
+        return Cursor.decode(_str(raw)) if raw else None
+
+    async def load(self, source: Source, codes: Sequence[str]) -> dict[str, Dossier]:
+        if not codes:
+            return {}
+        blobs = await self.redis.hmget(self.key("rec", source.value), list(codes))
+        return {code: codec.loads(b) for code, b in zip(codes, blobs, strict=True) if b}
+
+    async def count(self, source: Source) -> int:
+        return int(await self.redis.hlen(self.key("rec", source.value)))
+
+    async def iter_records(self, name: str, batch: int = 2000) -> AsyncIterator[Dossier]:
+        """Every dossier of one hash (`rec:city`, `rec:national`, `corrected`), in batches."""
+        key = self.key(*name.split(":"))
+        async for _, blob in self.redis.hscan_iter(key, count=batch):
+            yield codec.loads(blob)
+
+    async def quarantined(self, count: int = 100) -> list[dict[str, str]]:
+        entries: Any = await self.redis.xrevrange(self.key("quarantine"), count=count)
+        return [
+            {"id": _str(entry_id), **{_str(k): _str(v) for k, v in fields.items()}}
+            for entry_id, fields in entries
+        ]
+
+    async def record_status(self, source: Source, **facts: str | int) -> None:
+        await self.redis.hset(
+            self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}
+        )
+
+    # --- work queue ----------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.key("work"), GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def take_work(self, consumer: str, count: int, reclaim_idle_ms: int = 60_000) -> WorkItem:
+        """Up to `count` queued entries: first those another consumer took and never
+        acknowledged for `reclaim_idle_ms`, then new ones. Codes are deduplicated."""
+        work = self.key("work")
+        reply: Any = await self.redis.xautoclaim(
+            work, GROUP, consumer, min_idle_time=reclaim_idle_ms, start_id="0-0", count=count
+        )
+        entries = list(reply[1])
+        if len(entries) < count:
+            fresh: Any = await self.redis.xreadgroup(
+                GROUP, consumer, {work: ">"}, count=count - len(entries)
+            )
+            for _, stream_entries in fresh:
+                entries.extend(stream_entries)
+        ids: list[str] = []
+        codes: dict[str, None] = {}
+        for entry_id, fields in entries:
+            ids.append(_str(entry_id))
+            if fields and b"c" in fields:
+                codes[_str(fields[b"c"])] = None
+        if codes:
+            # From here on, a new change to these codes queues them again.
+            await self.redis.srem(self.key("dirty"), *codes)
+        return WorkItem(tuple(ids), tuple(codes))
+
+    async def queue_depth(self) -> int:
+        return int(await self.redis.scard(self.key("dirty")))
+
+    # --- results -----------------------------------------------------------------------
+
+    async def apply(self, decisions: Iterable[Decision], done: WorkItem, now: datetime) -> None:
+        """Write decisions and acknowledge their work entries in one transaction.
+
+        Idempotent: applying the same decisions again leaves Redis as it was (a mismatch keeps
+        the time it was first detected).
+        """
+        corrected, mismatch, since = (
+            self.key("corrected"),
+            self.key("mismatch"),
+            self.key("mismatch", "since"),
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for decision in decisions:
+                if decision.corrected is None:
+                    pipe.hdel(corrected, decision.code)
+                else:
+                    pipe.hset(corrected, decision.code, codec.dumps(decision.corrected))
+                present = {m.kind for m in decision.mismatches}
+                gone = [
+                    f"{decision.code}|{kind.value}" for kind in MismatchKind if kind not in present
+                ]
+                pipe.hdel(mismatch, *gone)
+                pipe.hdel(since, *gone)
+                for m in decision.mismatches:
+                    field = f"{m.code}|{m.kind.value}"
+                    pipe.hset(mismatch, field, json.dumps(_mismatch_json(m), ensure_ascii=False))
+                    pipe.hsetnx(since, field, now.isoformat())
+            if done.entry_ids:
+                pipe.xack(self.key("work"), GROUP, *done.entry_ids)
+                pipe.xdel(self.key("work"), *done.entry_ids)
+            await pipe.execute()
+
+    async def mismatches(self) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.key("mismatch"))
+        return [json.loads(v) for v in raw.values()]
+
+    async def delete_all(self) -> int:
+        """Remove every key under this prefix (tests, and a clean demo)."""
+        removed = 0
+        async for key in self.redis.scan_iter(match=f"{{{self.prefix}}}:*", count=1000):
+            removed += int(await self.redis.unlink(key))
+        return removed
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _mismatch_json(m: Mismatch) -> dict[str, Any]:
+    return {
+        "code": m.code,
+        "kind": m.kind.value,
+        "severity": m.severity.value,
+        "city": m.city_value,
+        "national": m.national_value,
+        "detail": m.detail,
+    }
