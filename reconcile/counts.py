@@ -63,6 +63,8 @@ class Row:
     cells: tuple[int, ...]  # values of columns 3..13, in order
 
     def __getitem__(self, column: int) -> int:
+        if column not in COLUMNS:
+            raise IndexError(f"form column {column} is not a count (columns are 3-13)")
         return self.cells[column - 3]
 
 
@@ -78,7 +80,7 @@ class FormTally:
 
     def __init__(self, period: Period, field_order: Sequence[str] = ()) -> None:
         self.period = period
-        self.field_order = tuple(field_order)
+        self.field_order = tuple(dict.fromkeys(field_order))
         self._tallies: dict[str, list[int]] = {code: [0] * len(COLUMNS) for code in field_order}
 
     def add(self, d: Dossier) -> frozenset[int]:

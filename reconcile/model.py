@@ -131,7 +131,7 @@ def to_micros(when: datetime) -> int:
 
 
 def local_date(when: datetime) -> date:
-    return when.astimezone(VN_TZ).date()
+    return local(when).date()
 
 
 def local(when: datetime) -> datetime:

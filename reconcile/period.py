@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-_LABEL = re.compile(r"^(\d{4})-(\d{2})$")
+_LABEL = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Period:
     @classmethod
     def parse(cls, label: str, cutoff_day: int = 20) -> Period:
         """Raises ValueError for a label that is not YYYY-MM or a cut-off day outside 1-28."""
-        match = _LABEL.match(label)
+        match = _LABEL.fullmatch(label)
         if not match:
             raise ValueError(f"period {label!r} is not of the form YYYY-MM")
         year, month = int(match[1]), int(match[2])
@@ -39,4 +39,7 @@ class Period:
         return cls(label, start, date(year, month, cutoff_day - 1))
 
     def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and self.start <= day <= self.end
+        # A datetime is a date subclass, but comparing one with a date raises: refuse it.
+        if not isinstance(day, date) or isinstance(day, datetime):
+            return False
+        return self.start <= day <= self.end

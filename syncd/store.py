@@ -11,13 +11,14 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:corrected                    HASH  code -> corrected dossier (compact JSON)
     {P}:mismatch                     HASH  "code|kind" -> mismatch (JSON)
     {P}:mismatch:since               HASH  "code|kind" -> first detection (ISO time)
-    {P}:quarantine                   STREAM  {source, code, reason, raw}: rejected records
+    {P}:quarantine                   STREAM  {source, code, reason, raw}: rejected records, the
+                                           newest ~100,000 kept; personal fields removed
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts
 
-Invariants: a page's records, its quarantined records and the cursor after it are written in one
-MULTI/EXEC transaction (no lost update, no cursor ahead of its data); an upsert never replaces a
-stored record with an older one, and replaying one changes nothing; a changed code enters the
-work stream once however often it changes before it is reconciled (the dirty set).
+Invariants: a page's records, its quarantined records and the cursor after it are written by
+one Lua script, the cursor last (no lost update, no cursor ahead of its data); an upsert never
+replaces a stored record with an older one, and replaying one changes nothing; a changed code
+enters the work stream once however often it changes before it is reconciled (the dirty set).
 """
 
 from __future__ import annotations
@@ -37,11 +38,14 @@ from reconcile.compare import Decision, Mismatch, MismatchKind
 from reconcile.model import Dossier, Source
 
 GROUP = "reconcilers"
-QUARANTINE_MAXLEN = 100_000
 
 _UPSERT = """
+-- KEYS: rec, ver, cursor, dirty, work, quarantine
+-- ARGV: source, cursor, record count n, n x (code, version, blob), then (code, reason, raw)...
+-- The cursor is written last: if anything fails before it, the page is simply fetched again.
+local n = tonumber(ARGV[3])
 local written = 0
-for i = 3, #ARGV, 3 do
+for i = 4, 3 + 3 * n, 3 do
   local code, version, blob = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[2], code)
   local newer = (not current) or tonumber(current) < tonumber(version)
@@ -56,6 +60,10 @@ for i = 3, #ARGV, 3 do
     end
     written = written + 1
   end
+end
+for i = 4 + 3 * n, #ARGV, 3 do
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*',
+             'source', ARGV[1], 'code', ARGV[i], 'reason', ARGV[i + 1], 'raw', ARGV[i + 2])
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
@@ -88,33 +96,23 @@ class Store:
         cursor: Cursor | None,
         rejected: Sequence[Rejected] = (),
     ) -> int:
-        """Write one page atomically; returns how many records were new or newer."""
-        args: list[Any] = [source.value, cursor.encode() if cursor else ""]
+        """Write one page, its quarantined records and its cursor in one script (atomic, one
+        round trip); returns how many records were new or newer than what was stored."""
+        args: list[Any] = [source.value, cursor.encode() if cursor else "", len(dossiers)]
         for d in dossiers:
             args += (d.code, d.version, codec.dumps(d))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for r in rejected:
-                pipe.xadd(
-                    self.key("quarantine"),
-                    {
-                        "source": r.source.value,
-                        "code": r.code or "",
-                        "reason": r.reason,
-                        "raw": json.dumps(r.raw, ensure_ascii=False, default=str),
-                    },
-                    maxlen=QUARANTINE_MAXLEN,
-                    approximate=True,
-                )
-            keys = [
-                self.key("rec", source.value),
-                self.key("ver", source.value),
-                self.key("cursor"),
-                self.key("dirty"),
-                self.key("work"),
-            ]
-            await self._upsert(keys=keys, args=args, client=pipe)
-            results = await pipe.execute()
-        return int(results[-1])
+        for r in rejected:
+            raw = json.dumps(r.raw, ensure_ascii=False, default=str)
+            args += (r.code or "", r.reason, raw)
+        keys = [
+            self.key("rec", source.value),
+            self.key("ver", source.value),
+            self.key("cursor"),
+            self.key("dirty"),
+            self.key("work"),
+            self.key("quarantine"),
+        ]
+        return int(await self._upsert(keys=keys, args=args))
 
     async def cursor(self, source: Source) -> Cursor | None:
         raw = await self.redis.hget(self.key("cursor"), source.value)

@@ -1,0 +1,91 @@
+"""Shared fixtures: the machine's real Redis (isolated by a unique key prefix per test), the real
+mock portals on loopback, and the real connectors."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from connectors.base import Connector
+from connectors.city.client import CityConnector, CitySettings
+from connectors.dataset import AGENCY_CODE, Dataset, generate
+from connectors.http import HttpSettings
+from connectors.mockserver import (
+    CITY_API_KEY,
+    NATIONAL_PASSWORD,
+    NATIONAL_USERNAME,
+    MockPortals,
+    start_mock_portals,
+)
+from connectors.national.client import NationalConnector, NationalSettings
+from syncd import config as config_module
+from syncd.config import Config
+from syncd.store import Store
+
+REDIS_URL = os.environ.get("SYNCD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+FAST_HTTP = HttpSettings(
+    timeout_seconds=5, connect_timeout_seconds=2, attempts=2, backoff_seconds=0.01
+)
+
+
+@pytest.fixture
+def config() -> Config:
+    return config_module.load(env={})
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def store(redis_client: aioredis.Redis) -> AsyncIterator[Store]:
+    s = Store(redis_client, f"test-{uuid.uuid4().hex[:12]}")
+    yield s
+    await s.delete_all()
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Dataset:
+    return generate(dossiers=200, seed=11)
+
+
+@pytest.fixture
+async def portals(dataset: Dataset, config: Config) -> AsyncIterator[MockPortals]:
+    running = await start_mock_portals(dataset, config.city_statuses())
+    yield running
+    await running.stop()
+
+
+def make_connectors(portals: MockPortals, config: Config, page_size: int = 37) -> list[Connector]:
+    """Connectors on the mocks; an odd page size so that pages end in the middle of things."""
+    return [
+        CityConnector(
+            CitySettings(portals.city_url, CITY_API_KEY, page_size, FAST_HTTP),
+            config.city_statuses(),
+        ),
+        NationalConnector(
+            NationalSettings(
+                portals.national_url,
+                NATIONAL_USERNAME,
+                NATIONAL_PASSWORD,
+                AGENCY_CODE,
+                page_size,
+                FAST_HTTP,
+            )
+        ),
+    ]
+
+
+@pytest.fixture
+async def connectors(portals: MockPortals, config: Config) -> AsyncIterator[list[Connector]]:
+    made = make_connectors(portals, config)
+    yield made
+    for connector in made:
+        await connector.close()

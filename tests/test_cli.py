@@ -1,0 +1,255 @@
+"""The `syncd` command as a user runs it: real processes, real signals, real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from connectors.mockserver import MockPortals
+from syncd.embedded import redis_server_binary
+from syncd.store import Store
+from tests.conftest import REDIS_URL
+from tests.test_store import snapshot
+
+SYNCD = [sys.executable, "-m", "syncd"]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [*SYNCD, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "SYNCD_LOG_FORMAT": "json", **(env or {})},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+class Daemon:
+    """`syncd run` in a child process, its stderr log lines collected as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        async for raw in self.process.stderr:
+            self.lines.append(raw.decode(errors="replace"))
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    async def wait_for(self, text: str, times: int = 1, within: float = 30) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        while self.count(text) < times:
+            if self.process.returncode is not None:
+                await self._reader
+                pytest.fail(f"syncd exited {self.process.returncode}:\n{''.join(self.lines)}")
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail(f"no {text!r} x{times} within {within}s:\n{''.join(self.lines)}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self, within: float = 10) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), within)
+        await self._reader
+        return code
+
+
+async def start_daemon(env: dict[str, str], *args: str) -> Daemon:
+    process = await asyncio.create_subprocess_exec(
+        *SYNCD,
+        "run",
+        *args,
+        env={**os.environ, "SYNCD_LOG_FORMAT": "json", **env},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    return Daemon(process)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def daemon_env(portals: MockPortals, prefix: str) -> dict[str, str]:
+    return {
+        "SYNCD_REDIS_URL": REDIS_URL,
+        "SYNCD_KEY_PREFIX": prefix,
+        "SYNCD_CITY_URL": portals.city_url,
+        "SYNCD_NATIONAL_URL": portals.national_url,
+        "SYNCD_POLL_INTERVAL": "0.3",
+    }
+
+
+@pytest.fixture
+async def prefixed_store(redis_client: aioredis.Redis, prefix: str) -> AsyncIterator[Store]:
+    s = Store(redis_client, prefix)
+    yield s
+    await s.delete_all()
+
+
+def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[runtime]\npoll_interval_seconds = 'often'\n", encoding="utf-8")
+    code, out, err = run_cli("check-config", str(bad))
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert str(bad) in err
+    assert "runtime.poll_interval_seconds" in err
+    assert "'often'" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_config_in_english(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[portals.city]\nbase_url = 'ftp://x'\n", encoding="utf-8")
+    code, _, err = run_cli("--lang", "en", "--config", str(bad), "run", "--once")
+    assert code == 2
+    assert err.strip() == (
+        f"Configuration error: {bad}: portals.city.base_url: "
+        "expected an http:// or https:// URL, got 'ftp://x'"
+    )
+
+
+def test_a_bad_environment_variable_is_named() -> None:
+    code, _, err = run_cli("check-config", env={"SYNCD_POLL_INTERVAL": "soon"})
+    assert code == 2
+    assert "SYNCD_POLL_INTERVAL: runtime.poll_interval_seconds" in err
+
+
+def test_check_config_accepts_the_defaults_and_says_so_in_vietnamese() -> None:
+    code, out, err = run_cli("check-config", env={"SYNCD_LANG": "vi"})
+    assert code == 0, err
+    assert out.startswith("Cấu hình hợp lệ: ")
+
+
+def test_a_malformed_period_is_refused_clearly() -> None:
+    code, _out, err = run_cli("report", "--period", "2024-7", env={"SYNCD_REDIS_URL": REDIS_URL})
+    assert code == 2
+    assert "Kỳ báo cáo không hợp lệ" in err
+    assert "YYYY-MM" in err
+    assert "Traceback" not in err
+
+
+def test_demo_prints_the_report_for_july_2024() -> None:
+    code, out, err = run_cli("demo", "--dossiers", "120")
+    assert code == 0, err
+    assert "Kỳ báo cáo 2024-07: từ ngày 20/6/2024 đến ngày 19/7/2024" in out
+    assert "Tổng cộng" in out
+    assert "Sau đối soát" in out
+    code, out, err = run_cli("--lang", "en", "demo", "--dossiers", "120", "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("No.,Field,Received: total")
+
+
+async def test_run_stops_cleanly_on_sigterm_and_a_second_run_changes_nothing(
+    daemon_env: dict[str, str], prefixed_store: Store
+) -> None:
+    daemon = await start_daemon(daemon_env)
+    await daemon.wait_for('"cycle_done"', times=2)
+    assert await daemon.stop(within=5) == 0
+    assert daemon.count('"syncd_stopped"') == 1
+    assert not any("Traceback" in line for line in daemon.lines)
+
+    before = await snapshot(prefixed_store)
+    code, _, err = await asyncio.to_thread(run_cli, "run", "--once", env=daemon_env)
+    assert code == 0, err
+    after = await snapshot(prefixed_store)
+    status = prefixed_store.key("status").encode()
+    before.pop(status), after.pop(status)
+    assert after == before
+    assert '"reconciled": 0' in err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_private_redis(port: int) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        str(redis_server_binary()),
+        "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    client = aioredis.from_url(f"redis://127.0.0.1:{port}/0")
+    for _ in range(100):
+        try:
+            await client.ping()
+            break
+        except (OSError, redis.exceptions.ConnectionError):
+            await asyncio.sleep(0.05)
+    await client.aclose()
+    return process
+
+
+async def test_a_redis_outage_is_waited_out_without_a_traceback_storm(
+    daemon_env: dict[str, str],
+) -> None:
+    port = free_port()
+    redis_process = await start_private_redis(port)
+    env = {**daemon_env, "SYNCD_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    daemon = await start_daemon(env)
+    try:
+        await daemon.wait_for('"cycle_done"')
+        redis_process.kill()
+        await redis_process.wait()
+        await daemon.wait_for('"redis_unavailable"', times=2, within=30)
+        redis_process = await start_private_redis(port)
+        await daemon.wait_for('"redis_recovered"', within=60)
+        cycles = daemon.count('"cycle_done"')
+        await daemon.wait_for('"cycle_done"', times=cycles + 1)
+        assert await daemon.stop() == 0
+    finally:
+        if daemon.process.returncode is None:
+            daemon.process.kill()
+        redis_process.kill()
+        await redis_process.wait()
+    assert not any("Traceback" in line for line in daemon.lines)
+    outage = [line for line in daemon.lines if '"redis_unavailable"' in line]
+    assert all('"level": "warning"' in line for line in outage)
+    assert len(outage) < 20  # backoff, not a storm
+
+
+async def test_without_a_redis_url_run_uses_an_embedded_server_that_keeps_its_data(
+    portals: MockPortals, tmp_path: Path
+) -> None:
+    env = {
+        "SYNCD_REDIS_URL": "",
+        "SYNCD_DATA_DIR": str(tmp_path / "data"),
+        "SYNCD_CITY_URL": portals.city_url,
+        "SYNCD_NATIONAL_URL": portals.national_url,
+    }
+    code, _, err = await asyncio.to_thread(run_cli, "run", "--once", env=env)
+    assert code == 0, err
+    assert (tmp_path / "data" / "appendonly.aof").stat().st_size > 0
+    assert not (tmp_path / "data" / "redis.sock").exists()  # the server was shut down
+    code, out, err = await asyncio.to_thread(
+        run_cli, "report", "--period", "2024-07", "--format", "json", env=env
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["period"]["label"] == "2024-07"
+    assert report["corrected"]["total"]["cells"]["3"] > 0
