@@ -3,16 +3,23 @@
 One dossier is one short JSON blob (about 300 bytes): storing blobs in a Redis hash and
 fetching them with HMGET in batches is several times faster than a Redis hash per record
 (see the benchmark figures in README). Keys are short on purpose; `None` and empty values
-are left out.
+are left out. orjson encodes and decodes several times faster than the standard library, and
+this is the hot path of every reconcile and report.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from reconcile.model import Channel, Dossier, Pause, Source, Status
+
+# Enum lookups by value through a dict: several times faster than calling the enum class.
+_SOURCES = {s.value: s for s in Source}
+_CHANNELS = {int(c): c for c in Channel}
+_STATUSES = {int(s): s for s in Status}
 
 _DATE_FIELDS = {
     "received_at": "r",
@@ -67,12 +74,12 @@ def from_dict(raw: dict[str, Any]) -> Dossier:
             raise ValueError("stored pause lacks requested_at")
         pauses.append(Pause(start, _dt(resumed)))
     return Dossier(
-        source=Source(raw["s"]),
+        source=_SOURCES[raw["s"]],
         code=raw["c"],
         procedure_code=raw["p"],
         field_code=raw["fc"],
-        channel=Channel(raw["ch"]),
-        status=Status(raw["st"]),
+        channel=_CHANNELS[raw["ch"]],
+        status=_STATUSES[raw["st"]],
         received_at=received,
         updated_at=updated,
         alt_codes=tuple(raw.get("a", ())),
@@ -84,8 +91,8 @@ def from_dict(raw: dict[str, Any]) -> Dossier:
 
 
 def dumps(d: Dossier) -> bytes:
-    return json.dumps(to_dict(d), separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(to_dict(d))
 
 
 def loads(blob: bytes | str) -> Dossier:
-    return from_dict(json.loads(blob))
+    return from_dict(orjson.loads(blob))

@@ -54,55 +54,63 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="syncd",
-        description="Đồng bộ và đối soát hồ sơ TTHC giữa Một cửa thành phố và Cổng DVCQG / "
-        "Sync and reconcile dossiers between the city one-stop system and the national portal.",
-    )
-    parser.add_argument(
-        "--config", metavar="FILE", help="configuration file (default: $SYNCD_CONFIG)"
-    )
-    parser.add_argument("--lang", choices=("vi", "en"), help="language of messages (default: vi)")
+    """The parser, its help in the current language (see `_early_language`)."""
+    parser = argparse.ArgumentParser(prog="syncd", description=t("help.description"))
+    parser.add_argument("--config", metavar="FILE", help=t("help.config"))
+    parser.add_argument("--lang", choices=("vi", "en"), help=t("help.lang"))
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    run = verbs.add_parser("run", help="poll both portals and reconcile, on an interval")
-    run.add_argument("--once", action="store_true", help="one cycle, then exit")
+    run = verbs.add_parser("run", help=t("help.run"))
+    run.add_argument("--once", action="store_true", help=t("help.once"))
 
-    mock = verbs.add_parser("mock-portals", help="serve both mock portals until stopped")
-    mock.add_argument("--host", default="127.0.0.1")
-    mock.add_argument("--city-port", type=int, default=8081)
-    mock.add_argument("--national-port", type=int, default=8082)
+    mock = verbs.add_parser("mock-portals", help=t("help.mock"))
+    mock.add_argument("--host", default="127.0.0.1", help=t("help.host"))
+    mock.add_argument("--city-port", type=int, default=8081, help=t("help.city_port"))
+    mock.add_argument("--national-port", type=int, default=8082, help=t("help.national_port"))
     _dataset_flags(mock)
 
-    demo = verbs.add_parser("demo", help="mocks + embedded Redis + one cycle + report")
+    demo = verbs.add_parser("demo", help=t("help.demo"))
     _dataset_flags(demo)
-    demo.add_argument("--period", default=DEMO_PERIOD, help="period to report (YYYY-MM)")
-    demo.add_argument("--format", choices=FORMATS, default="text")
-    demo.add_argument("--data-dir", help="keep the demo's Redis data here (default: temporary)")
+    demo.add_argument("--period", default=DEMO_PERIOD, help=t("help.period"))
+    demo.add_argument("--format", choices=FORMATS, default="text", help=t("help.format"))
+    demo.add_argument("--data-dir", help=t("help.data_dir"))
 
-    report = verbs.add_parser("report", help="print the form 06/VPCP/KSTT for a period")
-    report.add_argument("--period", required=True, help="YYYY-MM")
-    report.add_argument("--format", choices=FORMATS, default="text")
+    report = verbs.add_parser("report", help=t("help.report"))
+    report.add_argument("--period", required=True, help=t("help.period"))
+    report.add_argument("--format", choices=FORMATS, default="text", help=t("help.format"))
 
-    check = verbs.add_parser("check-config", help="validate a configuration file")
-    check.add_argument("file", nargs="?", help="file to check (default: --config, or the defaults)")
+    check = verbs.add_parser("check-config", help=t("help.check"))
+    check.add_argument("file", nargs="?", help=t("help.check_file"))
     return parser
 
 
 def _dataset_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dossiers", type=int, default=300, help="dossiers in the dataset")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the generated dataset")
+    parser.add_argument("--dossiers", type=int, default=300, help=t("help.dossiers"))
+    parser.add_argument("--seed", type=int, default=7, help=t("help.seed"))
+
+
+def _early_language(argv: Sequence[str]) -> str | None:
+    """--lang before parsing, so that --help itself is in the chosen language."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    set_language(_early_language(argv))
     args = build_parser().parse_args(argv)
-    set_language(args.lang)
     try:
         config = config_module.load(
             args.file if args.verb == "check-config" and args.file else args.config
         )
         if args.lang is None:
             set_language(config.ui.language)
+        for warning in config.warnings:
+            print(warning, file=sys.stderr)
         logs.configure(config.log.format, "warning" if args.verb == "demo" else config.log.level)
         return asyncio.run(_dispatch(args, config))
     except ConfigError as exc:

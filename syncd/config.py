@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -39,6 +39,8 @@ ENVIRONMENT: dict[str, str] = {
     "SYNCD_NATIONAL_PASSWORD": "portals.national.password",
 }
 CONFIG_FILE_VARIABLE = "SYNCD_CONFIG"
+# Variables under this prefix belong to the test suite, not to the service.
+IGNORED_VARIABLE_PREFIX = "SYNCD_TEST_"
 
 
 class ConfigError(Exception):
@@ -67,7 +69,7 @@ class RedisConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     poll_interval_seconds: float = field(metadata=_check("", low=0.1))
-    reconcile_batch: int = field(metadata=_check("", low=1, high=100_000))
+    reconcile_batch: int = field(metadata=_check("", low=1, high=5_000))
     redis_retry_max_seconds: float = field(metadata=_check("", low=0.1))
 
 
@@ -131,6 +133,7 @@ class Config:
     status_map: StatusMapConfig
     report: ReportConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def city_statuses(self) -> StatusMap:
         return StatusMap.from_config(self.status_map.city)
@@ -190,14 +193,17 @@ def load(
         if variable in env:
             _set(merged, key, env[variable])
             origins[key] = variable
-    config = _build(Config, merged, "", _origin_of(origins, default_name))
-    return _replace_sources(config, tuple(sources))
-
-
-def _replace_sources(config: Config, sources: tuple[str, ...]) -> Config:
-    values = {f.name: getattr(config, f.name) for f in fields(config)}
-    values["sources"] = sources
-    return Config(**values)
+    config: Config = _build(Config, merged, "", _origin_of(origins, default_name))
+    unknown = sorted(
+        variable
+        for variable in env
+        if variable.startswith("SYNCD_")
+        and variable not in ENVIRONMENT
+        and variable != CONFIG_FILE_VARIABLE
+        and not variable.startswith(IGNORED_VARIABLE_PREFIX)
+    )
+    warnings = tuple(t("config.unknown_env", variable=variable) for variable in unknown)
+    return replace(config, sources=tuple(sources), warnings=warnings)
 
 
 def _parse(text: str, name: str) -> dict[str, Any]:
@@ -256,7 +262,7 @@ def _show(value: Any) -> str:
 def _build(cls: type[Any], data: Any, path: str, origin: Callable[[str], str]) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(origin(path), path, _expected(t("type.table"), data))
-    declared = [f for f in fields(cls) if f.name != "sources"]
+    declared = [f for f in fields(cls) if f.name not in ("sources", "warnings")]
     names = [f.name for f in declared]
     for key in data:
         if key not in names:

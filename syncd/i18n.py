@@ -28,6 +28,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "cần {expected}, nhận được {got}",
         "en": "expected {expected}, got {got}",
     },
+    "config.unknown_env": {
+        "vi": "Cảnh báo: biến môi trường {variable} không được syncd hỗ trợ và bị bỏ qua",
+        "en": "Warning: environment variable {variable} is not one syncd knows; ignored",
+    },
     "config.unreadable": {
         "vi": "không đọc được tệp: {reason}",
         "en": "cannot read the file: {reason}",
@@ -83,6 +87,61 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "demo.none": {"vi": "không có", "en": "none"},
     "interrupted": {"vi": "Đã hủy.", "en": "Interrupted."},
+    "help.description": {
+        "vi": "Đồng bộ và đối soát hồ sơ TTHC giữa hệ thống Một cửa thành phố và Cổng DVCQG.",
+        "en": "Sync and reconcile dossiers between the city one-stop system and the national "
+        "public service portal.",
+    },
+    "help.config": {
+        "vi": "tệp cấu hình (mặc định: $SYNCD_CONFIG)",
+        "en": "configuration file (default: $SYNCD_CONFIG)",
+    },
+    "help.lang": {
+        "vi": "ngôn ngữ hiển thị (mặc định: vi)",
+        "en": "language of messages (default: vi)",
+    },
+    "help.run": {
+        "vi": "lấy dữ liệu hai cổng và đối soát, lặp lại theo chu kỳ",
+        "en": "poll both portals and reconcile, on an interval",
+    },
+    "help.once": {"vi": "chạy một chu kỳ rồi thoát", "en": "one cycle, then exit"},
+    "help.mock": {
+        "vi": "chạy hai cổng giả lập cho đến khi dừng",
+        "en": "serve both mock portals until stopped",
+    },
+    "help.host": {"vi": "địa chỉ lắng nghe", "en": "address to listen on"},
+    "help.city_port": {
+        "vi": "cổng TCP của hệ thống Một cửa giả lập",
+        "en": "TCP port of the mock city system",
+    },
+    "help.national_port": {
+        "vi": "cổng TCP của Cổng DVCQG giả lập",
+        "en": "TCP port of the mock national portal",
+    },
+    "help.dossiers": {
+        "vi": "số hồ sơ của bộ dữ liệu sinh ra",
+        "en": "dossiers in the generated dataset",
+    },
+    "help.seed": {"vi": "hạt giống của bộ dữ liệu sinh ra", "en": "seed of the generated dataset"},
+    "help.demo": {
+        "vi": "chạy thử: cổng giả lập + Redis nhúng + một chu kỳ + báo cáo",
+        "en": "demo: mock portals + embedded Redis + one cycle + report",
+    },
+    "help.period": {"vi": "kỳ báo cáo (YYYY-MM)", "en": "reporting period (YYYY-MM)"},
+    "help.format": {"vi": "định dạng đầu ra", "en": "output format"},
+    "help.data_dir": {
+        "vi": "giữ dữ liệu Redis của bản chạy thử tại đây (mặc định: thư mục tạm)",
+        "en": "keep the demo's Redis data here (default: a temporary directory)",
+    },
+    "help.report": {
+        "vi": "in Biểu số 06/VPCP/KSTT của một kỳ báo cáo",
+        "en": "print form 06/VPCP/KSTT for a period",
+    },
+    "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
+    "help.check_file": {
+        "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",
+        "en": "file to check (default: --config, or the defaults)",
+    },
 }
 
 

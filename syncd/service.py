@@ -127,8 +127,7 @@ class Syncer:
         return reconciled, mismatches
 
     async def decide(self, codes: Sequence[str]) -> list[Decision]:
-        city = await self.store.load(Source.CITY, codes)
-        national = await self.store.load(Source.NATIONAL, codes)
+        city, national = await self.store.load_both(codes)
         decisions = []
         for code in codes:
             if code in city or code in national:

@@ -72,6 +72,48 @@ return written
 """
 
 
+_APPLY = """
+-- KEYS: corrected, mismatch, mismatch:since, work
+-- ARGV: group, now, number of kinds k, k kinds, number of entry ids e, e ids,
+--       then per decision: code, corrected blob ('' = none), m, m x (kind, mismatch json)
+local k = tonumber(ARGV[3])
+local kinds = {}
+for i = 4, 3 + k do kinds[#kinds + 1] = ARGV[i] end
+local at = 4 + k
+local e = tonumber(ARGV[at])
+local ids = {}
+for i = at + 1, at + e do ids[#ids + 1] = ARGV[i] end
+at = at + e + 1
+while at <= #ARGV do
+  local code, blob, m = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  if blob == '' then
+    redis.call('HDEL', KEYS[1], code)
+  else
+    redis.call('HSET', KEYS[1], code, blob)
+  end
+  local present = {}
+  for j = at + 3, at + 2 + 2 * m, 2 do
+    local field = code .. '|' .. ARGV[j]
+    present[ARGV[j]] = true
+    redis.call('HSET', KEYS[2], field, ARGV[j + 1])
+    redis.call('HSETNX', KEYS[3], field, ARGV[2])
+  end
+  for _, kind in ipairs(kinds) do
+    if not present[kind] then
+      redis.call('HDEL', KEYS[2], code .. '|' .. kind)
+      redis.call('HDEL', KEYS[3], code .. '|' .. kind)
+    end
+  end
+  at = at + 3 + 2 * m
+end
+if e > 0 then
+  redis.call('XACK', KEYS[4], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[4], unpack(ids))
+end
+return 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkItem:
     entry_ids: tuple[str, ...]
@@ -83,6 +125,7 @@ class Store:
         self.redis = client
         self.prefix = prefix
         self._upsert = client.register_script(_UPSERT)
+        self._apply = client.register_script(_APPLY)
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -121,8 +164,21 @@ class Store:
     async def load(self, source: Source, codes: Sequence[str]) -> dict[str, Dossier]:
         if not codes:
             return {}
-        blobs = await self.redis.hmget(self.key("rec", source.value), list(codes))
-        return {code: codec.loads(b) for code, b in zip(codes, blobs, strict=True) if b}
+        return _decode_many(
+            codes, await self.redis.hmget(self.key("rec", source.value), list(codes))
+        )
+
+    async def load_both(
+        self, codes: Sequence[str]
+    ) -> tuple[dict[str, Dossier], dict[str, Dossier]]:
+        """What the city and the national portal say about `codes`, in one round trip."""
+        if not codes:
+            return {}, {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.key("rec", Source.CITY.value), list(codes))
+            pipe.hmget(self.key("rec", Source.NATIONAL.value), list(codes))
+            city, national = await pipe.execute()
+        return _decode_many(codes, city), _decode_many(codes, national)
 
     async def count(self, source: Source) -> int:
         return int(await self.redis.hlen(self.key("rec", source.value)))
@@ -185,36 +241,27 @@ class Store:
     # --- results -----------------------------------------------------------------------
 
     async def apply(self, decisions: Iterable[Decision], done: WorkItem, now: datetime) -> None:
-        """Write decisions and acknowledge their work entries in one transaction.
+        """Write decisions and acknowledge their work entries in one script (atomic, one round
+        trip per batch).
 
         Idempotent: applying the same decisions again leaves Redis as it was (a mismatch keeps
         the time it was first detected).
         """
-        corrected, mismatch, since = (
+        kinds = [kind.value for kind in MismatchKind]
+        args: list[Any] = [GROUP, now.isoformat(), len(kinds), *kinds, len(done.entry_ids)]
+        args += done.entry_ids
+        for decision in decisions:
+            blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
+            args += (decision.code, blob, len(decision.mismatches))
+            for m in decision.mismatches:
+                args += (m.kind.value, json.dumps(_mismatch_json(m), ensure_ascii=False))
+        keys = [
             self.key("corrected"),
             self.key("mismatch"),
             self.key("mismatch", "since"),
-        )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for decision in decisions:
-                if decision.corrected is None:
-                    pipe.hdel(corrected, decision.code)
-                else:
-                    pipe.hset(corrected, decision.code, codec.dumps(decision.corrected))
-                present = {m.kind for m in decision.mismatches}
-                gone = [
-                    f"{decision.code}|{kind.value}" for kind in MismatchKind if kind not in present
-                ]
-                pipe.hdel(mismatch, *gone)
-                pipe.hdel(since, *gone)
-                for m in decision.mismatches:
-                    field = f"{m.code}|{m.kind.value}"
-                    pipe.hset(mismatch, field, json.dumps(_mismatch_json(m), ensure_ascii=False))
-                    pipe.hsetnx(since, field, now.isoformat())
-            if done.entry_ids:
-                pipe.xack(self.key("work"), GROUP, *done.entry_ids)
-                pipe.xdel(self.key("work"), *done.entry_ids)
-            await pipe.execute()
+            self.key("work"),
+        ]
+        await self._apply(keys=keys, args=args)
 
     async def mismatches(self) -> list[dict[str, Any]]:
         raw = await self.redis.hgetall(self.key("mismatch"))
@@ -226,6 +273,10 @@ class Store:
         async for key in self.redis.scan_iter(match=f"{{{self.prefix}}}:*", count=1000):
             removed += int(await self.redis.unlink(key))
         return removed
+
+
+def _decode_many(codes: Sequence[str], blobs: Sequence[Any]) -> dict[str, Dossier]:
+    return {code: codec.loads(b) for code, b in zip(codes, blobs, strict=True) if b}
 
 
 def _str(value: bytes | str) -> str:

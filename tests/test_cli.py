@@ -138,6 +138,13 @@ def test_a_bad_environment_variable_is_named() -> None:
     assert "SYNCD_POLL_INTERVAL: runtime.poll_interval_seconds" in err
 
 
+def test_a_misspelled_environment_variable_is_warned_about() -> None:
+    code, _out, err = run_cli("check-config", env={"SYNCD_LOGFORMAT": "json"})
+    assert code == 0
+    assert "SYNCD_LOGFORMAT" in err
+    assert "bị bỏ qua" in err
+
+
 def test_check_config_accepts_the_defaults_and_says_so_in_vietnamese() -> None:
     code, out, err = run_cli("check-config", env={"SYNCD_LANG": "vi"})
     assert code == 0, err

@@ -1,0 +1,47 @@
+"""The README tells the truth about how the project is tested and configured."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from syncd import config as config_module
+from syncd.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_test_command() -> str:
+    marker = README.index("<!-- test-command")
+    block = re.search(r"```sh\n(.+?)\n```", README[marker:], re.DOTALL)
+    assert block is not None
+    return block.group(1)
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    command = readme_test_command()
+    assert "\n" not in command
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command in ci_lines
+
+
+def test_every_verb_is_documented() -> None:
+    verbs = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert verbs
+    for verb in verbs:
+        assert f"| `{verb}" in README, verb
+
+
+def test_every_environment_variable_is_documented() -> None:
+    for variable in [*config_module.ENVIRONMENT, config_module.CONFIG_FILE_VARIABLE]:
+        assert variable in README, variable
+
+
+def test_every_configuration_table_is_documented() -> None:
+    config = config_module.load(env={})
+    for section in ("agency", "redis", "runtime", "log", "ui", "report"):
+        for key in vars(getattr(config, section)):
+            assert f"`{section}.{key}" in README, f"{section}.{key}"
+    for portal in ("city", "national"):
+        assert f"`portals.{portal}.base_url`" in README
