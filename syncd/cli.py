@@ -188,6 +188,9 @@ async def run(config: Config, once: bool = False) -> int:
             syncer = Syncer(store, connectors, config.runtime.reconcile_batch)
             _install_stop(syncer)
             log.info("syncd_started", once=once, interval=config.runtime.poll_interval_seconds)
+            if not once:
+                redis_name = config.redis.url or config.redis.data_dir
+                print(t("run.started", redis=redis_name), file=sys.stderr, flush=True)
             result = await syncer.run(
                 config.runtime.poll_interval_seconds,
                 once=once,
@@ -203,6 +206,8 @@ async def run(config: Config, once: bool = False) -> int:
         for connector in connectors:
             await connector.close()
     log.info("syncd_stopped")
+    if not once:
+        print(t("run.stopped"), file=sys.stderr)
     if once and (result is None or result.failed_portals):
         return 1
     return 0

@@ -85,24 +85,32 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
-class CityPortalConfig:
+class PortalConfig:
+    """What both portals' sections share."""
+
     base_url: str = field(metadata=_check("url"))
-    api_key: str
     page_size: int = field(metadata=_check("", low=1, high=500))
     timeout_seconds: float = field(metadata=_check("", low=0.1))
     connect_timeout_seconds: float = field(metadata=_check("", low=0.1))
     attempts: int = field(metadata=_check("", low=1, high=20))
+
+    def http(self) -> HttpSettings:
+        return HttpSettings(
+            timeout_seconds=self.timeout_seconds,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            attempts=self.attempts,
+        )
 
 
 @dataclass(frozen=True)
-class NationalPortalConfig:
-    base_url: str = field(metadata=_check("url"))
+class CityPortalConfig(PortalConfig):
+    api_key: str
+
+
+@dataclass(frozen=True)
+class NationalPortalConfig(PortalConfig):
     username: str
     password: str
-    page_size: int = field(metadata=_check("", low=1, high=500))
-    timeout_seconds: float = field(metadata=_check("", low=0.1))
-    connect_timeout_seconds: float = field(metadata=_check("", low=0.1))
-    attempts: int = field(metadata=_check("", low=1, high=20))
 
 
 @dataclass(frozen=True)
@@ -140,21 +148,13 @@ class Config:
 
     def city_settings(self) -> CitySettings:
         c = self.portals.city
-        return CitySettings(c.base_url, c.api_key, c.page_size, _http(c))
+        return CitySettings(c.base_url, c.api_key, c.page_size, c.http())
 
     def national_settings(self) -> NationalSettings:
         n = self.portals.national
         return NationalSettings(
-            n.base_url, n.username, n.password, self.agency.code, n.page_size, _http(n)
+            n.base_url, n.username, n.password, self.agency.code, n.page_size, n.http()
         )
-
-
-def _http(portal: CityPortalConfig | NationalPortalConfig) -> HttpSettings:
-    return HttpSettings(
-        timeout_seconds=portal.timeout_seconds,
-        connect_timeout_seconds=portal.connect_timeout_seconds,
-        attempts=portal.attempts,
-    )
 
 
 def defaults_path() -> Path:

@@ -50,13 +50,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "một địa chỉ redis://, rediss:// hoặc unix:// (hoặc để trống)",
         "en": "a redis://, rediss:// or unix:// URL (or empty)",
     },
-    "type.status": {"vi": "một mã trạng thái quốc gia 1–10", "en": "a national status code 1-10"},
     "run.started": {
         "vi": "syncd đang chạy (Redis: {redis}). Nhấn Ctrl+C để dừng.",
         "en": "syncd is running (Redis: {redis}). Press Ctrl+C to stop.",
     },
     "run.stopped": {"vi": "syncd đã dừng an toàn.", "en": "syncd stopped cleanly."},
-    "run.cycle": {"vi": "Chu kỳ đồng bộ xong: {summary}", "en": "Sync cycle done: {summary}"},
     "redis.embedded": {
         "vi": "Redis nhúng, dữ liệu tại {path}",
         "en": "embedded Redis, data in {path}",
@@ -87,6 +85,20 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "demo.none": {"vi": "không có", "en": "none"},
     "interrupted": {"vi": "Đã hủy.", "en": "Interrupted."},
+    "report.form": {"vi": "Biểu số", "en": "Form"},
+    "report.period": {
+        "vi": "Kỳ báo cáo {label}: từ ngày {start} đến ngày {end}",
+        "en": "Reporting period {label}: {start} to {end}",
+    },
+    "report.unit": {"vi": "Đơn vị tính: hồ sơ", "en": "Unit: dossiers"},
+    "report.total": {"vi": "Tổng cộng", "en": "Total"},
+    "report.by_source": {
+        "vi": "Đối chiếu tổng số (cột 3, 4, 7, 10, 11, 13) theo từng nguồn:",
+        "en": "Totals (columns 3, 4, 7, 10, 11, 13) by source:",
+    },
+    "report.corrected": {"vi": "Sau đối soát", "en": "Reconciled"},
+    "report.city": {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
+    "report.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
     "help.description": {
         "vi": "Đồng bộ và đối soát hồ sơ TTHC giữa hệ thống Một cửa thành phố và Cổng DVCQG.",
         "en": "Sync and reconcile dossiers between the city one-stop system and the national "
@@ -156,4 +168,10 @@ def language() -> Language:
 
 
 def t(message: str, /, **values: object) -> str:
-    return MESSAGES[message][_current[0]].format(**values)
+    """`message` in the current language."""
+    return tr(_current[0], message, **values)
+
+
+def tr(lang: Language, message: str, /, **values: object) -> str:
+    """`message` in `lang`."""
+    return MESSAGES[message][lang].format(**values)

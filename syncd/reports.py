@@ -17,7 +17,7 @@ from typing import Any
 from reconcile.counts import COLUMNS, FormCounts, FormTally, Row
 from reconcile.model import Source
 from reconcile.period import Period
-from syncd.i18n import Language, language
+from syncd.i18n import Language, language, tr
 from syncd.store import Store
 
 FORM = "06/VPCP/KSTT"
@@ -40,23 +40,6 @@ HEADINGS: dict[int, dict[Language, str]] = {
     11: {"vi": "Đang giải quyết: tổng số", "en": "Pending: total"},
     12: {"vi": "Đang giải quyết trong hạn", "en": "Pending, within the time limit"},
     13: {"vi": "Đang giải quyết quá hạn", "en": "Pending, overdue"},
-}
-TEXTS: dict[str, dict[Language, str]] = {
-    "form": {"vi": "Biểu số", "en": "Form"},
-    "period": {
-        "vi": "Kỳ báo cáo {label}: từ ngày {start} đến ngày {end}",
-        "en": "Reporting period {label}: {start} to {end}",
-    },
-    "unit": {"vi": "Đơn vị tính: hồ sơ", "en": "Unit: dossiers"},
-    "total": {"vi": "Tổng cộng", "en": "Total"},
-    "legend": {"vi": "Cột", "en": "Column"},
-    "raw": {
-        "vi": "Đối chiếu tổng số (cột 3, 4, 7, 10, 11, 13) theo từng nguồn:",
-        "en": "Totals (columns 3, 4, 7, 10, 11, 13) by source:",
-    },
-    "corrected": {"vi": "Sau đối soát", "en": "Reconciled"},
-    Source.CITY.value: {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
-    Source.NATIONAL.value: {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
 }
 COMPARED_COLUMNS = (3, 4, 7, 10, 11, 13)
 
@@ -105,33 +88,29 @@ def _vn_date(day: Any) -> str:
     return f"{day.day}/{day.month}/{day.year}"
 
 
-def _text(key: str, lang: Language, **values: object) -> str:
-    return TEXTS[key][lang].format(**values)
-
-
 def render_text(report: Report, lang: Language | None = None) -> str:
     lang = lang or language()
     p = report.period
     lines = [
         report.agency,
-        f"{_text('form', lang)} {FORM}: {TITLE[lang]}",
-        _text("period", lang, label=p.label, start=_vn_date(p.start), end=_vn_date(p.end)),
-        _text("unit", lang),
+        f"{tr(lang, 'report.form')} {FORM}: {TITLE[lang]}",
+        tr(lang, "report.period", label=p.label, start=_vn_date(p.start), end=_vn_date(p.end)),
+        tr(lang, "report.unit"),
         "",
     ]
     names = [report.field_name(r.field_code) for r in report.corrected.rows]
-    width = max([len(_text("total", lang)), 8, *map(len, names)])
+    width = max([len(tr(lang, "report.total")), 8, *map(len, names)])
     header = f"{'(1)':>4} {'(2)':<{width}}" + "".join(f"{f'({c})':>6}" for c in COLUMNS)
     lines += [header, "-" * len(header)]
     for number, (row, name) in enumerate(zip(report.corrected.rows, names, strict=True), 1):
         lines.append(_row_line(str(number), name, row, width))
     lines.append("-" * len(header))
-    lines.append(_row_line("", _text("total", lang), report.corrected.total, width))
+    lines.append(_row_line("", tr(lang, "report.total"), report.corrected.total, width))
     lines.append("")
     for column in COLUMNS:
         lines.append(f"  ({column}) {HEADINGS[column][lang]}")
-    lines += ["", _text("raw", lang)]
-    label_width = max(len(_text(k, lang)) for k in ("corrected", "city", "national"))
+    lines += ["", tr(lang, "report.by_source")]
+    label_width = max(len(tr(lang, f"report.{k}")) for k in ("corrected", "city", "national"))
     lines.append(" " * (label_width + 2) + "".join(f"{f'({c})':>7}" for c in COMPARED_COLUMNS))
     sources: list[tuple[str, Row]] = [
         (Source.CITY.value, report.raw[Source.CITY].total),
@@ -140,7 +119,7 @@ def render_text(report: Report, lang: Language | None = None) -> str:
     ]
     for key, total in sources:
         figures = "".join(f"{total[c]:>7}" for c in COMPARED_COLUMNS)
-        lines.append(f"  {_text(key, lang):<{label_width}}{figures}")
+        lines.append(f"  {tr(lang, f'report.{key}'):<{label_width}}{figures}")
     return "\n".join(lines) + "\n"
 
 
@@ -164,7 +143,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 _row_json(row, number, report.field_name(row.field_code))
                 for number, row in enumerate(counts.rows, 1)
             ],
-            "total": _row_json(counts.total, None, TEXTS["total"]["vi"]),
+            "total": _row_json(counts.total, None, tr("vi", "report.total")),
         }
 
     return {
@@ -193,7 +172,7 @@ def render_csv(report: Report, lang: Language | None = None) -> str:
     writer.writerow([HEADINGS[c][lang] for c in (1, 2, *COLUMNS)])
     for number, row in enumerate(report.corrected.rows, 1):
         writer.writerow([number, report.field_name(row.field_code), *row.cells])
-    writer.writerow(["", _text("total", lang), *report.corrected.total.cells])
+    writer.writerow(["", tr(lang, "report.total"), *report.corrected.total.cells])
     return out.getvalue()
 
 

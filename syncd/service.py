@@ -122,6 +122,13 @@ class Syncer:
                 break
             decisions = await self.decide(work.codes)
             await self.store.apply(decisions, work, self.clock())
+            for decision in decisions:
+                if decision.mismatches:
+                    log.debug(
+                        "mismatch_found",
+                        code=decision.code,
+                        kinds=[m.kind.value for m in decision.mismatches],
+                    )
             reconciled += len(decisions)
             mismatches += sum(len(d.mismatches) for d in decisions)
         return reconciled, mismatches
