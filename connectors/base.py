@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from reconcile.model import Dossier, Source
@@ -50,11 +50,30 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a portal's changes; `cursor` covers every record in it, rejected included."""
+    """One page of a portal's changes.
+
+    `cursor` covers every record in it, rejected included; None when the page moves the position
+    no further than it was (a page of the overlap window only). `total` is how many records the
+    portal says the whole pass holds, when it says.
+    """
 
     dossiers: tuple[Dossier, ...]
     rejected: tuple[Rejected, ...] = ()
     cursor: Cursor | None = None
+    total: int | None = None
+
+
+def fetch_floor(since: Cursor | None, overlap: timedelta) -> Cursor | None:
+    """The position records must be strictly after to be kept.
+
+    Without overlap it is the cursor itself. With an overlap window every record changed within
+    `overlap` before the cursor is read again: a record written late under an earlier timestamp
+    (clock skew between the portal's writers) is not missed, and re-reading the others changes
+    nothing because upserts are idempotent.
+    """
+    if since is None or not overlap:
+        return since
+    return Cursor(since.updated_at - overlap, "")
 
 
 def build_page(
@@ -64,13 +83,17 @@ def build_page(
     decode: Callable[[Mapping[str, Any]], Dossier],
     key: Callable[[Mapping[str, Any]], Cursor | None],
     personal: frozenset[str] = frozenset(),
+    floor: Cursor | None = None,
+    total: int | None = None,
 ) -> Page:
-    """Decode a page of raw records, keeping only those strictly after `since`.
+    """Decode a page of raw records, keeping only those strictly after `floor` (by default
+    `since`, the stored cursor).
 
     Portals filter by timestamp inclusively, so the records sharing the cursor's timestamp come
     back and are dropped here by code. A record that fails to decode becomes a `Rejected`, its
     `personal` fields removed before it is kept anywhere; the rest of the page goes on.
     """
+    floor = since if floor is None else floor
     dossiers: list[Dossier] = []
     rejected: list[Rejected] = []
     newest: Cursor | None = None
@@ -80,7 +103,7 @@ def build_page(
             continue
         position = key(raw)
         if position is not None:
-            if since is not None and position <= since:
+            if floor is not None and position <= floor:
                 continue
             newest = position if newest is None else max(newest, position)
         try:
@@ -89,14 +112,21 @@ def build_page(
             code = position.code if position else None
             kept = {name: value for name, value in raw.items() if name not in personal}
             rejected.append(Rejected(source, code, str(exc), kept))
-    return Page(tuple(dossiers), tuple(rejected), newest)
+    if newest is not None and since is not None and newest <= since:
+        newest = None
+    return Page(tuple(dossiers), tuple(rejected), newest, total)
 
 
 class Connector(Protocol):
     source: Source
 
     def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
-        """Pages of dossiers changed strictly after `since`, in (updated_at, code) order."""
+        """Pages of dossiers changed after `since` (less the overlap window), in
+        (updated_at, code) order."""
+        ...
+
+    async def fetch_one(self, code: str) -> Page:
+        """The portal's current record for one dossier code (an empty page if it has none)."""
         ...
 
     async def close(self) -> None: ...

@@ -8,6 +8,7 @@ corrected record. The city system is the system of record for processing status 
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from reconcile.model import Dossier, Status
@@ -17,6 +18,7 @@ class MismatchKind(enum.StrEnum):
     MISSING_NATIONAL = "missing_national"
     MISSING_CITY = "missing_city"
     STATUS = "status"
+    UNKNOWN_PROCEDURE = "unknown_procedure"
 
 
 class Severity(enum.StrEnum):
@@ -76,7 +78,13 @@ class Decision:
     mismatches: tuple[Mismatch, ...]
 
 
-def compare(city: Dossier | None, national: Dossier | None) -> Decision:
+def compare(
+    city: Dossier | None,
+    national: Dossier | None,
+    procedures: Collection[str] | None = None,
+) -> Decision:
+    """The decision for one dossier. With a procedure catalogue, a dossier whose procedure it
+    does not list is flagged (kept and counted, never dropped)."""
     present = city or national
     if present is None:
         raise ValueError("compare() needs at least one side")
@@ -110,4 +118,15 @@ def compare(city: Dossier | None, national: Dossier | None) -> Decision:
                 direction.value,
             )
         )
-    return Decision(code, city or national, tuple(mismatches))
+    corrected = city or national
+    if procedures and corrected is not None and corrected.procedure_code not in procedures:
+        mismatches.append(
+            Mismatch(
+                code,
+                MismatchKind.UNKNOWN_PROCEDURE,
+                Severity.LOW,
+                city.procedure_code if city else None,
+                national.procedure_code if national else None,
+            )
+        )
+    return Decision(code, corrected, tuple(mismatches))

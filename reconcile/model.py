@@ -122,6 +122,17 @@ class Dossier:
         return self.status.clock_stopped and local_date(self.updated_at) <= day
 
 
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A procedure (TTHC) of the national catalogue with its legal resolution time."""
+
+    code: str
+    name: str
+    field_code: str
+    days: int
+    working_days: bool = True  # False: the law counts calendar days
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -92,14 +93,30 @@ class PortalConfig:
     page_size: int = field(metadata=_check("", low=1, high=500))
     timeout_seconds: float = field(metadata=_check("", low=0.1))
     connect_timeout_seconds: float = field(metadata=_check("", low=0.1))
+    read_timeout_seconds: float = field(metadata=_check("", low=0.1))
     attempts: int = field(metadata=_check("", low=1, high=20))
+    backoff_max_seconds: float = field(metadata=_check("", low=0.01))
+    rate_per_second: float = field(metadata=_check("", low=0.01))
+    max_concurrency: int = field(metadata=_check("", low=1, high=64))
+    breaker_failures: int = field(metadata=_check("", low=1))
+    breaker_cooldown_seconds: float = field(metadata=_check("", low=0.1))
+    overlap_seconds: float = field(metadata=_check("", low=0))
 
     def http(self) -> HttpSettings:
         return HttpSettings(
             timeout_seconds=self.timeout_seconds,
             connect_timeout_seconds=self.connect_timeout_seconds,
+            read_timeout_seconds=self.read_timeout_seconds,
             attempts=self.attempts,
+            backoff_max_seconds=self.backoff_max_seconds,
+            rate_per_second=self.rate_per_second,
+            max_concurrency=self.max_concurrency,
+            breaker_failures=self.breaker_failures,
+            breaker_cooldown_seconds=self.breaker_cooldown_seconds,
         )
+
+    def overlap(self) -> timedelta:
+        return timedelta(seconds=self.overlap_seconds)
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,11 @@ class StatusMapConfig:
 
 
 @dataclass(frozen=True)
+class CatalogueConfig:
+    refresh_hours: float = field(metadata=_check("", low=0.01))
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     cutoff_day: int = field(metadata=_check("", low=1, high=28))
     fields: dict[str, str]
@@ -139,6 +161,7 @@ class Config:
     ui: UiConfig
     portals: PortalsConfig
     status_map: StatusMapConfig
+    catalogue: CatalogueConfig
     report: ReportConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -148,12 +171,18 @@ class Config:
 
     def city_settings(self) -> CitySettings:
         c = self.portals.city
-        return CitySettings(c.base_url, c.api_key, c.page_size, c.http())
+        return CitySettings(c.base_url, c.api_key, c.page_size, c.http(), c.overlap())
 
     def national_settings(self) -> NationalSettings:
         n = self.portals.national
         return NationalSettings(
-            n.base_url, n.username, n.password, self.agency.code, n.page_size, n.http()
+            n.base_url,
+            n.username,
+            n.password,
+            self.agency.code,
+            n.page_size,
+            n.http(),
+            n.overlap(),
         )
 
 

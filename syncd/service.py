@@ -18,19 +18,24 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol
 
 import redis.exceptions
 import structlog
 
-from connectors.base import Connector, PortalError
+from connectors.base import Connector, Cursor, Page, PortalError
 from reconcile.compare import Decision, compare
-from reconcile.model import Source
-from syncd.store import Store
+from reconcile.model import Procedure, Source
+from syncd.store import Store, WorkItem
 
 log = structlog.get_logger("syncd")
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class CatalogueSource(Protocol):
+    async def procedures(self) -> tuple[list[Procedure], list[str]]: ...
 
 
 @dataclass
@@ -72,20 +77,37 @@ class Syncer:
         batch: int = 500,
         consumer: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        catalogue: CatalogueSource | None = None,
+        catalogue_refresh: timedelta = timedelta(hours=24),
     ) -> None:
         self.store = store
         self.connectors = connectors
         self.batch = batch
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.clock = clock
+        self.catalogue = catalogue
+        self.catalogue_refresh = catalogue_refresh
+        self.known_procedures: frozenset[str] = frozenset()
         self.stopping = asyncio.Event()
 
-    async def poll(self, connector: Connector) -> PollResult:
+    async def poll(
+        self,
+        connector: Connector,
+        since: Cursor | Literal["stored"] | None = "stored",
+        progress: Callable[[Page], None] | None = None,
+    ) -> PollResult:
+        """Read the portal's changes into the store, page by page.
+
+        By default from the stored cursor, which each page moves on. With an explicit `since`
+        (a resync) the stored cursor is left alone: re-reading is harmless, and the regular polls
+        go on from where they were.
+        """
         result = PollResult(connector.source)
+        resync = since != "stored"
         with structlog.contextvars.bound_contextvars(portal=connector.source.value):
-            cursor = await self.store.cursor(connector.source)
+            start = await self.store.cursor(connector.source) if since == "stored" else since
             try:
-                async for page in connector.pages(cursor):
+                async for page in connector.pages(start):
                     result.pages += 1
                     result.received += len(page.dossiers)
                     result.rejected += len(page.rejected)
@@ -94,8 +116,13 @@ class Syncer:
                             "record_quarantined", code=rejected.code, reason=rejected.reason
                         )
                     result.written += await self.store.upsert(
-                        connector.source, page.dossiers, page.cursor, page.rejected
+                        connector.source,
+                        page.dossiers,
+                        None if resync else page.cursor,
+                        page.rejected,
                     )
+                    if progress is not None:
+                        progress(page)
                     if self.stopping.is_set():
                         break
             except PortalError as exc:
@@ -135,13 +162,38 @@ class Syncer:
 
     async def decide(self, codes: Sequence[str]) -> list[Decision]:
         city, national = await self.store.load_both(codes)
-        decisions = []
-        for code in codes:
-            if code in city or code in national:
-                decisions.append(compare(city.get(code), national.get(code)))
+        known = self.known_procedures or None
+        return [
+            compare(city.get(code), national.get(code), known)
+            for code in codes
+            if code in city or code in national
+        ]
+
+    async def reconcile_codes(self, codes: Sequence[str]) -> list[Decision]:
+        """Reconcile these codes now, whether or not they are queued (on demand)."""
+        decisions = await self.decide(codes)
+        await self.store.apply(decisions, WorkItem((), ()), self.clock())
         return decisions
 
+    async def refresh_catalogue(self, force: bool = False) -> None:
+        """Fetch the procedure catalogue when it is older than `catalogue_refresh` (or never
+        fetched); a failure keeps the stored one and is logged, the cycle goes on."""
+        if self.catalogue is not None:
+            fetched = await self.store.procedures_fetched_at()
+            if force or fetched is None or self.clock() - fetched >= self.catalogue_refresh:
+                try:
+                    procedures, problems = await self.catalogue.procedures()
+                except PortalError as exc:
+                    log.error("catalogue_failed", error=str(exc))
+                else:
+                    for problem in problems:
+                        log.warning("catalogue_entry_rejected", reason=problem)
+                    await self.store.save_procedures(procedures, self.clock())
+                    log.info("catalogue_refreshed", procedures=len(procedures))
+        self.known_procedures = frozenset(await self.store.procedures())
+
     async def cycle(self) -> CycleResult:
+        await self.refresh_catalogue()
         results = await asyncio.gather(
             *(self.poll(c) for c in self.connectors), return_exceptions=True
         )

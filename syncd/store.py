@@ -14,6 +14,8 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:quarantine                   STREAM  {source, code, reason, raw}: rejected records, the
                                            newest ~100,000 kept; personal fields removed
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts
+    {P}:procedure                    HASH  procedure code -> procedure (JSON)
+    {P}:procedure:meta               HASH  fetched_at, count
 
 Invariants: a page's records, its quarantined records and the cursor after it are written by
 one Lua script, the cursor last (no lost update, no cursor ahead of its data); an upsert never
@@ -25,17 +27,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
 from connectors.base import Cursor, Rejected
 from reconcile import codec
 from reconcile.compare import Decision, Mismatch, MismatchKind
-from reconcile.model import Dossier, Source
+from reconcile.model import Dossier, Procedure, Source
 
 GROUP = "reconcilers"
 
@@ -195,6 +198,43 @@ class Store:
             {"id": _str(entry_id), **{_str(k): _str(v) for k, v in fields.items()}}
             for entry_id, fields in entries
         ]
+
+    async def quarantine_entry(self, entry_id: str) -> dict[str, str] | None:
+        entries: Any = await self.redis.xrange(self.key("quarantine"), entry_id, entry_id)
+        if not entries:
+            return None
+        entry_id_raw, fields = entries[0]
+        return {"id": _str(entry_id_raw), **{_str(k): _str(v) for k, v in fields.items()}}
+
+    async def quarantine_count(self) -> int:
+        return int(await self.redis.xlen(self.key("quarantine")))
+
+    async def release_quarantined(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self.redis.xdel(self.key("quarantine"), *entry_ids)
+
+    async def save_procedures(self, procedures: Sequence[Procedure], fetched_at: datetime) -> None:
+        """Replace the catalogue in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.key("procedure"))
+            if procedures:
+                pipe.hset(
+                    self.key("procedure"),
+                    mapping={p.code: orjson.dumps(asdict(p)) for p in procedures},
+                )
+            pipe.hset(
+                self.key("procedure", "meta"),
+                mapping={"fetched_at": fetched_at.isoformat(), "count": len(procedures)},
+            )
+            await pipe.execute()
+
+    async def procedures(self) -> dict[str, Procedure]:
+        raw = await self.redis.hgetall(self.key("procedure"))
+        return {_str(code): Procedure(**orjson.loads(blob)) for code, blob in raw.items()}
+
+    async def procedures_fetched_at(self) -> datetime | None:
+        raw = await self.redis.hget(self.key("procedure", "meta"), "fetched_at")
+        return datetime.fromisoformat(_str(raw)) if raw else None
 
     async def record_status(self, source: Source, **facts: str | int) -> None:
         await self.redis.hset(

@@ -28,7 +28,11 @@ from syncd.store import Store
 
 REDIS_URL = os.environ.get("SYNCD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FAST_HTTP = HttpSettings(
-    timeout_seconds=5, connect_timeout_seconds=2, attempts=2, backoff_seconds=0.01
+    timeout_seconds=5,
+    connect_timeout_seconds=2,
+    attempts=2,
+    backoff_seconds=0.01,
+    rate_per_second=10_000,
 )
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
-
-from connectors.base import Cursor, Page, PortalError, build_page
+from connectors.base import Cursor, Page, PortalError, build_page, fetch_floor
 from connectors.city import wire
 from connectors.fields import format_local
-from connectors.http import HttpSettings, request_json
+from connectors.http import HttpSettings, NotFound, PortalHttp
 from reconcile.model import Source
 from reconcile.statusmap import StatusMap
 
@@ -23,6 +23,7 @@ class CitySettings:
     api_key: str
     page_size: int = 200
     http: HttpSettings = field(default_factory=HttpSettings)
+    overlap: timedelta = timedelta(0)
 
 
 class CityConnector:
@@ -31,35 +32,47 @@ class CityConnector:
     def __init__(self, settings: CitySettings, statuses: StatusMap) -> None:
         self._settings = settings
         self._decode = partial(wire.decode, statuses=statuses)
-        self._session = aiohttp.ClientSession(
-            base_url=settings.base_url.rstrip("/") + "/",
-            headers={"X-Api-Key": settings.api_key, "Accept": "application/json"},
+        self.http = PortalHttp(
+            "city", settings.base_url, settings.http, {"X-Api-Key": settings.api_key}
+        )
+
+    def _page(self, items: list[Any], since: Cursor | None, total: int | None = None) -> Page:
+        floor = fetch_floor(since, self._settings.overlap)
+        return build_page(
+            Source.CITY, items, since, self._decode, wire.key, wire.PERSONAL_FIELDS, floor, total
         )
 
     async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
         params = {"pageSize": str(self._settings.page_size)}
-        if since is not None:
-            params["modifiedSince"] = format_local(since.updated_at, wire.DATE_FORMAT)
+        floor = fetch_floor(since, self._settings.overlap)
+        if floor is not None:
+            params["modifiedSince"] = format_local(floor.updated_at, wire.DATE_FORMAT)
         while True:
-            body = await request_json(
-                self._session, self._settings.http, "GET", "api/v1/dossiers", params=params
-            )
-            items, token = _parse_listing(body)
-            yield build_page(
-                Source.CITY, items, since, self._decode, wire.key, wire.PERSONAL_FIELDS
-            )
+            body = await self.http.request_json("GET", "api/v1/dossiers", params=params)
+            items, token, total = _parse_listing(body)
+            yield self._page(items, since, total)
             if not token:
                 return
             params["pageToken"] = token
 
+    async def fetch_one(self, code: str) -> Page:
+        try:
+            body = await self.http.request_json("GET", f"api/v1/dossiers/{quote(code, safe='')}")
+        except NotFound:
+            return Page(())
+        if not isinstance(body, dict):
+            raise PortalError("city: a dossier lookup answered something other than an object")
+        return self._page([body], None)
+
     async def close(self) -> None:
-        await self._session.close()
+        await self.http.close()
 
 
-def _parse_listing(body: Any) -> tuple[list[Any], str | None]:
+def _parse_listing(body: Any) -> tuple[list[Any], str | None, int | None]:
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise PortalError("city listing: expected an object with an 'items' list")
     token = body.get("nextPageToken")
     if token is not None and not isinstance(token, str):
         raise PortalError("city listing: nextPageToken is not a string")
-    return body["items"], token
+    total = body.get("total")
+    return body["items"], token, total if isinstance(total, int) else None

@@ -1,17 +1,21 @@
-"""A mock of the city one-stop system's REST API, serving a `Dataset`'s city side.
+"""A mock of the city one-stop system's REST API.
 
 GET /api/v1/dossiers?modifiedSince=dd/MM/yyyy HH:mm:ss&pageSize=N&pageToken=T
     header X-Api-Key; answers {"items": [...], "total": N, "nextPageToken": T | null}.
     Records come in (modifiedDate, dossierNo) order; the filter is inclusive (>=) at second
     resolution, as such APIs are, so the client must drop what it already has by code.
-    The page token is opaque to clients (a keyset position), so a record changing between two
-    page fetches is neither skipped nor served twice within one pass.
+    The page token is a keyset position, opaque to clients: a record changing between two page
+    fetches moves to the end and is served there, nothing is skipped.
+GET /api/v1/dossiers/{dossierNo}
+    one record, or 404.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -19,12 +23,13 @@ from aiohttp import web
 from connectors.base import Cursor, WireError
 from connectors.city import wire
 from connectors.dataset import Dataset
+from connectors.feed import Feed
 from connectors.fields import parse_local
 from reconcile.model import Dossier
 from reconcile.statusmap import StatusMap
 
 MAX_PAGE_SIZE = 500
-RECORDS = web.AppKey("records", list)
+FEED = web.AppKey("feed", Feed)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -36,12 +41,18 @@ def _encode_token(position: Cursor) -> str:
 
 
 def _decode_token(token: str) -> Cursor:
-    return Cursor.decode(json.loads(base64.urlsafe_b64decode(token.encode())))
+    try:
+        return Cursor.decode(json.loads(base64.urlsafe_b64decode(token.encode())))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"pageToken {token!r} is not one this server issued") from exc
 
 
-def city_records(dataset: Dataset, statuses: StatusMap) -> list[tuple[Cursor, dict[str, Any]]]:
+def city_records(
+    dossiers: Iterable[Dossier], dataset: Dataset, statuses: StatusMap
+) -> list[tuple[Cursor, dict[str, Any]]]:
+    """Wire records (with the applicant's personal fields, as the real system serves them)."""
     out = []
-    for d in dataset.city:
+    for d in dossiers:
         applicant = dataset.applicants[d.code]
         extra = {
             "applicantName": applicant.name,
@@ -49,21 +60,22 @@ def city_records(dataset: Dataset, statuses: StatusMap) -> list[tuple[Cursor, di
             "contactTelNo": applicant.phone,
         }
         native = d.native_status or wire.native_for(d.status, statuses)
-        out.append((_position(d), wire.encode(d, native, extra)))
-    return sorted(out, key=lambda item: item[0])
-
-
-def _position(d: Dossier) -> Cursor:
-    # The wire carries whole seconds: order by what clients can see.
-    return Cursor(d.updated_at.replace(microsecond=0), d.code)
+        # The wire carries whole seconds: order by what clients can see.
+        out.append(
+            (Cursor(d.updated_at.replace(microsecond=0), d.code), wire.encode(d, native, extra))
+        )
+    return out
 
 
 def make_app(dataset: Dataset, statuses: StatusMap, api_key: str) -> web.Application:
     app = web.Application()
-    app[RECORDS] = city_records(dataset, statuses)
+    app[FEED] = Feed(city_records(dataset.city, dataset, statuses))
+
+    def authorised(request: web.Request) -> bool:
+        return request.headers.get("X-Api-Key") == api_key
 
     async def dossiers(request: web.Request) -> web.Response:
-        if request.headers.get("X-Api-Key") != api_key:
+        if not authorised(request):
             return _error(401, "invalid or missing X-Api-Key")
         query = request.query
         try:
@@ -74,29 +86,36 @@ def make_app(dataset: Dataset, statuses: StatusMap, api_key: str) -> web.Applica
                 else None
             )
             token = _decode_token(query["pageToken"]) if query.get("pageToken") else None
-        except (ValueError, WireError, KeyError) as exc:
+        except (ValueError, WireError) as exc:
             return _error(400, f"bad query: {exc}")
         if not 1 <= size <= MAX_PAGE_SIZE:
             return _error(400, f"pageSize must be 1-{MAX_PAGE_SIZE}")
-        matching = [
-            (position, record)
-            for position, record in request.app[RECORDS]
-            if since is None or position.updated_at >= since
-        ]
-        remaining = [item for item in matching if token is None or item[0] > token]
-        page = remaining[:size]
-        next_token = _encode_token(page[-1][0]) if len(remaining) > size else None
+        feed = request.app[FEED]
+        first = feed.start_of(since)
+        start = max(first, feed.start_after(token)) if token else first
+        page = feed.slice(start, size + 1)
+        more = len(page) > size
+        page = page[:size]
         return web.json_response(
             {
                 "items": [record for _, record in page],
-                "total": len(matching),
-                "nextPageToken": next_token,
+                "total": len(feed) - first,
+                "nextPageToken": _encode_token(page[-1][0]) if more else None,
             }
         )
+
+    async def one(request: web.Request) -> web.Response:
+        if not authorised(request):
+            return _error(401, "invalid or missing X-Api-Key")
+        record = request.app[FEED].get(request.match_info["code"])
+        if record is None:
+            return _error(404, "no such dossier")
+        return web.json_response(record)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app.router.add_get("/api/v1/dossiers", dossiers)
+    app.router.add_get("/api/v1/dossiers/{code}", one)
     app.router.add_get("/healthz", health)
     return app

@@ -1,18 +1,32 @@
-"""Client for the national portal's service API: login, then service POSTs with the session."""
+"""Client for the national portal's service API: login, then service POSTs with the session.
+
+Reading: `LayDanhSachHoSo` pages through changes, `TraCuuHoSo` looks one dossier up,
+`LayDanhSachTTHC` reads the procedure catalogue. Writing back: `DongBoHoSoMC` pushes a dossier
+(looked up first; "already exists" on a create is retried as an update) and `CapNhatTienDoHoSoMC`
+pushes processing steps.
+
+Paging is page-number based on the wire, but a pass does not walk page numbers over one query:
+a record updated during the pass moves to the end of the order and would shift every later page
+by one, skipping a record. Instead each request asks for records from the last timestamp seen
+(`TuNgay`, inclusive) and drops the ones already read by (timestamp, code); page numbers only
+advance while a whole page shares one timestamp.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
-from connectors.base import Cursor, Page, PortalError, build_page
+from connectors.base import Cursor, Page, PortalError, WireError, build_page, fetch_floor
 from connectors.fields import format_local
-from connectors.http import HttpSettings, Unauthorized, request_json
+from connectors.http import HttpSettings, PortalHttp, Unauthorized
 from connectors.national import wire
-from reconcile.model import Source
+from reconcile.model import Dossier, Procedure, Source, Status
+
+SESSION_EXPIRED_CODES = frozenset({"401", "-401"})
+ALREADY_EXISTS_MARKERS = ("đã tồn tại", "already exists")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +37,35 @@ class NationalSettings:
     agency_code: str
     page_size: int = 200
     http: HttpSettings = field(default_factory=HttpSettings)
+    overlap: timedelta = timedelta(0)
+
+
+class ServiceError(PortalError):
+    """A service answered with a failure code."""
+
+    def __init__(self, service: str, code: str, message: str) -> None:
+        super().__init__(f"national: {service}: error_code {code!r}: {message}")
+        self.service, self.code, self.message = service, code, message
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressStep:
+    """One processing step pushed with `CapNhatTienDoHoSoMC` (no names of persons)."""
+
+    at: datetime
+    status: Status
+    note: str
+    unit: str = ""
+
+
+def error_code(body: Mapping[str, Any]) -> str:
+    code = body.get("error_code")
+    return "" if code is None else str(code).strip()
 
 
 def succeeded(body: Mapping[str, Any]) -> bool:
     """Versions of the portal answer "00" or 0 (or "0") for success."""
-    code = body.get("error_code")
-    return str(code).strip() in ("0", "00") if code is not None else False
+    return error_code(body) in ("0", "00")
 
 
 class NationalConnector:
@@ -37,27 +74,26 @@ class NationalConnector:
     def __init__(self, settings: NationalSettings) -> None:
         self._settings = settings
         self._session_token: str | None = None
-        self._http = aiohttp.ClientSession(
-            base_url=settings.base_url.rstrip("/") + "/",
-            headers={"Accept": "application/json"},
-        )
+        self.http = PortalHttp("national", settings.base_url, settings.http, {})
+        self.logins = 0
 
     async def _login(self) -> str:
-        body = await request_json(
-            self._http,
-            self._settings.http,
+        body = await self.http.request_json(
             "POST",
             "api/login",
             json={"username": self._settings.username, "password": self._settings.password},
         )
         if not isinstance(body, dict) or not succeeded(body) or not body.get("session"):
             message = body.get("message", "") if isinstance(body, dict) else ""
-            raise PortalError(f"national login refused: {message}")
+            raise PortalError(f"national: login refused: {message}")
+        self.logins += 1
         self._session_token = str(body["session"])
         return self._session_token
 
     async def call(self, service: str, **params: Any) -> dict[str, Any]:
-        """Call one service, logging in first and once more if the session has expired."""
+        """Call one service, logging in first, and once more if the session has expired
+        (HTTP 401 or an expired-session code): the same request is then sent again, so the
+        page in hand is neither lost nor read twice."""
         for attempt in range(2):
             session = self._session_token or await self._login()
             payload = {
@@ -67,44 +103,125 @@ class NationalConnector:
                 **params,
             }
             try:
-                body = await request_json(
-                    self._http, self._settings.http, "POST", "api/service", json=payload
-                )
+                body = await self.http.request_json("POST", "api/service", json=payload)
             except Unauthorized:
-                self._session_token = None
-                if attempt:
-                    raise
-                continue
+                body = {"error_code": "401"}
             if not isinstance(body, dict):
-                raise PortalError(f"{service}: response is not a JSON object")
+                raise PortalError(f"national: {service}: response is not a JSON object")
+            if error_code(body) in SESSION_EXPIRED_CODES:
+                self._session_token = None
+                if attempt == 0:
+                    continue
             if not succeeded(body):
-                raise PortalError(
-                    f"{service}: error_code {body.get('error_code')!r} {body.get('message', '')}"
-                )
+                raise ServiceError(service, error_code(body), str(body.get("message", "")))
             return body
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _page(
+        self, data: list[Any], since: Cursor | None, floor: Cursor | None, total: int | None
+    ) -> Page:
+        return build_page(
+            Source.NATIONAL, data, since, wire.decode, wire.key, wire.PERSONAL_FIELDS, floor, total
+        )
+
     async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
-        since_text = format_local(since.updated_at, wire.DATE_FORMAT) if since else ""
-        page_number = 1
         size = self._settings.page_size
+        floor = fetch_floor(since, self._settings.overlap)
+        boundary = floor.updated_at if floor else None
+        page_number = 1
+        total: int | None = None
         while True:
             body = await self.call(
-                "LayDanhSachHoSo", TuNgay=since_text, Trang=page_number, SoBanGhi=size
+                "LayDanhSachHoSo",
+                TuNgay=format_local(boundary, wire.DATE_FORMAT),
+                Trang=page_number,
+                SoBanGhi=size,
             )
             data = body.get("data")
             if not isinstance(data, list):
-                raise PortalError("LayDanhSachHoSo: 'data' is not a list")
-            try:
-                total = int(body.get("TongSoBanGhi", 0))
-            except (TypeError, ValueError):
-                raise PortalError("LayDanhSachHoSo: TongSoBanGhi is not a number") from None
-            yield build_page(
-                Source.NATIONAL, data, since, wire.decode, wire.key, wire.PERSONAL_FIELDS
-            )
-            if not data or page_number * size >= total:
+                raise PortalError("national: LayDanhSachHoSo: 'data' is not a list")
+            if total is None:
+                total = _int(body.get("TongSoBanGhi"))
+            yield self._page(data, since, floor, total)
+            if len(data) < size:
                 return
-            page_number += 1
+            last = wire.key(data[-1]) if isinstance(data[-1], Mapping) else None
+            if last is None or (boundary is not None and last.updated_at <= boundary):
+                page_number += 1  # a whole page within one second: step inside it
+                continue
+            boundary, page_number = last.updated_at, 1
+            floor = last if floor is None or last > floor else floor
+
+    async def fetch_one(self, code: str) -> Page:
+        try:
+            body = await self.call("TraCuuHoSo", mahoso=code)
+        except ServiceError as exc:
+            if exc.code in ("04", "404"):
+                return Page(())
+            raise
+        data = body.get("data") or []
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list):
+            raise PortalError("national: TraCuuHoSo: 'data' is not a list")
+        return self._page(data, None, None, None)
+
+    async def procedures(self) -> tuple[list[Procedure], list[str]]:
+        """The procedure catalogue, and the reasons of entries that did not parse."""
+        body = await self.call("LayDanhSachTTHC")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise PortalError("national: LayDanhSachTTHC: 'data' is not a list")
+        procedures: list[Procedure] = []
+        problems: list[str] = []
+        for index, raw in enumerate(data):
+            try:
+                if not isinstance(raw, Mapping):
+                    raise WireError("entry is not an object")
+                procedures.append(wire.decode_procedure(raw))
+            except WireError as exc:
+                problems.append(f"entry {index}: {exc}")
+        return procedures, problems
+
+    async def push(self, dossier: Dossier, extra: Mapping[str, Any] | None = None) -> str:
+        """Push one dossier with `DongBoHoSoMC`; returns "created" or "updated".
+
+        It is looked up first (`TraCuuHoSo`) to choose `isUpdating`; a create answered with
+        "already exists" (someone pushed it meanwhile) is sent again as an update.
+        """
+        existing = await self.fetch_one(dossier.code)
+        exists = bool(existing.dossiers or existing.rejected)
+        record = wire.encode(dossier, extra or {})
+        try:
+            await self.call("DongBoHoSoMC", isUpdating=str(exists), data=[record])
+        except ServiceError as exc:
+            if exists or not any(m in exc.message.lower() for m in ALREADY_EXISTS_MARKERS):
+                raise
+            await self.call("DongBoHoSoMC", isUpdating="True", data=[record])
+            return "updated"
+        return "updated" if exists else "created"
+
+    async def push_progress(self, code: str, steps: Sequence[ProgressStep]) -> None:
+        await self.call(
+            "CapNhatTienDoHoSoMC",
+            data=[
+                {
+                    "MaHoSo": code,
+                    "ThoiDiemXuLy": format_local(step.at, wire.DATE_FORMAT),
+                    "TrangThai": str(int(step.status)),
+                    "NoiDungXuLy": step.note,
+                    "PhongBanXuLy": step.unit,
+                }
+                for step in steps
+            ],
+        )
 
     async def close(self) -> None:
-        await self._http.close()
+        await self.http.close()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

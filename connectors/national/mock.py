@@ -1,35 +1,52 @@
-"""A mock of the national portal's service API, serving a `Dataset`'s national side.
+"""A mock of the national portal's service API.
 
 POST /api/login    {"username", "password"} -> {"error_code": "00", "session": "..."}
-POST /api/service  {"session", "madonvi", "service": "LayDanhSachHoSo", "TuNgay": yyyyMMddHHmmss,
-                    "Trang": 1, "SoBanGhi": 100}
-                   -> {"error_code": 0, "TongSoBanGhi": N, "Trang": 1, "data": [...]}
+POST /api/service  {"session", "madonvi", "service", ...}; services:
+    LayDanhSachHoSo      {TuNgay: yyyyMMddHHmmss, Trang, SoBanGhi}
+                         -> {"error_code": 0, "TongSoBanGhi": N, "Trang": p, "data": [...]}
+    TraCuuHoSo           {mahoso} -> {"error_code": 0, "data": [record]} or error_code "04"
+    DongBoHoSoMC         {isUpdating: "True"|"False", data: [records]}; a create of a code that
+                         exists answers error_code "02" "Hồ sơ đã tồn tại", an update of one that
+                         does not, "04"
+    CapNhatTienDoHoSoMC  {data: [{MaHoSo, ThoiDiemXuLy, TrangThai, NoiDungXuLy, ...}]}
+    LayDanhSachTTHC      -> {"error_code": 0, "data": [procedures]}
 
-Login answers "00" and services answer 0, as two versions of the real portal do. An unknown or
-expired session is HTTP 401 with error_code "401". Records come in (NgayCapNhat, MaHoSo) order;
-TuNgay is inclusive at second resolution.
+Login answers "00" and services answer 0, as two versions of the real portal do. A session lives
+`session_ttl` seconds; an unknown or expired one is HTTP 401 with error_code "401". Records come
+in (NgayCapNhat, MaHoSo) order; TuNgay is inclusive at second resolution.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from connectors.base import Cursor, WireError
 from connectors.dataset import Dataset
+from connectors.feed import Feed
 from connectors.fields import parse_local
 from connectors.national import wire
+from reconcile.model import VN_TZ, Dossier, Procedure
 
 MAX_PAGE_SIZE = 500
-RECORDS = web.AppKey("records", list)
-SESSIONS = web.AppKey("sessions", set)
+FEED = web.AppKey("feed", Feed)
+SESSIONS = web.AppKey("sessions", dict)
+PROGRESS = web.AppKey("progress", dict)
+PROCEDURES = web.AppKey("procedures", list)
+
+Handler = Callable[[web.Request, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def national_records(dataset: Dataset) -> list[tuple[Cursor, dict[str, Any]]]:
+def national_records(
+    dossiers: Iterable[Dossier], dataset: Dataset
+) -> list[tuple[Cursor, dict[str, Any]]]:
     out = []
-    for d in dataset.national:
+    for d in dossiers:
         applicant = dataset.applicants[d.code]
         extra = {
             "TenTTHC": f"Thủ tục {d.procedure_code}",
@@ -39,61 +56,133 @@ def national_records(dataset: Dataset) -> list[tuple[Cursor, dict[str, Any]]]:
             "LoaiDoiTuong": "2",
             "DonViXuLy": "Ban Quản lý Khu kinh tế Hải Phòng",
         }
-        position = Cursor(d.updated_at.replace(microsecond=0), d.code)
-        out.append((position, wire.encode(d, extra)))
-    return sorted(out, key=lambda item: item[0])
+        out.append((Cursor(d.updated_at.replace(microsecond=0), d.code), wire.encode(d, extra)))
+    return out
 
 
-def make_app(dataset: Dataset, username: str, password: str, agency_code: str) -> web.Application:
+def default_procedures(dataset: Dataset) -> list[Procedure]:
+    return [
+        Procedure(code, f"Thủ tục {code}", field_code, 7)
+        for code, field_code in sorted(dataset.procedures.items())
+    ]
+
+
+def _fail(code: str, message: str) -> dict[str, Any]:
+    return {"error_code": code, "message": message}
+
+
+def make_app(
+    dataset: Dataset,
+    username: str,
+    password: str,
+    agency_code: str,
+    procedures: Sequence[Procedure] | None = None,
+    session_ttl: float = 1800.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> web.Application:
     app = web.Application()
-    app[RECORDS] = national_records(dataset)
-    app[SESSIONS] = set()
+    app[FEED] = Feed(national_records(dataset.national, dataset))
+    app[SESSIONS] = {}
+    app[PROGRESS] = {}
+    app[PROCEDURES] = list(procedures if procedures is not None else default_procedures(dataset))
 
     async def login(request: web.Request) -> web.Response:
         body = await _json(request)
         if body.get("username") != username or body.get("password") != password:
-            return web.json_response(
-                {"error_code": "01", "message": "Sai tên đăng nhập hoặc mật khẩu"}
-            )
+            return web.json_response(_fail("01", "Sai tên đăng nhập hoặc mật khẩu"))
         session = secrets.token_urlsafe(16)
-        request.app[SESSIONS].add(session)
+        request.app[SESSIONS][session] = clock() + session_ttl
         return web.json_response({"error_code": "00", "message": "Thành công", "session": session})
 
-    async def service(request: web.Request) -> web.Response:
-        body = await _json(request)
-        if body.get("session") not in request.app[SESSIONS]:
-            return web.json_response(
-                {"error_code": "401", "message": "Phiên làm việc không hợp lệ hoặc đã hết hạn"},
-                status=401,
-            )
-        if body.get("madonvi") != agency_code:
-            return web.json_response({"error_code": "03", "message": "Mã đơn vị không hợp lệ"})
-        if body.get("service") != "LayDanhSachHoSo":
-            return web.json_response({"error_code": "99", "message": "Dịch vụ không tồn tại"})
+    async def list_dossiers(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         try:
             page = int(body.get("Trang", 1))
             size = int(body.get("SoBanGhi", 100))
             since_text = str(body.get("TuNgay") or "")
             since = parse_local(since_text, wire.DATE_FORMAT, "TuNgay") if since_text else None
         except (ValueError, WireError) as exc:
-            return web.json_response({"error_code": "02", "message": f"Tham số sai: {exc}"})
+            return _fail("02", f"Tham số sai: {exc}")
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-            return web.json_response({"error_code": "02", "message": "Trang hoặc SoBanGhi sai"})
-        matching = [
-            record
-            for position, record in request.app[RECORDS]
-            if since is None or position.updated_at >= since
-        ]
-        data = matching[(page - 1) * size : page * size]
-        return web.json_response(
-            {
-                "error_code": 0,
-                "message": "",
-                "TongSoBanGhi": len(matching),
-                "Trang": page,
-                "data": data,
-            }
-        )
+            return _fail("02", "Trang hoặc SoBanGhi sai")
+        feed = request.app[FEED]
+        first = feed.start_of(since)
+        data = [record for _, record in feed.slice(first + (page - 1) * size, size)]
+        return {
+            "error_code": 0,
+            "message": "",
+            "TongSoBanGhi": len(feed) - first,
+            "Trang": page,
+            "data": data,
+        }
+
+    async def look_up(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        record = request.app[FEED].get(str(body.get("mahoso", "")))
+        if record is None:
+            return _fail("04", "Không tìm thấy hồ sơ")
+        return {"error_code": 0, "message": "", "data": [record]}
+
+    async def push(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        updating = str(body.get("isUpdating", "False")).lower() == "true"
+        records = body.get("data")
+        if not isinstance(records, list) or not records:
+            return _fail("02", "Thiếu dữ liệu hồ sơ")
+        feed = request.app[FEED]
+        for record in records:
+            try:
+                wire.decode(record)
+            except (WireError, AttributeError, TypeError) as exc:
+                return _fail("02", f"Dữ liệu hồ sơ không hợp lệ: {exc}")
+            exists = feed.get(record["MaHoSo"]) is not None
+            if exists and not updating:
+                return _fail("02", f"Hồ sơ {record['MaHoSo']} đã tồn tại")
+            if updating and not exists:
+                return _fail("04", f"Hồ sơ {record['MaHoSo']} không tồn tại")
+        for record in records:
+            stamped = {**record, "NgayCapNhat": datetime.now(VN_TZ).strftime(wire.DATE_FORMAT)}
+            key = wire.key(stamped)
+            assert key is not None
+            feed.upsert(key, stamped)
+        return {"error_code": 0, "message": "Thành công"}
+
+    async def progress(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        steps = body.get("data")
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            return _fail("02", "Thiếu dữ liệu tiến độ")
+        for step in steps:
+            if request.app[FEED].get(str(step.get("MaHoSo", ""))) is None:
+                return _fail("04", f"Hồ sơ {step.get('MaHoSo')} không tồn tại")
+        for step in steps:
+            request.app[PROGRESS].setdefault(step["MaHoSo"], []).append(step)
+        return {"error_code": 0, "message": "Thành công"}
+
+    async def catalogue(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "error_code": 0,
+            "data": [wire.encode_procedure(p) for p in request.app[PROCEDURES]],
+        }
+
+    services: dict[str, Handler] = {
+        "LayDanhSachHoSo": list_dossiers,
+        "TraCuuHoSo": look_up,
+        "DongBoHoSoMC": push,
+        "CapNhatTienDoHoSoMC": progress,
+        "LayDanhSachTTHC": catalogue,
+    }
+
+    async def service(request: web.Request) -> web.Response:
+        body = await _json(request)
+        expires = request.app[SESSIONS].get(body.get("session"))
+        if expires is None or expires < clock():
+            request.app[SESSIONS].pop(body.get("session"), None)
+            return web.json_response(
+                _fail("401", "Phiên làm việc không hợp lệ hoặc đã hết hạn"), status=401
+            )
+        if body.get("madonvi") != agency_code:
+            return web.json_response(_fail("03", "Mã đơn vị không hợp lệ"))
+        handler = services.get(str(body.get("service")))
+        if handler is None:
+            return web.json_response(_fail("99", "Dịch vụ không tồn tại"))
+        return web.json_response(await handler(request, body))
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

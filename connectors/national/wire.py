@@ -26,7 +26,7 @@ from connectors.fields import (
     required_time,
     text,
 )
-from reconcile.model import Channel, Dossier, Pause, Source, Status
+from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status
 
 DATE_FORMAT = "%Y%m%d%H%M%S"
 PERSONAL_FIELDS = frozenset({"ChuHoSo", "SoGiayTo", "SoDienThoai", "DiaChi", "Email"})
@@ -99,4 +99,37 @@ def encode(d: Dossier, extra: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "NgayCapNhat": format_local(d.updated_at, DATE_FORMAT),
         **extra,
+    }
+
+
+def decode_procedure(raw: Mapping[str, Any]) -> Procedure:
+    """A `LayDanhSachTTHC` entry: resolution time `ThoiGianGiaiQuyet` in `DonViThoiGian`
+    ("Ngày làm việc" for working days, "Ngày" for calendar days)."""
+    days_text = text(raw, "ThoiGianGiaiQuyet")
+    try:
+        days = int(float(days_text))
+    except ValueError:
+        raise WireError(f"ThoiGianGiaiQuyet: {days_text!r} is not a number of days") from None
+    if days < 0:
+        raise WireError(f"ThoiGianGiaiQuyet: {days} is negative")
+    unit = text(raw, "DonViThoiGian", required=False).lower() or "ngày làm việc"
+    if unit not in ("ngày làm việc", "ngày"):
+        raise WireError(f"DonViThoiGian: {unit!r} is neither 'Ngày làm việc' nor 'Ngày'")
+    return Procedure(
+        code=text(raw, "MaTTHC"),
+        name=text(raw, "TenTTHC", required=False),
+        field_code=text(raw, "MaLinhVuc"),
+        days=days,
+        working_days=unit == "ngày làm việc",
+    )
+
+
+def encode_procedure(p: Procedure, field_name: str = "") -> dict[str, Any]:
+    return {
+        "MaTTHC": p.code,
+        "TenTTHC": p.name,
+        "MaLinhVuc": p.field_code,
+        "TenLinhVuc": field_name,
+        "ThoiGianGiaiQuyet": str(p.days),
+        "DonViThoiGian": "Ngày làm việc" if p.working_days else "Ngày",
     }
