@@ -65,6 +65,13 @@ class CycleResult:
         return out
 
 
+@dataclass
+class RetryResult:
+    released: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -174,6 +181,47 @@ class Syncer:
         decisions = await self.decide(codes)
         await self.store.apply(decisions, WorkItem((), ()), self.clock())
         return decisions
+
+    async def fetch_codes(self, codes: Sequence[str]) -> int:
+        """Read these dossiers afresh from every portal into the store (the cursor stays),
+        then reconcile them; returns how many records were new or newer."""
+        written = 0
+        for connector in self.connectors:
+            for code in codes:
+                page = await connector.fetch_one(code)
+                written += await self.store.upsert(
+                    connector.source, page.dossiers, None, page.rejected
+                )
+        await self.reconcile_codes(codes)
+        return written
+
+    async def retry_quarantined(self, entry_ids: Sequence[str] | None = None) -> RetryResult:
+        """Fetch quarantined records again by code from their portal (as it is now, decoded
+        with the configuration as it is now). An entry whose record now decodes leaves the
+        quarantine; one that still fails, or whose portal no longer has it, stays."""
+        result = RetryResult()
+        by_source = {c.source: c for c in self.connectors}
+        entries = [
+            e
+            for e in await self.store.quarantined(count=100_000)
+            if entry_ids is None or e["id"] in entry_ids
+        ]
+        for entry in entries:
+            connector = by_source.get(Source(entry["source"]))
+            if connector is None or not entry.get("code"):
+                result.kept.append(entry["id"])
+                continue
+            page = await connector.fetch_one(entry["code"])
+            if page.rejected or not page.dossiers:
+                result.kept.append(entry["id"])
+                continue
+            await self.store.upsert(connector.source, page.dossiers, None)
+            await self.store.release_quarantined([entry["id"]])
+            result.released.append(entry["id"])
+            result.codes.append(entry["code"])
+        if result.codes:
+            await self.reconcile_codes(result.codes)
+        return result
 
     async def refresh_catalogue(self, force: bool = False) -> None:
         """Fetch the procedure catalogue when it is older than `catalogue_refresh` (or never
