@@ -9,21 +9,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from pathlib import Path
+from datetime import date, datetime, timedelta
 
 import redis.asyncio as aioredis
 import structlog
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from tqdm import tqdm
 
 from connectors import dataset as mock_dataset
-from connectors.base import Connector
+from connectors.base import Connector, Cursor, Page
 from connectors.city.client import CityConnector, CitySettings
 from connectors.mockserver import (
     CITY_API_KEY,
@@ -32,7 +34,7 @@ from connectors.mockserver import (
     start_mock_portals,
 )
 from connectors.national.client import NationalConnector, NationalSettings
-from reconcile.model import Source
+from reconcile.model import VN_TZ, Source
 from reconcile.period import Period
 from syncd import config as config_module
 from syncd import logs
@@ -78,6 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     report = verbs.add_parser("report", help=t("help.report"))
     report.add_argument("--period", required=True, help=t("help.period"))
     report.add_argument("--format", choices=FORMATS, default="text", help=t("help.format"))
+
+    resync = verbs.add_parser("resync", help=t("help.resync"))
+    target = resync.add_mutually_exclusive_group(required=True)
+    target.add_argument("--portal", choices=("city", "national"), help=t("help.resync_portal"))
+    target.add_argument("--code", action="append", metavar="CODE", help=t("help.resync_code"))
+    resync.add_argument("--since", metavar="YYYY-MM-DD", help=t("help.resync_since"))
+
+    quarantine = verbs.add_parser("quarantine", help=t("help.quarantine"))
+    actions = quarantine.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help=t("help.quarantine_list"))
+    listing.add_argument("--limit", type=int, default=50, help=t("help.limit"))
+    listing.add_argument("--portal", choices=("city", "national"), help=t("help.portal_filter"))
+    show = actions.add_parser("show", help=t("help.quarantine_show"))
+    show.add_argument("id", help=t("help.quarantine_id"))
+    retry = actions.add_parser("retry", help=t("help.quarantine_retry"))
+    retry.add_argument("ids", nargs="*", metavar="ID", help=t("help.quarantine_id"))
+    retry.add_argument("--all", action="store_true", help=t("help.quarantine_all"))
 
     check = verbs.add_parser("check-config", help=t("help.check"))
     check.add_argument("file", nargs="?", help=t("help.check_file"))
@@ -136,6 +155,10 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await demo(config, args)
     if args.verb == "report":
         return await report(config, args.period, args.format)
+    if args.verb == "resync":
+        return await resync(config, args)
+    if args.verb == "quarantine":
+        return await quarantine(config, args)
     raise UsageError(args.verb)
 
 
@@ -169,10 +192,31 @@ async def open_store(config: Config, prefix: str | None = None) -> AsyncIterator
         yield Store(client, prefix or config.redis.key_prefix)
 
 
-def connectors_for(
-    city: CitySettings, national: NationalSettings, config: Config
-) -> list[Connector]:
-    return [CityConnector(city, config.city_statuses()), NationalConnector(national)]
+@contextlib.asynccontextmanager
+async def open_syncer(
+    config: Config,
+    city: CitySettings | None = None,
+    national: NationalSettings | None = None,
+    prefix: str | None = None,
+) -> AsyncIterator[Syncer]:
+    """A `Syncer` on the configured store and portals (or the given ones), closed after."""
+    national_connector = NationalConnector(national or config.national_settings())
+    connectors: list[Connector] = [
+        CityConnector(city or config.city_settings(), config.city_statuses()),
+        national_connector,
+    ]
+    try:
+        async with open_store(config, prefix) as store:
+            yield Syncer(
+                store,
+                connectors,
+                config.runtime.reconcile_batch,
+                catalogue=national_connector,
+                catalogue_refresh=timedelta(hours=config.catalogue.refresh_hours),
+            )
+    finally:
+        for connector in connectors:
+            await connector.close()
 
 
 def _install_stop(syncer: Syncer) -> None:
@@ -181,11 +225,15 @@ def _install_stop(syncer: Syncer) -> None:
         loop.add_signal_handler(sig, syncer.stopping.set)
 
 
+def _redis_failed(config: Config, exc: BaseException) -> int:
+    url = config.redis.url or "embedded"
+    print(t("redis.unavailable", url=url, reason=exc), file=sys.stderr)
+    return 1
+
+
 async def run(config: Config, once: bool = False) -> int:
-    connectors = connectors_for(config.city_settings(), config.national_settings(), config)
     try:
-        async with open_store(config) as store:
-            syncer = Syncer(store, connectors, config.runtime.reconcile_batch)
+        async with open_syncer(config) as syncer:
             _install_stop(syncer)
             log.info("syncd_started", once=once, interval=config.runtime.poll_interval_seconds)
             if not once:
@@ -198,18 +246,94 @@ async def run(config: Config, once: bool = False) -> int:
                 max_redis_failures=5 if once else None,
             )
     except REDIS_ERRORS as exc:
-        print(
-            t("redis.unavailable", url=config.redis.url or "embedded", reason=exc), file=sys.stderr
-        )
-        return 1
-    finally:
-        for connector in connectors:
-            await connector.close()
+        return _redis_failed(config, exc)
     log.info("syncd_stopped")
     if not once:
         print(t("run.stopped"), file=sys.stderr)
     if once and (result is None or result.failed_portals):
         return 1
+    return 0
+
+
+def _since(text: str | None) -> Cursor | None:
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(t("resync.bad_since", value=text)) from None
+    return Cursor(datetime(day.year, day.month, day.day, tzinfo=VN_TZ), "")
+
+
+async def resync(config: Config, args: argparse.Namespace) -> int:
+    if args.code and args.since:
+        raise UsageError(t("resync.since_with_code"))
+    since = _since(args.since)
+    async with open_syncer(config) as syncer:
+        _install_stop(syncer)
+        if args.code:
+            written = await syncer.fetch_codes(args.code)
+            print(t("resync.codes_done", count=len(args.code), written=written))
+            return 0
+        connector = next(c for c in syncer.connectors if c.source.value == args.portal)
+        with tqdm(unit=t("unit.dossiers"), disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
+
+            def advance(page: Page) -> None:
+                if page.total is not None and bar.total is None:
+                    bar.reset(total=page.total)
+                bar.update(len(page.dossiers) + len(page.rejected))
+
+            result = await syncer.poll(connector, since=since, progress=advance)
+        if result.error:
+            print(result.error, file=sys.stderr)
+            return 1
+        reconciled, _ = await syncer.reconcile_pending()
+        print(
+            t(
+                "resync.done",
+                portal=args.portal,
+                read=result.received,
+                written=result.written,
+                rejected=result.rejected,
+                reconciled=reconciled,
+            )
+        )
+    return 0
+
+
+def _entry_time(entry_id: str) -> str:
+    millis = int(entry_id.split("-")[0])
+    return datetime.fromtimestamp(millis / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+
+
+async def quarantine(config: Config, args: argparse.Namespace) -> int:
+    if args.action == "retry":
+        if not args.ids and not args.all:
+            raise UsageError(t("quarantine.retry_what"))
+        async with open_syncer(config) as syncer:
+            result = await syncer.retry_quarantined(None if args.all else args.ids)
+        print(t("quarantine.retried", released=len(result.released), kept=len(result.kept)))
+        return 0
+    async with open_store(config) as store:
+        if args.action == "show":
+            entry = await store.quarantine_entry(args.id)
+            if entry is None:
+                raise UsageError(t("quarantine.no_entry", id=args.id))
+            print(f"{t('quarantine.id')}: {entry['id']} ({_entry_time(entry['id'])})")
+            print(f"{t('quarantine.portal')}: {entry['source']}")
+            print(f"{t('quarantine.code')}: {entry['code'] or '-'}")
+            print(f"{t('quarantine.reason')}: {entry['reason']}")
+            raw = json.dumps(json.loads(entry["raw"]), ensure_ascii=False, indent=2)
+            print(f"{t('quarantine.raw')}:\n{raw}")
+            return 0
+        entries = await store.quarantined(count=args.limit)
+        if args.portal:
+            entries = [e for e in entries if e["source"] == args.portal]
+        total = await store.quarantine_count()
+        print(t("quarantine.count", shown=len(entries), total=total))
+        for e in entries:
+            when, code = _entry_time(e["id"]), e["code"] or "-"
+            print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {e['reason']}")
     return 0
 
 
@@ -248,14 +372,13 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
     national = NationalSettings(
         portals.national_url, NATIONAL_USERNAME, NATIONAL_PASSWORD, mock_dataset.AGENCY_CODE
     )
-    connectors = connectors_for(city, national, config)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="syncd-demo-")
-    demo_config = _with_data_dir(config, data_dir)
+    demo_config = replace(config, redis=replace(config.redis, url="", data_dir=data_dir))
     out = sys.stdout
     try:
-        async with open_store(demo_config, prefix="syncd-demo") as store:
+        async with open_syncer(demo_config, city, national, prefix="syncd-demo") as syncer:
+            store = syncer.store
             await store.delete_all()
-            syncer = Syncer(store, connectors, config.runtime.reconcile_batch)
             cycle = await syncer.cycle()
             if cycle.failed_portals:
                 for poll in cycle.polls:
@@ -269,23 +392,15 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
             if args.format == "text":
                 out.write(t("demo.title") + "\n")
                 out.write(t("redis.embedded", path=data_dir) + "\n")
-                out.write(
-                    t(
-                        "demo.synced",
-                        city=await store.count(Source.CITY),
-                        national=await store.count(Source.NATIONAL),
-                    )
-                    + "\n"
+                synced = t(
+                    "demo.synced",
+                    city=await store.count(Source.CITY),
+                    national=await store.count(Source.NATIONAL),
                 )
+                out.write(synced + "\n")
                 summary = ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
                 out.write(t("demo.mismatches", summary=summary or t("demo.none")) + "\n\n")
             out.write(render(result, args.format))
     finally:
-        for connector in connectors:
-            await connector.close()
         await portals.stop()
     return 0
-
-
-def _with_data_dir(config: Config, data_dir: str) -> Config:
-    return replace(config, redis=replace(config.redis, url="", data_dir=str(Path(data_dir))))

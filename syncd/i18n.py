@@ -149,6 +149,78 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "in Biểu số 06/VPCP/KSTT của một kỳ báo cáo",
         "en": "print form 06/VPCP/KSTT for a period",
     },
+    "help.resync": {
+        "vi": "đọc lại dữ liệu từ một cổng, hoặc một số hồ sơ theo mã",
+        "en": "read a portal's data again, or some dossiers by code",
+    },
+    "help.resync_portal": {"vi": "cổng cần đọc lại", "en": "the portal to read again"},
+    "help.resync_code": {
+        "vi": "mã hồ sơ cần đọc lại từ cả hai cổng (có thể lặp lại)",
+        "en": "a dossier code to read again from both portals (repeatable)",
+    },
+    "help.resync_since": {
+        "vi": "chỉ đọc các thay đổi từ ngày này (mặc định: toàn bộ)",
+        "en": "only changes since this day (default: everything)",
+    },
+    "help.quarantine": {
+        "vi": "các bản ghi bị cách ly vì không hợp lệ",
+        "en": "records set aside because they failed validation",
+    },
+    "help.quarantine_list": {"vi": "liệt kê, mới nhất trước", "en": "list them, newest first"},
+    "help.quarantine_show": {"vi": "xem một bản ghi", "en": "show one"},
+    "help.quarantine_retry": {
+        "vi": "đọc lại từ cổng theo mã hồ sơ; bản ghi hợp lệ được đưa vào kho",
+        "en": "fetch them again by code; records that now pass are stored",
+    },
+    "help.quarantine_id": {
+        "vi": "mã mục cách ly (cột đầu của list)",
+        "en": "quarantine entry id (first column of list)",
+    },
+    "help.quarantine_all": {"vi": "thử lại tất cả", "en": "retry all of them"},
+    "help.limit": {"vi": "số dòng tối đa", "en": "at most this many rows"},
+    "help.portal_filter": {"vi": "chỉ của cổng này", "en": "only this portal's"},
+    "unit.dossiers": {"vi": "hồ sơ", "en": "dossiers"},
+    "resync.bad_since": {
+        "vi": "--since {value!r}: cần một ngày dạng YYYY-MM-DD",
+        "en": "--since {value!r}: expected a day as YYYY-MM-DD",
+    },
+    "resync.since_with_code": {
+        "vi": "--since chỉ dùng với --portal",
+        "en": "--since goes with --portal only",
+    },
+    "resync.codes_done": {
+        "vi": "Đã đọc lại {count} mã hồ sơ từ hai cổng: {written} bản ghi mới hoặc thay đổi; "
+        "đã đối soát lại.",
+        "en": "Read {count} dossier codes again from both portals: {written} records new or "
+        "changed; reconciled.",
+    },
+    "resync.done": {
+        "vi": "Đọc lại cổng {portal}: {read} hồ sơ, {written} mới hoặc thay đổi, {rejected} bị "
+        "cách ly; đã đối soát {reconciled} hồ sơ.",
+        "en": "Resynced {portal}: {read} dossiers read, {written} new or changed, {rejected} "
+        "quarantined; {reconciled} reconciled.",
+    },
+    "quarantine.retry_what": {
+        "vi": "Cần chỉ ra mã mục, hoặc --all",
+        "en": "Name the entry ids, or --all",
+    },
+    "quarantine.retried": {
+        "vi": "Đã thử lại: {released} bản ghi hợp lệ đã vào kho, {kept} vẫn bị cách ly.",
+        "en": "Retried: {released} records now stored, {kept} still quarantined.",
+    },
+    "quarantine.no_entry": {"vi": "Không có mục cách ly {id}", "en": "No quarantine entry {id}"},
+    "quarantine.count": {
+        "vi": "{shown} trong tổng số {total} bản ghi bị cách ly:",
+        "en": "{shown} of {total} quarantined records:",
+    },
+    "quarantine.id": {"vi": "Mã mục", "en": "Entry"},
+    "quarantine.portal": {"vi": "Cổng", "en": "Portal"},
+    "quarantine.code": {"vi": "Mã hồ sơ", "en": "Dossier code"},
+    "quarantine.reason": {"vi": "Lý do", "en": "Reason"},
+    "quarantine.raw": {
+        "vi": "Bản ghi gốc (đã bỏ thông tin cá nhân)",
+        "en": "Raw record (personal fields removed)",
+    },
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
     "help.check_file": {
         "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",
