@@ -158,7 +158,11 @@ def make_app(
     async def catalogue(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "error_code": 0,
-            "data": [wire.encode_procedure(p) for p in request.app[PROCEDURES]],
+            # Entries that are not `Procedure`s are served as they are (malformed ones, in tests).
+            "data": [
+                wire.encode_procedure(p) if isinstance(p, Procedure) else p
+                for p in request.app[PROCEDURES]
+            ],
         }
 
     services: dict[str, Handler] = {
