@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reconcile.compare import MismatchKind
-from reconcile.model import VN_TZ, Dossier, Source
+from reconcile.model import VN_TZ, Dossier, Procedure, Source
 
 AGENCY_CODE = "000.00.45.H26"
 # The 54 procedures of Decision 4356/QĐ-UBND by field, as the seed report lists them.
@@ -46,6 +46,7 @@ class Dataset:
     # "city.<kind>" / "national.<kind>" (kinds of connectors.scenario) and "migrated".
     distortions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     at: datetime | None = None  # the mock time this is a view at, if it is one
+    catalogue: tuple[Procedure, ...] = ()  # the procedures the national portal lists
 
     def applicant(self, source: Source, code: str) -> Applicant:
         """The personal data `source` serves with `code`."""

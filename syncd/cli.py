@@ -25,6 +25,7 @@ from redis.backoff import ExponentialBackoff
 from tqdm import tqdm
 
 from connectors import dataset as mock_dataset
+from connectors import scenario as scenario_module
 from connectors.base import Connector, Cursor, Page
 from connectors.city.client import CityConnector, CitySettings
 from connectors.mockserver import (
@@ -98,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", metavar="ID", help=t("help.quarantine_id"))
     retry.add_argument("--all", action="store_true", help=t("help.quarantine_all"))
 
+    scenario = verbs.add_parser("scenario", help=t("help.scenario"))
+    scenario_actions = scenario.add_subparsers(dest="action", required=True, metavar="ACTION")
+    generate = scenario_actions.add_parser("generate", help=t("help.scenario_generate"))
+    _dataset_flags(generate)
+    generate.add_argument("--output", "-o", metavar="FILE", help=t("help.output"))
+    check_scenario = scenario_actions.add_parser("check", help=t("help.scenario_check"))
+    check_scenario.add_argument("file", help=t("help.scenario_file"))
+
     check = verbs.add_parser("check-config", help=t("help.check"))
     check.add_argument("file", nargs="?", help=t("help.check_file"))
     return parser
@@ -159,6 +168,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await resync(config, args)
     if args.verb == "quarantine":
         return await quarantine(config, args)
+    if args.verb == "scenario":
+        return scenario_verb(args)
     raise UsageError(args.verb)
 
 
@@ -334,6 +345,29 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
         for e in entries:
             when, code = _entry_time(e["id"]), e["code"] or "-"
             print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {e['reason']}")
+    return 0
+
+
+def _load_scenario(path: str) -> scenario_module.Scenario:
+    try:
+        return scenario_module.load(path)
+    except scenario_module.ScenarioError as exc:
+        raise UsageError(t("scenario.invalid", reason=exc)) from None
+    except OSError as exc:
+        raise UsageError(t("scenario.unreadable", path=path, reason=exc.strerror)) from None
+
+
+def scenario_verb(args: argparse.Namespace) -> int:
+    if args.action == "check":
+        loaded = _load_scenario(args.file)
+        print(t("scenario.ok", path=args.file, dossiers=len(loaded.dossiers)))
+        return 0
+    generated = scenario_module.generate(args.dossiers, args.seed)
+    if args.output:
+        scenario_module.save(generated, args.output)
+        print(t("scenario.written", path=args.output, dossiers=args.dossiers), file=sys.stderr)
+    else:
+        sys.stdout.write(scenario_module.dump(generated))
     return 0
 
 

@@ -221,6 +221,33 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "Bản ghi gốc (đã bỏ thông tin cá nhân)",
         "en": "Raw record (personal fields removed)",
     },
+    "help.scenario": {"vi": "kịch bản dữ liệu cho cổng giả lập", "en": "mock portal scenarios"},
+    "help.scenario_generate": {
+        "vi": "sinh một kịch bản (JSON) với số hồ sơ và hạt giống cho trước",
+        "en": "generate a scenario (JSON) of a given size and seed",
+    },
+    "help.scenario_check": {"vi": "kiểm tra một tệp kịch bản", "en": "validate a scenario file"},
+    "help.scenario_file": {"vi": "tệp kịch bản (JSON)", "en": "scenario file (JSON)"},
+    "help.output": {
+        "vi": "ghi ra tệp này (mặc định: đầu ra chuẩn)",
+        "en": "write to this file (default: standard output)",
+    },
+    "scenario.invalid": {
+        "vi": "Kịch bản không hợp lệ: {reason}",
+        "en": "Invalid scenario: {reason}",
+    },
+    "scenario.unreadable": {
+        "vi": "Không đọc được tệp kịch bản {path}: {reason}",
+        "en": "Cannot read scenario file {path}: {reason}",
+    },
+    "scenario.ok": {
+        "vi": "Kịch bản hợp lệ: {path} ({dossiers} hồ sơ)",
+        "en": "Scenario is valid: {path} ({dossiers} dossiers)",
+    },
+    "scenario.written": {
+        "vi": "Đã ghi kịch bản {dossiers} hồ sơ vào {path}",
+        "en": "Wrote a scenario of {dossiers} dossiers to {path}",
+    },
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
     "help.check_file": {
         "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",
