@@ -40,8 +40,8 @@ def test_every_environment_variable_is_documented() -> None:
 
 def test_every_configuration_table_is_documented() -> None:
     config = config_module.load(env={})
-    for section in ("agency", "redis", "runtime", "log", "ui", "report"):
+    for section in ("agency", "redis", "runtime", "log", "ui", "catalogue", "report"):
         for key in vars(getattr(config, section)):
             assert f"`{section}.{key}" in README, f"{section}.{key}"
-    for portal in ("city", "national"):
-        assert f"`portals.{portal}.base_url`" in README
+    for key in vars(config.portals.city):
+        assert f"`portals.city.{key}`" in README or f"`{key}`" in README, key
