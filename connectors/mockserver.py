@@ -8,6 +8,7 @@ from aiohttp import web
 
 from connectors.city import mock as city_mock
 from connectors.dataset import AGENCY_CODE, Dataset
+from connectors.faults import FaultSettings
 from connectors.national import mock as national_mock
 from reconcile.statusmap import StatusMap
 
@@ -21,6 +22,20 @@ class MockPortals:
     city_url: str
     national_url: str
     runners: tuple[web.AppRunner, ...]
+
+    @property
+    def city_app(self) -> web.Application:
+        """The city mock (its `FAULTS` and `REQUEST_TIMES`, for tests)."""
+        return self._app(0)
+
+    @property
+    def national_app(self) -> web.Application:
+        return self._app(1)
+
+    def _app(self, index: int) -> web.Application:
+        app = self.runners[index].app
+        assert isinstance(app, web.Application)
+        return app
 
     async def stop(self) -> None:
         for runner in self.runners:
@@ -41,11 +56,13 @@ async def start_mock_portals(
     host: str = "127.0.0.1",
     city_port: int = 0,
     national_port: int = 0,
+    faults: FaultSettings | None = None,
 ) -> MockPortals:
-    """Start both mocks; port 0 picks a free port. The credentials are the demo ones above."""
-    city_app = city_mock.make_app(dataset, statuses, CITY_API_KEY)
+    """Start both mocks; port 0 picks a free port. The credentials are the demo ones above.
+    `faults` (none by default) are injected by both, each drawing from its own random source."""
+    city_app = city_mock.make_app(dataset, statuses, CITY_API_KEY, faults)
     national_app = national_mock.make_app(
-        dataset, NATIONAL_USERNAME, NATIONAL_PASSWORD, AGENCY_CODE
+        dataset, NATIONAL_USERNAME, NATIONAL_PASSWORD, AGENCY_CODE, faults=faults
     )
     city_runner, city_bound = await _start(city_app, host, city_port)
     national_runner, national_bound = await _start(national_app, host, national_port)

@@ -8,6 +8,9 @@ GET /api/v1/dossiers?modifiedSince=dd/MM/yyyy HH:mm:ss&pageSize=N&pageToken=T
     fetches moves to the end and is served there, nothing is skipped.
 GET /api/v1/dossiers/{dossierNo}
     one record, or 404.
+
+Faults (`connectors.faults`) are injected when asked for: request-level ones on every path but
+/healthz, record- and page-level ones on the listing only. Request arrival times are recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aiohttp import web
 from connectors.base import Cursor, WireError
 from connectors.city import wire
 from connectors.dataset import Dataset
+from connectors.faults import FAULTS, FaultSettings, RecordShape, install
 from connectors.feed import Feed
 from connectors.fields import parse_local
 from reconcile.model import Dossier
@@ -30,6 +34,15 @@ from reconcile.statusmap import StatusMap
 
 MAX_PAGE_SIZE = 500
 FEED = web.AppKey("feed", Feed)
+# Where malformed-record faults strike a city record.
+SHAPE = RecordShape(
+    code="dossierNo",
+    timestamp="modifiedDate",
+    status="dossierStatus",
+    unknown_status="status-in-no-map",
+    dates=("receiveDate", "dueDate", "finishDate", "releaseDate"),
+    texts=("serviceCode", "domainCode", "viaChannel", "dossierStatus"),
+)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -67,9 +80,12 @@ def city_records(
     return out
 
 
-def make_app(dataset: Dataset, statuses: StatusMap, api_key: str) -> web.Application:
+def make_app(
+    dataset: Dataset, statuses: StatusMap, api_key: str, faults: FaultSettings | None = None
+) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(city_records(dataset.city, dataset, statuses))
+    install(app, faults, exempt={"/healthz"})
 
     def authorised(request: web.Request) -> bool:
         return request.headers.get("X-Api-Key") == api_key
@@ -93,12 +109,15 @@ def make_app(dataset: Dataset, statuses: StatusMap, api_key: str) -> web.Applica
         feed = request.app[FEED]
         first = feed.start_of(since)
         start = max(first, feed.start_after(token)) if token else first
+        injected = request.app[FAULTS]
+        if token:  # an overlapping page starts a few records before the token
+            start = max(0, start - injected.overlap(size))
         page = feed.slice(start, size + 1)
         more = len(page) > size
         page = page[:size]
         return web.json_response(
             {
-                "items": [record for _, record in page],
+                "items": injected.distort_page([record for _, record in page], SHAPE),
                 "total": len(feed) - first,
                 "nextPageToken": _encode_token(page[-1][0]) if more else None,
             }

@@ -14,6 +14,10 @@ POST /api/service  {"session", "madonvi", "service", ...}; services:
 Login answers "00" and services answer 0, as two versions of the real portal do. A session lives
 `session_ttl` seconds; an unknown or expired one is HTTP 401 with error_code "401". Records come
 in (NgayCapNhat, MaHoSo) order; TuNgay is inclusive at second resolution.
+
+Faults (`connectors.faults`) are injected when asked for: request-level ones on every path but
+/healthz and /api/login, record- and page-level ones on LayDanhSachHoSo only, early session
+expiry on service calls. Request arrival times are recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from aiohttp import web
 
 from connectors.base import Cursor, WireError
 from connectors.dataset import Dataset
+from connectors.faults import FAULTS, FaultSettings, RecordShape, install
 from connectors.feed import Feed
 from connectors.fields import parse_local
 from connectors.national import wire
@@ -38,6 +43,15 @@ FEED = web.AppKey("feed", Feed)
 SESSIONS = web.AppKey("sessions", dict)
 PROGRESS = web.AppKey("progress", dict)
 PROCEDURES = web.AppKey("procedures", list)
+# Where malformed-record faults strike a national record.
+SHAPE = RecordShape(
+    code="MaHoSo",
+    timestamp="NgayCapNhat",
+    status="TrangThaiHoSo",
+    unknown_status="99",
+    dates=("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra"),
+    texts=("MaTTHC", "MaLinhVuc", "KenhThucHien", "TrangThaiHoSo", "HoSoCoThanhPhanSoHoa"),
+)
 
 Handler = Callable[[web.Request, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -79,10 +93,13 @@ def make_app(
     procedures: Sequence[Procedure] | None = None,
     session_ttl: float = 1800.0,
     clock: Callable[[], float] = time.monotonic,
+    faults: FaultSettings | None = None,
 ) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(national_records(dataset.national, dataset))
+    install(app, faults, exempt={"/healthz", "/api/login"})
     app[SESSIONS] = {}
+    used: set[str] = set()  # sessions that have made a service call
     app[PROGRESS] = {}
     app[PROCEDURES] = list(procedures if procedures is not None else default_procedures(dataset))
 
@@ -106,7 +123,11 @@ def make_app(
             return _fail("02", "Trang hoặc SoBanGhi sai")
         feed = request.app[FEED]
         first = feed.start_of(since)
-        data = [record for _, record in feed.slice(first + (page - 1) * size, size)]
+        offset = first + (page - 1) * size
+        injected = request.app[FAULTS]
+        start = max(0, offset - injected.overlap(size))  # an overlapping page repeats earlier ones
+        rows = feed.slice(start, offset - start + size)
+        data = injected.distort_page([record for _, record in rows], SHAPE)
         return {
             "error_code": 0,
             "message": "",
@@ -175,12 +196,19 @@ def make_app(
 
     async def service(request: web.Request) -> web.Response:
         body = await _json(request)
-        expires = request.app[SESSIONS].get(body.get("session"))
-        if expires is None or expires < clock():
-            request.app[SESSIONS].pop(body.get("session"), None)
+        session = body.get("session")
+        expires = request.app[SESSIONS].get(session)
+        first_use = str(session) not in used
+        if (
+            expires is None
+            or expires < clock()
+            or request.app[FAULTS].expire_session(first_use)  # ended early
+        ):
+            request.app[SESSIONS].pop(session, None)
             return web.json_response(
                 _fail("401", "Phiên làm việc không hợp lệ hoặc đã hết hạn"), status=401
             )
+        used.add(str(session))
         if body.get("madonvi") != agency_code:
             return web.json_response(_fail("03", "Mã đơn vị không hợp lệ"))
         handler = services.get(str(body.get("service")))
