@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ class Rejected:
     code: str | None
     reason: str
     raw: Mapping[str, Any]
+    updated_at: datetime | None = None  # the record's change time, when it could be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,47 +75,6 @@ def fetch_floor(since: Cursor | None, overlap: timedelta) -> Cursor | None:
     if since is None or not overlap:
         return since
     return Cursor(since.updated_at - overlap, "")
-
-
-def build_page(
-    source: Source,
-    raws: Iterable[Any],
-    since: Cursor | None,
-    decode: Callable[[Mapping[str, Any]], Dossier],
-    key: Callable[[Mapping[str, Any]], Cursor | None],
-    personal: frozenset[str] = frozenset(),
-    floor: Cursor | None = None,
-    total: int | None = None,
-) -> Page:
-    """Decode a page of raw records, keeping only those strictly after `floor` (by default
-    `since`, the stored cursor).
-
-    Portals filter by timestamp inclusively, so the records sharing the cursor's timestamp come
-    back and are dropped here by code. A record that fails to decode becomes a `Rejected`, its
-    `personal` fields removed before it is kept anywhere; the rest of the page goes on.
-    """
-    floor = since if floor is None else floor
-    dossiers: list[Dossier] = []
-    rejected: list[Rejected] = []
-    newest: Cursor | None = None
-    for raw in raws:
-        if not isinstance(raw, Mapping):
-            rejected.append(Rejected(source, None, "record is not a JSON object", {"raw": raw}))
-            continue
-        position = key(raw)
-        if position is not None:
-            if floor is not None and position <= floor:
-                continue
-            newest = position if newest is None else max(newest, position)
-        try:
-            dossiers.append(decode(raw))
-        except WireError as exc:
-            code = position.code if position else None
-            kept = {name: value for name, value in raw.items() if name not in personal}
-            rejected.append(Rejected(source, code, str(exc), kept))
-    if newest is not None and since is not None and newest <= since:
-        newest = None
-    return Page(tuple(dossiers), tuple(rejected), newest, total)
 
 
 class Connector(Protocol):

@@ -83,10 +83,17 @@ class HttpSettings:
 
 
 class RateLimiter:
-    """At most `rate` acquisitions per second, evenly spaced (no bursts)."""
+    """At most `rate` acquisitions per second, evenly spaced (no bursts).
+
+    Slots are 1% further apart than 1/rate: at exactly 1/rate, a closed one-second window of a
+    server that counts strictly holds rate + 1 requests whenever the network jitters by a
+    millisecond.
+    """
+
+    HEADROOM = 1.01
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / rate
+        self.interval = self.HEADROOM / rate
         self._clock = clock
         self._next = 0.0
 
@@ -148,6 +155,10 @@ class CircuitBreaker:
         self.opened_at = None
         self._probing = False
 
+    def abandon(self) -> None:
+        """A call ended without a verdict (cancelled): let the next call probe."""
+        self._probing = False
+
     def record_failure(self) -> None:
         self.consecutive_failures += 1
         was_probing, self._probing = self._probing, False
@@ -207,6 +218,11 @@ class PortalHttp:
             headers={"Accept": "application/json", **headers},
             timeout=settings.timeout(),
         )
+        # aiohttp re-sends an idempotent request by itself once when a kept-alive connection
+        # drops; that second send would bypass the rate limit, the breaker and the retry count.
+        # Retries are ours alone (aiohttp's own test client turns it off the same way).
+        if hasattr(self.session, "_retry_connection"):
+            self.session._retry_connection = False
         self.limiter = RateLimiter(settings.rate_per_second)
         self.breaker = CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_seconds, name
@@ -242,6 +258,12 @@ class PortalHttp:
                 result = await self._send(method, path, **kwargs)
             except RetryableError:
                 self.breaker.record_failure()
+                raise
+            except PortalError:
+                self.breaker.record_success()  # it answered (4xx): the portal is up
+                raise
+            except BaseException:
+                self.breaker.abandon()  # cancelled: neither verdict, but free the probe slot
                 raise
         self.breaker.record_success()
         return result

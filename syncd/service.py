@@ -196,9 +196,16 @@ class Syncer:
         return written
 
     async def retry_quarantined(self, entry_ids: Sequence[str] | None = None) -> RetryResult:
-        """Fetch quarantined records again by code from their portal (as it is now, decoded
-        with the configuration as it is now). An entry whose record now decodes leaves the
-        quarantine; one that still fails, or whose portal no longer has it, stays."""
+        """Read quarantined records again from their portal, as it is now, and decode them with
+        the configuration as it is now.
+
+        An entry with a dossier code is fetched by code: it leaves the quarantine if the record
+        now decodes, and stays if it still fails or its portal cannot be reached (the other
+        entries go on). An entry with no code but a change time is covered by re-reading its
+        portal from that time (the stored cursor stays): the entry leaves, and any record still
+        malformed is quarantined again. An entry with neither stays; `resync --portal` is then
+        the way.
+        """
         result = RetryResult()
         by_source = {c.source: c for c in self.connectors}
         entries = [
@@ -206,22 +213,48 @@ class Syncer:
             for e in await self.store.quarantined(count=100_000)
             if entry_ids is None or e["id"] in entry_ids
         ]
+        reread: dict[Source, list[dict[str, str]]] = {}
         for entry in entries:
             connector = by_source.get(Source(entry["source"]))
-            if connector is None or not entry.get("code"):
+            if connector is None:
                 result.kept.append(entry["id"])
-                continue
-            page = await connector.fetch_one(entry["code"])
-            if page.rejected or not page.dossiers:
+            elif entry.get("code"):
+                await self._refetch(connector, entry, result)
+            elif entry.get("updated_at"):
+                reread.setdefault(connector.source, []).append(entry)
+            else:
                 result.kept.append(entry["id"])
+        for source, group in reread.items():
+            earliest = min(datetime.fromisoformat(e["updated_at"]) for e in group)
+            since = Cursor(earliest - timedelta(seconds=1), "")
+            poll = await self.poll(by_source[source], since=since)
+            ids = [e["id"] for e in group]
+            if poll.error:
+                result.kept.extend(ids)
                 continue
-            await self.store.upsert(connector.source, page.dossiers, None)
-            await self.store.release_quarantined([entry["id"]])
-            result.released.append(entry["id"])
-            result.codes.append(entry["code"])
+            await self.store.release_quarantined(ids)
+            result.released.extend(ids)
+        await self.reconcile_pending()
         if result.codes:
             await self.reconcile_codes(result.codes)
         return result
+
+    async def _refetch(
+        self, connector: Connector, entry: dict[str, str], result: RetryResult
+    ) -> None:
+        try:
+            page = await connector.fetch_one(entry["code"])
+        except PortalError as exc:
+            log.warning("quarantine_retry_failed", portal=connector.source.value, error=str(exc))
+            result.kept.append(entry["id"])
+            return
+        if page.rejected or not page.dossiers:
+            result.kept.append(entry["id"])
+            return
+        await self.store.upsert(connector.source, page.dossiers, None)
+        await self.store.release_quarantined([entry["id"]])
+        result.released.append(entry["id"])
+        result.codes.append(entry["code"])
 
     async def refresh_catalogue(self, force: bool = False) -> None:
         """Fetch the procedure catalogue when it is older than `catalogue_refresh` (or never

@@ -11,7 +11,8 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:corrected                    HASH  code -> corrected dossier (compact JSON)
     {P}:mismatch                     HASH  "code|kind" -> mismatch (JSON)
     {P}:mismatch:since               HASH  "code|kind" -> first detection (ISO time)
-    {P}:quarantine                   STREAM  {source, code, reason, raw}: rejected records, the
+    {P}:quarantine                   STREAM  {source, code, reason, raw, updated_at}: rejected
+                                           records, the
                                            newest ~100,000 kept; personal fields removed
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts
     {P}:procedure                    HASH  procedure code -> procedure (JSON)
@@ -44,7 +45,8 @@ GROUP = "reconcilers"
 
 _UPSERT = """
 -- KEYS: rec, ver, cursor, dirty, work, quarantine
--- ARGV: source, cursor, record count n, n x (code, version, blob), then (code, reason, raw)...
+-- ARGV: source, cursor, record count n, n x (code, version, blob),
+--       then (code, reason, raw, updated_at) per quarantined record
 -- The cursor is written last: if anything fails before it, the page is simply fetched again.
 local n = tonumber(ARGV[3])
 local written = 0
@@ -64,9 +66,9 @@ for i = 4, 3 + 3 * n, 3 do
     written = written + 1
   end
 end
-for i = 4 + 3 * n, #ARGV, 3 do
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*',
-             'source', ARGV[1], 'code', ARGV[i], 'reason', ARGV[i + 1], 'raw', ARGV[i + 2])
+for i = 4 + 3 * n, #ARGV, 4 do
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*', 'source', ARGV[1], 'code', ARGV[i],
+             'reason', ARGV[i + 1], 'raw', ARGV[i + 2], 'updated_at', ARGV[i + 3])
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
@@ -149,7 +151,8 @@ class Store:
             args += (d.code, d.version, codec.dumps(d))
         for r in rejected:
             raw = json.dumps(r.raw, ensure_ascii=False, default=str)
-            args += (r.code or "", r.reason, raw)
+            stamp = r.updated_at.isoformat() if r.updated_at else ""
+            args += (r.code or "", r.reason, raw, stamp)
         keys = [
             self.key("rec", source.value),
             self.key("ver", source.value),

@@ -284,20 +284,12 @@ async def test_a_portal_always_failing_fails_its_poll_only(
         assert result.failed_portals == [broken]
         [failed] = [p for p in result.polls if p.error]
         assert "after 3 attempts" in (failed.error or "")
-        # One request per attempt, except that aiohttp itself sends a GET once more when the
-        # connection drops without an answer (see the xfail test below).
-        resent = 2 if kind == "reset" and broken is Source.CITY else 1
-        assert sum(faults_of(bad_app).injected.values()) == 3 * resent
+        # One request per attempt: aiohttp's own re-send on a dropped connection is off.
+        assert sum(faults_of(bad_app).injected.values()) == 3
         assert await store.count(broken) == 0
         await assert_store_equals_mocks(store, portals, [good])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on a dropped connection aiohttp re-sends a GET by itself (ClientSession "
-    "retries idempotent requests once), unseen by PortalHttp's rate limiter, breaker and "
-    "requests_sent: the portal gets 2 requests per limiter slot",
-)
 async def test_every_request_the_portal_sees_went_through_the_rate_limiter() -> None:
     async with running(http=fast_http(attempts=3)) as rig:
         portals, city = rig.portals, rig.city
@@ -368,11 +360,6 @@ async def test_the_rate_limit_holds_at_the_server(store: Store) -> None:
     assert elapsed < 0.8 * sum(counts) / rate
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): connectors/http.py RateLimiter spaces slots exactly 1/rate apart with "
-    "no headroom, so the portal sees rate+1 requests within one second about half the time",
-)
 async def test_no_second_at_the_server_holds_more_than_the_limit(store: Store) -> None:
     rate = 20
     async with running(
@@ -430,11 +417,6 @@ async def test_the_breaker_opens_once_stops_calling_and_closes_after_a_good_prob
     assert len(events(stream, "circuit_closed")) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a half-open probe answered 4xx (404, 401) leaves the breaker probing forever: "
-    "connectors/http.py PortalHttp._attempt records neither success nor failure",
-)
 async def test_a_probe_answered_404_does_not_leave_the_breaker_stuck() -> None:
     cooldown = 0.05
     http = fast_http(attempts=1, breaker_failures=1, breaker_cooldown_seconds=cooldown)
@@ -451,12 +433,6 @@ async def test_a_probe_answered_404_does_not_leave_the_breaker_stuck() -> None:
         assert len(page.dossiers) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same cause, national side: after an outage that ended the session (a portal "
-    "restart), the probe is answered 401, the re-login is refused by the breaker, and every "
-    "later call raises CircuitOpen until syncd restarts",
-)
 async def test_the_national_portal_is_read_again_after_an_outage_that_ended_the_session(
     store: Store,
 ) -> None:
@@ -530,12 +506,6 @@ async def test_malformed_records_are_quarantined_then_fetched_again_by_code(
         assert await store.quarantine_count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a record whose change timestamp does not parse is quarantined without its code "
-    "(connectors/base.py build_page takes the code from the feed position only), so "
-    "retry_quarantined cannot fetch it again and it is never stored",
-)
 async def test_a_record_with_an_unreadable_timestamp_is_recovered_by_code(store: Store) -> None:
     faults = FaultSettings(seed=6, malformed_rate=0.2, malformed_kinds=("timestamp",))
     async with running(faults=faults) as rig:
@@ -548,12 +518,6 @@ async def test_a_record_with_an_unreadable_timestamp_is_recovered_by_code(store:
         await assert_store_equals_mocks(store, portals, [Source.CITY])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a record served once without its code is passed by the cursor and kept in the "
-    "quarantine without a code: retry_quarantined keeps it forever and no later poll reads "
-    "that part of the feed again (syncd/service.py Syncer.retry_quarantined)",
-)
 async def test_a_record_served_once_without_its_code_is_not_lost(store: Store) -> None:
     faults = FaultSettings(seed=6, malformed_rate=0.2, malformed_kinds=("code",))
     async with running(faults=faults) as rig:
@@ -566,11 +530,6 @@ async def test_a_record_served_once_without_its_code_is_not_lost(store: Store) -
         await assert_store_equals_mocks(store, portals, [Source.CITY])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Syncer.retry_quarantined lets one portal's PortalError escape: the other "
-    "portal's entries are not retried (syncd/service.py, the fetch_one call in the loop)",
-)
 async def test_retrying_the_quarantine_survives_one_portal_being_down(store: Store) -> None:
     faults = FaultSettings(seed=6, malformed_rate=0.3, malformed_kinds=RECOVERABLE)
     async with running(faults=faults, http=fast_http(attempts=2)) as rig:

@@ -78,11 +78,11 @@ async def test_rate_limiter_spaces_acquisitions_evenly(monkeypatch: pytest.Monke
     for _ in range(9):
         await limiter.acquire()
         times.append(clock.now)
-    assert times == [1000.0 + 0.25 * i for i in range(9)]
+    assert times == pytest.approx([1000.0 + 0.2525 * i for i in range(9)])
     clock.now += 10  # idle time does not build up a burst
     await limiter.acquire()
     await limiter.acquire()
-    assert slept[-1] == pytest.approx(0.25)
+    assert slept[-1] == pytest.approx(0.2525)
 
 
 @pytest.mark.parametrize(

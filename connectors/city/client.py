@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Cursor, Page, PortalError, build_page, fetch_floor
+from connectors.base import Cursor, Page, PortalError, fetch_floor
 from connectors.city import wire
 from connectors.fields import format_local
 from connectors.http import HttpSettings, NotFound, PortalHttp
@@ -31,16 +30,13 @@ class CityConnector:
 
     def __init__(self, settings: CitySettings, statuses: StatusMap) -> None:
         self._settings = settings
-        self._decode = partial(wire.decode, statuses=statuses)
+        self.wire = wire.wire_format(statuses)
         self.http = PortalHttp(
             "city", settings.base_url, settings.http, {"X-Api-Key": settings.api_key}
         )
 
     def _page(self, items: list[Any], since: Cursor | None, total: int | None = None) -> Page:
-        floor = fetch_floor(since, self._settings.overlap)
-        return build_page(
-            Source.CITY, items, since, self._decode, wire.key, wire.PERSONAL_FIELDS, floor, total
-        )
+        return self.wire.page(items, since, fetch_floor(since, self._settings.overlap), total)
 
     async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
         params = {"pageSize": str(self._settings.page_size)}

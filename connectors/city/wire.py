@@ -14,6 +14,7 @@ A record (personal fields are read by nobody and never stored)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from connectors.base import Cursor, WireError
@@ -25,6 +26,7 @@ from connectors.fields import (
     required_time,
     text,
 )
+from connectors.wireformat import WireFormat
 from reconcile.model import Channel, Dossier, Pause, Source, Status
 from reconcile.statusmap import StatusMap, UnknownStatus
 
@@ -36,6 +38,17 @@ PERSONAL_FIELDS = frozenset({"applicantName", "applicantIdNo", "contactTelNo", "
 
 def key(raw: Mapping[str, Any]) -> Cursor | None:
     return feed_key(raw, "dossierNo", "modifiedDate", DATE_FORMAT)
+
+
+def wire_format(statuses: StatusMap) -> WireFormat:
+    return WireFormat(
+        Source.CITY,
+        partial(decode, statuses=statuses),
+        "dossierNo",
+        "modifiedDate",
+        DATE_FORMAT,
+        PERSONAL_FIELDS,
+    )
 
 
 def decode(raw: Mapping[str, Any], statuses: StatusMap) -> Dossier:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import Cursor, Page, PortalError, WireError, build_page, fetch_floor
+from connectors.base import Cursor, Page, PortalError, WireError, fetch_floor
 from connectors.fields import format_local
 from connectors.http import HttpSettings, PortalHttp, Unauthorized
 from connectors.national import wire
@@ -120,9 +120,7 @@ class NationalConnector:
     def _page(
         self, data: list[Any], since: Cursor | None, floor: Cursor | None, total: int | None
     ) -> Page:
-        return build_page(
-            Source.NATIONAL, data, since, wire.decode, wire.key, wire.PERSONAL_FIELDS, floor, total
-        )
+        return wire.WIRE.page(data, since, floor, total)
 
     async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
         size = self._settings.page_size

@@ -26,6 +26,7 @@ from connectors.fields import (
     required_time,
     text,
 )
+from connectors.wireformat import WireFormat
 from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status
 
 DATE_FORMAT = "%Y%m%d%H%M%S"
@@ -74,6 +75,9 @@ def decode(raw: Mapping[str, Any]) -> Dossier:
         pauses=pauses,
         digitised=digitised == "1",
     )
+
+
+WIRE = WireFormat(Source.NATIONAL, decode, "MaHoSo", "NgayCapNhat", DATE_FORMAT, PERSONAL_FIELDS)
 
 
 def encode(d: Dossier, extra: Mapping[str, Any]) -> dict[str, Any]:
