@@ -14,6 +14,9 @@ from typing import Any
 
 from connectors.base import Cursor
 
+# The mocks' clock control (connectors.mockserver), exempt from injected faults.
+CLOCK_PATH = "/_mock/clock"
+
 
 class Feed:
     def __init__(self, items: Iterable[tuple[Cursor, dict[str, Any]]] = ()) -> None:
@@ -27,6 +30,10 @@ class Feed:
         self._keys = [key for key, _ in ordered]
         self._records = [record for _, record in ordered]
         self._by_code = {key.code: key for key in self._keys}
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Every record by code."""
+        return {key.code: record for key, record in zip(self._keys, self._records, strict=True)}
 
     def __len__(self) -> int:
         return len(self._keys)

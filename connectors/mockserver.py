@@ -1,15 +1,27 @@
-"""Run both mock portals on loopback (or any host) from one dataset."""
+"""Run both mock portals on loopback (or any host) from one dataset or scenario.
+
+Served from a scenario, the mocks have a clock: `MockPortals.set_time` (or a POST to
+`/_mock/clock` on either mock, `{"advance_seconds": N}` or `{"at": "<ISO time>"}`) moves it, and
+every dossier whose view changed changes in both feeds at once, as on live portals where new events
+keep arriving while a client pages. `run_clock` advances it continuously.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
+from connectors.base import Cursor
 from connectors.city import mock as city_mock
 from connectors.dataset import AGENCY_CODE, Dataset
 from connectors.faults import FaultSettings
+from connectors.feed import CLOCK_PATH, Feed
 from connectors.national import mock as national_mock
+from connectors.scenario import Scenario
 from reconcile.statusmap import StatusMap
 
 CITY_API_KEY = "demo-city-key"
@@ -22,6 +34,34 @@ class MockPortals:
     city_url: str
     national_url: str
     runners: tuple[web.AppRunner, ...]
+    scenario: Scenario | None = None
+    statuses: StatusMap | None = None
+    at: datetime | None = None
+    _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def set_time(self, at: datetime) -> int:
+        """Move the scenario clock to `at`; returns how many records changed on both sides."""
+        if self.scenario is None or self.statuses is None:
+            raise RuntimeError("these mocks serve a fixed dataset, not a scenario: no clock")
+        view = self.scenario.views(at)
+        self.at = at
+        return _sync(
+            self.city_app[city_mock.FEED], city_mock.city_records(view.city, view, self.statuses)
+        ) + _sync(
+            self.national_app[national_mock.FEED],
+            national_mock.national_records(view.national, view),
+        )
+
+    def run_clock(self, speed: float, tick: float = 1.0) -> None:
+        """Advance the clock by `speed` scenario seconds per real second, every `tick` s."""
+
+        async def ticking() -> None:
+            while True:
+                await asyncio.sleep(tick)
+                assert self.at is not None
+                self.set_time(self.at + timedelta(seconds=speed * tick))
+
+        self._ticker = asyncio.create_task(ticking())
 
     @property
     def city_app(self) -> web.Application:
@@ -38,8 +78,25 @@ class MockPortals:
         return app
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         for runner in self.runners:
             await runner.cleanup()
+
+
+def _sync(feed: Feed, records: list[tuple[Cursor, dict[str, Any]]]) -> int:
+    """Make `feed` hold exactly `records`, touching only what changed."""
+    old = feed.records()
+    new = {key.code: (key, record) for key, record in records}
+    changed = 0
+    for code in old.keys() - new.keys():
+        feed.remove(code)
+        changed += 1
+    for code, (key, record) in new.items():
+        if old.get(code) != record:
+            feed.upsert(key, record)
+            changed += 1
+    return changed
 
 
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
@@ -51,7 +108,7 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 
 
 async def start_mock_portals(
-    dataset: Dataset,
+    source: Dataset | Scenario,
     statuses: StatusMap,
     host: str = "127.0.0.1",
     city_port: int = 0,
@@ -59,16 +116,39 @@ async def start_mock_portals(
     faults: FaultSettings | None = None,
 ) -> MockPortals:
     """Start both mocks; port 0 picks a free port. The credentials are the demo ones above.
-    `faults` (none by default) are injected by both, each drawing from its own random source."""
+    `faults` (none by default) are injected by both, each drawing from its own random source.
+    A scenario is served as it is at its `now`, and its clock can be moved."""
+    scenario = source if isinstance(source, Scenario) else None
+    dataset = source.views(source.now) if isinstance(source, Scenario) else source
+    agency = scenario.agency if scenario else AGENCY_CODE
     city_app = city_mock.make_app(dataset, statuses, CITY_API_KEY, faults)
     national_app = national_mock.make_app(
-        dataset, NATIONAL_USERNAME, NATIONAL_PASSWORD, AGENCY_CODE, faults=faults
+        dataset, NATIONAL_USERNAME, NATIONAL_PASSWORD, agency, faults=faults
     )
+    portals = MockPortals("", "", (), scenario, statuses, scenario.now if scenario else None)
+
+    async def clock(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if "at" in body:
+                at = datetime.fromisoformat(str(body["at"]))
+            else:
+                at = (portals.at or datetime.now()) + timedelta(
+                    seconds=float(body["advance_seconds"])
+                )
+            if at.tzinfo is None:
+                raise ValueError("the time needs a UTC offset")
+            changed = portals.set_time(at)
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"at": at.isoformat(), "changed": changed})
+
+    for app in (city_app, national_app):
+        app.router.add_post(CLOCK_PATH, clock)
     city_runner, city_bound = await _start(city_app, host, city_port)
     national_runner, national_bound = await _start(national_app, host, national_port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return MockPortals(
-        f"http://{shown}:{city_bound}",
-        f"http://{shown}:{national_bound}",
-        (city_runner, national_runner),
-    )
+    portals.city_url = f"http://{shown}:{city_bound}"
+    portals.national_url = f"http://{shown}:{national_bound}"
+    portals.runners = (city_runner, national_runner)
+    return portals

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -28,6 +28,7 @@ from connectors import dataset as mock_dataset
 from connectors import scenario as scenario_module
 from connectors.base import Connector, Cursor, Page
 from connectors.city.client import CityConnector, CitySettings
+from connectors.faults import FaultSettings
 from connectors.mockserver import (
     CITY_API_KEY,
     NATIONAL_PASSWORD,
@@ -70,7 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--host", default="127.0.0.1", help=t("help.host"))
     mock.add_argument("--city-port", type=int, default=8081, help=t("help.city_port"))
     mock.add_argument("--national-port", type=int, default=8082, help=t("help.national_port"))
-    _dataset_flags(mock)
+    mock.add_argument("--dossiers", type=int, help=t("help.dossiers_config"))
+    mock.add_argument("--seed", type=int, help=t("help.seed_config"))
+    mock.add_argument("--scenario", metavar="FILE", help=t("help.mock_scenario"))
+    mock.add_argument("--clock-speed", type=float, metavar="X", help=t("help.clock_speed"))
+    for fault in fields(FaultSettings):
+        if fault.name != "malformed_kinds":
+            flag = "fault-seed" if fault.name == "seed" else fault.name.replace("_", "-")
+            mock.add_argument(
+                f"--{flag}",
+                dest=f"fault_{fault.name}",
+                type=int if fault.name == "seed" else float,
+                metavar="N",
+                help=t("help.fault", key=f"mock.faults.{fault.name}"),
+            )
 
     demo = verbs.add_parser("demo", help=t("help.demo"))
     _dataset_flags(demo)
@@ -372,10 +386,34 @@ def scenario_verb(args: argparse.Namespace) -> int:
 
 
 async def serve_mocks(config: Config, args: argparse.Namespace) -> int:
-    data = mock_dataset.generate(args.dossiers, args.seed)
-    portals = await start_mock_portals(
-        data, config.city_statuses(), args.host, args.city_port, args.national_port
+    flags = {
+        name.removeprefix("fault_"): value
+        for name, value in vars(args).items()
+        if name.startswith("fault_") and value is not None
+    }
+    try:
+        faults = config.fault_settings(flags)
+    except ValueError as exc:
+        name, _, problem = str(exc).partition(": ")
+        flag = "fault-seed" if name == "seed" else name.replace("_", "-")
+        raise UsageError(f"--{flag}: {problem}") from None
+    scenario_file = args.scenario or config.mock.scenario
+    source: mock_dataset.Dataset | scenario_module.Scenario = (
+        _load_scenario(scenario_file)
+        if scenario_file
+        else mock_dataset.generate(
+            args.dossiers or config.mock.dossiers,
+            config.mock.seed if args.seed is None else args.seed,
+        )
     )
+    portals = await start_mock_portals(
+        source, config.city_statuses(), args.host, args.city_port, args.national_port, faults
+    )
+    speed = config.mock.clock_speed if args.clock_speed is None else args.clock_speed
+    if speed:
+        if portals.scenario is None:
+            raise UsageError(t("mock.clock_needs_scenario"))
+        portals.run_clock(speed)
     print(t("mock.serving", city=portals.city_url, national=portals.national_url), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from connectors.city.client import CitySettings
+from connectors.faults import FaultSettings
 from connectors.http import HttpSettings
 from connectors.national.client import NationalSettings
 from reconcile.statusmap import StatusMap
@@ -142,6 +143,15 @@ class StatusMapConfig:
 
 
 @dataclass(frozen=True)
+class MockConfig:
+    dossiers: int = field(metadata=_check("", low=1, high=10_000_000))
+    seed: int
+    scenario: str
+    clock_speed: float = field(metadata=_check("", low=0))
+    faults: dict[str, float]
+
+
+@dataclass(frozen=True)
 class CatalogueConfig:
     refresh_hours: float = field(metadata=_check("", low=0.01))
 
@@ -163,8 +173,24 @@ class Config:
     status_map: StatusMapConfig
     catalogue: CatalogueConfig
     report: ReportConfig
+    mock: MockConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def fault_settings(self, overrides: Mapping[str, float] | None = None) -> FaultSettings:
+        """The mocks' faults: `mock.faults`, then `overrides` (command-line flags). Raises
+        ValueError starting with the offending name."""
+        values: dict[str, Any] = {**self.mock.faults, **(overrides or {})}
+        names = [f.name for f in fields(FaultSettings) if f.name != "malformed_kinds"]
+        for name in values:
+            if name not in names:
+                raise ValueError(f"{name}: {t('config.unknown', allowed=', '.join(names))}")
+        seed = values.get("seed", 0)
+        if isinstance(seed, bool) or not float(seed).is_integer():
+            raise ValueError(f"seed: {seed!r} is not a whole number")
+        settings = replace(FaultSettings(), **{**values, "seed": int(seed)})
+        settings.validate()
+        return settings
 
     def city_statuses(self) -> StatusMap:
         return StatusMap.from_config(self.status_map.city)
@@ -222,7 +248,14 @@ def load(
         if variable in env:
             _set(merged, key, env[variable])
             origins[key] = variable
-    config: Config = _build(Config, merged, "", _origin_of(origins, default_name))
+    origin = _origin_of(origins, default_name)
+    config: Config = _build(Config, merged, "", origin)
+    try:
+        config.fault_settings()
+    except ValueError as exc:
+        name, _, problem = str(exc).partition(": ")
+        key = f"mock.faults.{name}"
+        raise ConfigError(origin(key), key, problem) from None
     unknown = sorted(
         variable
         for variable in env

@@ -248,6 +248,27 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "Đã ghi kịch bản {dossiers} hồ sơ vào {path}",
         "en": "Wrote a scenario of {dossiers} dossiers to {path}",
     },
+    "help.dossiers_config": {
+        "vi": "số hồ sơ của bộ dữ liệu sinh ra (mặc định: mock.dossiers)",
+        "en": "dossiers in the generated dataset (default: mock.dossiers)",
+    },
+    "help.seed_config": {
+        "vi": "hạt giống của bộ dữ liệu sinh ra (mặc định: mock.seed)",
+        "en": "seed of the generated dataset (default: mock.seed)",
+    },
+    "help.mock_scenario": {
+        "vi": "phục vụ tệp kịch bản này (mặc định: mock.scenario)",
+        "en": "serve this scenario file (default: mock.scenario)",
+    },
+    "help.clock_speed": {
+        "vi": "số giây của kịch bản trôi qua mỗi giây thực (mặc định: mock.clock_speed)",
+        "en": "scenario seconds per real second (default: mock.clock_speed)",
+    },
+    "help.fault": {"vi": "lỗi giả lập, xem {key}", "en": "injected fault, see {key}"},
+    "mock.clock_needs_scenario": {
+        "vi": "--clock-speed cần một kịch bản (--scenario hoặc mock.scenario)",
+        "en": "--clock-speed needs a scenario (--scenario or mock.scenario)",
+    },
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
     "help.check_file": {
         "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",

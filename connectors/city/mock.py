@@ -27,9 +27,9 @@ from connectors.base import Cursor, WireError
 from connectors.city import wire
 from connectors.dataset import Dataset
 from connectors.faults import FAULTS, FaultSettings, RecordShape, install
-from connectors.feed import Feed
+from connectors.feed import CLOCK_PATH, Feed
 from connectors.fields import parse_local
-from reconcile.model import Dossier
+from reconcile.model import Dossier, Source
 from reconcile.statusmap import StatusMap
 
 MAX_PAGE_SIZE = 500
@@ -66,7 +66,7 @@ def city_records(
     """Wire records (with the applicant's personal fields, as the real system serves them)."""
     out = []
     for d in dossiers:
-        applicant = dataset.applicants[d.code]
+        applicant = dataset.applicant(Source.CITY, d.code)
         extra = {
             "applicantName": applicant.name,
             "applicantIdNo": applicant.id_number,
@@ -85,7 +85,7 @@ def make_app(
 ) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(city_records(dataset.city, dataset, statuses))
-    install(app, faults, exempt={"/healthz"})
+    install(app, faults, exempt={"/healthz", CLOCK_PATH})
 
     def authorised(request: web.Request) -> bool:
         return request.headers.get("X-Api-Key") == api_key

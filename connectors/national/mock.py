@@ -33,10 +33,10 @@ from aiohttp import web
 from connectors.base import Cursor, WireError
 from connectors.dataset import Dataset
 from connectors.faults import FAULTS, FaultSettings, RecordShape, install
-from connectors.feed import Feed
+from connectors.feed import CLOCK_PATH, Feed
 from connectors.fields import parse_local
 from connectors.national import wire
-from reconcile.model import VN_TZ, Dossier, Procedure
+from reconcile.model import VN_TZ, Dossier, Procedure, Source
 
 MAX_PAGE_SIZE = 500
 FEED = web.AppKey("feed", Feed)
@@ -61,7 +61,7 @@ def national_records(
 ) -> list[tuple[Cursor, dict[str, Any]]]:
     out = []
     for d in dossiers:
-        applicant = dataset.applicants[d.code]
+        applicant = dataset.applicant(Source.NATIONAL, d.code)
         extra = {
             "TenTTHC": f"Thủ tục {d.procedure_code}",
             "ChuHoSo": applicant.name,
@@ -75,6 +75,9 @@ def national_records(
 
 
 def default_procedures(dataset: Dataset) -> list[Procedure]:
+    """The dataset's catalogue, or one made up from its procedure codes (7 working days)."""
+    if dataset.catalogue:
+        return list(dataset.catalogue)
     return [
         Procedure(code, f"Thủ tục {code}", field_code, 7)
         for code, field_code in sorted(dataset.procedures.items())
@@ -97,7 +100,7 @@ def make_app(
 ) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(national_records(dataset.national, dataset))
-    install(app, faults, exempt={"/healthz", "/api/login"})
+    install(app, faults, exempt={"/healthz", "/api/login", CLOCK_PATH})
     app[SESSIONS] = {}
     used: set[str] = set()  # sessions that have made a service call
     app[PROGRESS] = {}
