@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,9 +32,27 @@ def optional_time(raw: Mapping[str, Any], name: str, fmt: str) -> datetime | Non
     return parse_local(value, fmt, name) if value else None
 
 
+# The portals' two formats, parsed without strptime (which costs ~20 µs a call and dominated
+# ingest): group order year, month, day, hour, minute, second.
+_FAST_FORMATS = {
+    "%Y%m%d%H%M%S": re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})", re.ASCII),
+    "%d/%m/%Y %H:%M:%S": re.compile(
+        r"(?P<d>\d{2})/(?P<m>\d{2})/(?P<y>\d{4}) (\d{2}):(\d{2}):(\d{2})", re.ASCII
+    ),
+}
+
+
 def parse_local(value: str, fmt: str, name: str) -> datetime:
+    pattern = _FAST_FORMATS.get(fmt)
     try:
-        return datetime.strptime(value, fmt).replace(tzinfo=VN_TZ)
+        if pattern is None:
+            return datetime.strptime(value, fmt).replace(tzinfo=VN_TZ)
+        match = pattern.fullmatch(value)
+        if match is None:
+            raise ValueError(value)
+        a, month, b, hour, minute, second = (int(group) for group in match.groups())
+        year, day = (b, a) if pattern.groupindex else (a, b)  # named groups: day first
+        return datetime(year, month, day, hour, minute, second, tzinfo=VN_TZ)
     except ValueError:
         raise WireError(f"{name}: {value!r} is not a date in the form {fmt}") from None
 

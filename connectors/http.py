@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 from tenacity import (
     AsyncRetrying,
@@ -286,7 +287,7 @@ class PortalHttp:
                         f"{self.name}: {method} {path}: HTTP {response.status}: {body}"
                     )
                 try:
-                    return await response.json(content_type=None)
+                    return await response.json(content_type=None, loads=orjson.loads)
                 except ValueError as exc:
                     raise RetryableError("response body is not valid JSON") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
