@@ -43,5 +43,9 @@ def test_every_configuration_table_is_documented() -> None:
     for section in ("agency", "redis", "runtime", "log", "ui", "catalogue", "report"):
         for key in vars(getattr(config, section)):
             assert f"`{section}.{key}" in README, f"{section}.{key}"
+    for key in vars(config.mock):
+        assert f"`mock.{key}" in README, f"mock.{key}"
+    for key in config.mock.faults:
+        assert f"`{key}`" in README, f"mock.faults.{key}"
     for key in vars(config.portals.city):
         assert f"`portals.city.{key}`" in README or f"`{key}`" in README, key
