@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 import redis.asyncio as aioredis
@@ -67,11 +68,17 @@ async def portals(dataset: Dataset, config: Config) -> AsyncIterator[MockPortals
     await running.stop()
 
 
-def make_connectors(portals: MockPortals, config: Config, page_size: int = 37) -> list[Connector]:
+def make_connectors(
+    portals: MockPortals,
+    config: Config,
+    page_size: int = 37,
+    http: HttpSettings = FAST_HTTP,
+    overlap: timedelta = timedelta(0),
+) -> tuple[CityConnector, NationalConnector]:
     """Connectors on the mocks; an odd page size so that pages end in the middle of things."""
-    return [
+    return (
         CityConnector(
-            CitySettings(portals.city_url, CITY_API_KEY, page_size, FAST_HTTP),
+            CitySettings(portals.city_url, CITY_API_KEY, page_size, http, overlap),
             config.city_statuses(),
         ),
         NationalConnector(
@@ -81,15 +88,16 @@ def make_connectors(portals: MockPortals, config: Config, page_size: int = 37) -
                 NATIONAL_PASSWORD,
                 AGENCY_CODE,
                 page_size,
-                FAST_HTTP,
+                http,
+                overlap,
             )
         ),
-    ]
+    )
 
 
 @pytest.fixture
 async def connectors(portals: MockPortals, config: Config) -> AsyncIterator[list[Connector]]:
-    made = make_connectors(portals, config)
+    made: list[Connector] = list(make_connectors(portals, config))
     yield made
     for connector in made:
         await connector.close()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from connectors.city import mock as city_mock
 from connectors.city import wire as city_wire
@@ -42,13 +40,6 @@ async def odd_portals(odd_dataset: Dataset, config: Config) -> AsyncIterator[Moc
     await running.stop()
 
 
-@pytest.fixture
-async def cli_store(redis_client: aioredis.Redis) -> AsyncIterator[Store]:
-    s = Store(redis_client, f"test-{uuid.uuid4().hex[:12]}")
-    yield s
-    await s.delete_all()
-
-
 def env_for(portals: MockPortals, store: Store) -> dict[str, str]:
     return {
         "SYNCD_REDIS_URL": REDIS_URL,
@@ -63,13 +54,13 @@ async def cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
 
 
 async def test_quarantine_list_show_and_retry_after_the_map_is_fixed(
-    odd_portals: MockPortals, odd_dataset: Dataset, cli_store: Store, tmp_path: Path
+    odd_portals: MockPortals, odd_dataset: Dataset, store: Store, tmp_path: Path
 ) -> None:
-    env = env_for(odd_portals, cli_store)
+    env = env_for(odd_portals, store)
     code, _, err = await cli("run", "--once", env=env)
     assert code == 0, err
     odd = {d.code for d in odd_dataset.city if d.native_status == UNKNOWN_WORD}
-    assert await cli_store.count(Source.CITY) == len(odd_dataset.city) - 3
+    assert await store.count(Source.CITY) == len(odd_dataset.city) - 3
 
     code, out, _ = await cli("quarantine", "list", env=env)
     assert code == 0
@@ -97,16 +88,16 @@ async def test_quarantine_list_show_and_retry_after_the_map_is_fixed(
     code, out, err = await cli("--config", str(fixed), "quarantine", "retry", "--all", env=env)
     assert code == 0, err
     assert "3 bản ghi hợp lệ đã vào kho, 0 vẫn bị cách ly" in out
-    assert await cli_store.count(Source.CITY) == len(odd_dataset.city)
-    assert await cli_store.quarantine_count() == 0
-    corrected = await cli_store.redis.hmget(cli_store.key("corrected"), sorted(odd))
+    assert await store.count(Source.CITY) == len(odd_dataset.city)
+    assert await store.quarantine_count() == 0
+    corrected = await store.redis.hmget(store.key("corrected"), sorted(odd))
     assert all(corrected)  # reconciled straight away
 
 
 async def test_quarantine_show_of_an_unknown_entry_is_a_clear_error(
-    odd_portals: MockPortals, cli_store: Store
+    odd_portals: MockPortals, store: Store
 ) -> None:
-    code, _, err = await cli("quarantine", "show", "1-0", env=env_for(odd_portals, cli_store))
+    code, _, err = await cli("quarantine", "show", "1-0", env=env_for(odd_portals, store))
     assert code == 2
     assert err.strip() == "Không có mục cách ly 1-0"
 

@@ -29,31 +29,29 @@ from hypothesis import strategies as st
 from connectors.base import Connector, Cursor, PortalError
 from connectors.city import mock as city_mock
 from connectors.city import wire as city_wire
-from connectors.city.client import CityConnector, CitySettings
-from connectors.dataset import AGENCY_CODE, Dataset, generate
+from connectors.city.client import CityConnector
+from connectors.dataset import Dataset, generate
 from connectors.faults import FAULTS, REQUEST_TIMES, Faults, FaultSettings
 from connectors.http import CircuitOpen, HttpSettings
 from connectors.mockserver import (
-    CITY_API_KEY,
-    NATIONAL_PASSWORD,
-    NATIONAL_USERNAME,
     MockPortals,
     start_mock_portals,
 )
 from connectors.national import mock as national_mock
 from connectors.national import wire as national_wire
-from connectors.national.client import NationalConnector, NationalSettings
+from connectors.national.client import NationalConnector
 from reconcile.compare import MismatchKind
 from reconcile.model import Dossier, Source
 from syncd import config as config_module
 from syncd import logs
 from syncd.service import Syncer
 from syncd.store import Store
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, make_connectors
 from tests.test_store import snapshot
 
 DATASET = generate(dossiers=60, seed=23)
-STATUSES = config_module.load(env={}).city_statuses()
+CONFIG = config_module.load(env={})
+STATUSES = CONFIG.city_statuses()
 # Malformed kinds after which the record can still be told apart and fetched again by code.
 RECOVERABLE = ("date", "status", "type")
 JITTER = 0.025  # seconds: how far the server's clock may see a request off its limiter slot
@@ -80,23 +78,7 @@ def make(
     http: HttpSettings | None = None,
     overlap: timedelta = timedelta(0),
 ) -> tuple[CityConnector, NationalConnector]:
-    http = http or fast_http()
-    return (
-        CityConnector(
-            CitySettings(portals.city_url, CITY_API_KEY, page_size, http, overlap), STATUSES
-        ),
-        NationalConnector(
-            NationalSettings(
-                portals.national_url,
-                NATIONAL_USERNAME,
-                NATIONAL_PASSWORD,
-                AGENCY_CODE,
-                page_size,
-                http,
-                overlap,
-            )
-        ),
-    )
+    return make_connectors(portals, CONFIG, page_size, http or fast_http(), overlap)
 
 
 @dataclass

@@ -13,7 +13,6 @@ import aiohttp
 import pytest
 
 from connectors import scenario as scenario_module
-from connectors.base import Connector
 from connectors.dataset import DEFAULT_NOW
 from connectors.mockserver import MockPortals, start_mock_portals
 from reconcile.model import Dossier, Source
@@ -47,7 +46,7 @@ async def test_changes_arriving_between_pages_are_neither_lost_nor_doubled(
     portals, scenario = live
     later = scenario.now + timedelta(days=2)
     assert scenario.views(later).city != scenario.views(scenario.now).city  # events to come
-    connectors: list[Connector] = make_connectors(portals, config, page_size=25)
+    connectors = make_connectors(portals, config, page_size=25)
     syncer = Syncer(store, connectors)
     try:
         for connector in connectors:
