@@ -37,6 +37,8 @@ class Dataset:
     city: tuple[Dossier, ...]
     national: tuple[Dossier, ...]
     applicants: Mapping[str, Applicant]
+    # Per served code, what its two records disagree on before any matching: a side lacking it,
+    # or a different status. What reconciliation makes of a dossier is the engine's business.
     expected: Mapping[str, frozenset[MismatchKind]] = field(default_factory=dict)
     procedures: Mapping[str, str] = field(default_factory=dict)  # procedure code -> field code
     # Personal data per side, where a side's differs (placeholder values); else `applicants`.
@@ -64,8 +66,11 @@ def procedures() -> dict[str, str]:
     return catalogue
 
 
-def generate(dossiers: int = 300, seed: int = 7, now: datetime = DEFAULT_NOW) -> Dataset:
-    """A generated scenario's view at `now` (the city's own status words left to the mock)."""
+def generate(
+    dossiers: int = 300, seed: int = 7, now: datetime = DEFAULT_NOW, salt: str = ""
+) -> Dataset:
+    """A generated scenario's view at `now` (the city's own status words left to the mock), its
+    records carrying the identities connectors with `salt` read."""
     from connectors import scenario  # scenario builds on this module's types
 
-    return scenario.generate(dossiers, seed, now, city_words=False).views(now)
+    return scenario.generate(dossiers, seed, now, city_words=False).views(now, salt)

@@ -51,6 +51,7 @@ from connectors.dataset import (
 from connectors.dataset import (
     procedures as procedure_fields,
 )
+from connectors.identity import identity_hash
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status
 
@@ -289,9 +290,11 @@ class Scenario:
     fields: Mapping[str, str]
     dossiers: tuple[ScenarioDossier, ...]
 
-    def views(self, at: datetime | None = None) -> Dataset:
-        """What both portals serve at mock time `at` (default: the scenario's `now`)."""
-        return _views(self, self.now if at is None else at)
+    def views(self, at: datetime | None = None, salt: str | None = None) -> Dataset:
+        """What both portals serve at mock time `at` (default: the scenario's `now`). With a
+        `salt`, records carry the applicant's identity hashed with it, as connectors configured
+        with that salt read them; without, no identity."""
+        return _views(self, self.now if at is None else at, salt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +417,7 @@ def _shift(record: Dossier, x: Shifted) -> tuple[Dossier, bool]:
     return replace(record, finished_at=record.finished_at + delta), True
 
 
-def _views(scenario: Scenario, at: datetime) -> Dataset:
+def _views(scenario: Scenario, at: datetime, salt: str | None) -> Dataset:
     fields = {p.code: p.field_code for p in scenario.procedures}
     city: list[Dossier] = []
     national: list[Dossier] = []
@@ -429,14 +432,24 @@ def _views(scenario: Scenario, at: datetime) -> Dataset:
         field_code = fields[d.procedure]
         city_records, city_applied = _side(d, Source.CITY, at, field_code)
         national_records, national_applied = _side(d, Source.NATIONAL, at, field_code)
-        city.extend(city_records)
-        national.extend(national_records)
         shown = {Source.CITY: d.applicant, Source.NATIONAL: d.applicant}
         placeholder = placeholder_of(d.applicant)
         if any(isinstance(x, Placeholder) for x in d.city):
             shown[Source.CITY] = placeholder
         if any(isinstance(x, Placeholder) for x in d.national):
             shown[Source.NATIONAL] = placeholder
+        # What a connector keeps of the applicant: the salted hash of the ID number it is served.
+        if salt is not None:
+            city_records = [
+                replace(r, identity=identity_hash(shown[Source.CITY].id_number, salt))
+                for r in city_records
+            ]
+            national_records = [
+                replace(r, identity=identity_hash(shown[Source.NATIONAL].id_number, salt))
+                for r in national_records
+            ]
+        city.extend(city_records)
+        national.extend(national_records)
         for r in city_records:
             city_applicants[r.code] = shown[Source.CITY]
         for r in national_records:

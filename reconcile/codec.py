@@ -59,6 +59,8 @@ def to_dict(d: Dossier) -> dict[str, Any]:
         out["dg"] = 1
     if d.native_status:
         out["ns"] = d.native_status
+    if d.identity:
+        out["id"] = d.identity
     return out
 
 
@@ -86,6 +88,7 @@ def from_dict(raw: dict[str, Any]) -> Dossier:
         pauses=tuple(pauses),
         digitised=bool(raw.get("dg", 0)),
         native_status=raw.get("ns", ""),
+        identity=raw.get("id", ""),
         **dates,
     )
 

@@ -6,7 +6,8 @@ Asia/Ho_Chi_Minh (UTC+7 all year: Vietnam has had no daylight saving time since 
 fixed offset is exact and needs no tz database).
 
 Personal data (applicant name, ID number, phone) is deliberately absent: reconciliation does
-not need it, so connectors drop it at the edge.
+not need it, so connectors drop it at the edge. What matching needs of it, `identity`, is a
+salted hash the connectors compute there.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class Dossier:
     pauses: tuple[Pause, ...] = ()
     digitised: bool = False
     native_status: str = ""
+    # A salted hash of the applicant's identity, computed by the connectors at the edge so no
+    # personal data enters the core; "" when unknown or a placeholder ("000000001").
+    identity: str = ""
 
     @property
     def version(self) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
+import getpass
 import json
 import signal
 import sys
@@ -17,6 +19,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import fields, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -36,13 +39,15 @@ from connectors.mockserver import (
     start_mock_portals,
 )
 from connectors.national.client import NationalConnector, NationalSettings
+from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Source
 from reconcile.period import Period
 from syncd import config as config_module
 from syncd import logs
+from syncd import queue as queue_module
 from syncd.config import Config, ConfigError
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
-from syncd.i18n import set_language, t
+from syncd.i18n import MESSAGES, set_language, t
 from syncd.reports import gather, render
 from syncd.service import REDIS_ERRORS, Syncer
 from syncd.store import Store
@@ -121,9 +126,49 @@ def build_parser() -> argparse.ArgumentParser:
     check_scenario = scenario_actions.add_parser("check", help=t("help.scenario_check"))
     check_scenario.add_argument("file", help=t("help.scenario_file"))
 
+    _mismatches_parser(verbs)
+
+    writeback = verbs.add_parser("writeback", help=t("help.writeback"))
+    writeback.add_argument("--format", choices=("text", "json"), default="text")
+
     check = verbs.add_parser("check-config", help=t("help.check"))
     check.add_argument("file", nargs="?", help=t("help.check_file"))
     return parser
+
+
+def _mismatches_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mismatches = verbs.add_parser("mismatches", help=t("help.mismatches"))
+    actions = mismatches.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help=t("help.mismatches_list"))
+    listing.add_argument("--kind", metavar="K", help=t("help.mismatch_kind"))
+    listing.add_argument("--state", choices=queue_module.STATES, help=t("help.mismatch_state"))
+    listing.add_argument("--field", metavar="F", help=t("help.mismatch_field"))
+    listing.add_argument("--limit", type=int, default=50, help=t("help.limit"))
+    listing.add_argument("--offset", type=int, default=0, help=t("help.offset"))
+    listing.add_argument(
+        "--format", choices=("text", "json"), default="text", help=t("help.format")
+    )
+    show = actions.add_parser("show", help=t("help.mismatches_show"))
+    show.add_argument("id", help=t("help.mismatch_id"))
+    claim = actions.add_parser("claim", help=t("help.mismatches_claim"))
+    claim.add_argument("id", help=t("help.mismatch_id"))
+    claim.add_argument("--by", metavar="WHO", help=t("help.by"))
+    resolve = actions.add_parser("resolve", help=t("help.mismatches_resolve"))
+    resolve.add_argument("id", help=t("help.mismatch_id"))
+    # Checked by the handler rather than argparse, so that a mistake is one line.
+    resolve.add_argument("--accept", choices=("city", "national"), help=t("help.accept"))
+    resolve.add_argument("--value", metavar="FIELD=V", help=t("help.value"))
+    resolve.add_argument("--ignore", action="store_true", help=t("help.ignore"))
+    resolve.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
+    resolve.add_argument("--by", metavar="WHO", help=t("help.by"))
+    reopen = actions.add_parser("reopen", help=t("help.mismatches_reopen"))
+    reopen.add_argument("id", help=t("help.mismatch_id"))
+    reopen.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
+    reopen.add_argument("--by", metavar="WHO", help=t("help.by"))
+    audit = actions.add_parser("audit", help=t("help.mismatches_audit"))
+    audit.add_argument("--limit", type=int, default=100, help=t("help.limit"))
+    audit.add_argument("--since", metavar="WHEN", help=t("help.since"))
+    audit.add_argument("--format", choices=("text", "csv"), default="text", help=t("help.format"))
 
 
 def _dataset_flags(parser: argparse.ArgumentParser) -> None:
@@ -184,6 +229,10 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await quarantine(config, args)
     if args.verb == "scenario":
         return scenario_verb(args)
+    if args.verb == "writeback":
+        return await writeback_log(config, args.format)
+    if args.verb == "mismatches":
+        return await mismatches(config, args)
     raise UsageError(args.verb)
 
 
@@ -232,12 +281,16 @@ async def open_syncer(
     ]
     try:
         async with open_store(config, prefix) as store:
+            sweep = config.runtime.sweep_interval_hours
             yield Syncer(
                 store,
                 connectors,
                 config.runtime.reconcile_batch,
                 catalogue=national_connector,
                 catalogue_refresh=timedelta(hours=config.catalogue.refresh_hours),
+                policy=config.reconcile.policy(),
+                pusher=national_connector if config.writeback.enabled else None,
+                sweep_interval=timedelta(hours=sweep) if sweep else None,
             )
     finally:
         for connector in connectors:
@@ -362,6 +415,171 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator(given: str | None) -> str:
+    if given is not None:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _local_time(text: str | None) -> str:
+    if not text:
+        return "-"
+    try:
+        return datetime.fromisoformat(text).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    except ValueError:
+        return text
+
+
+def _side(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _label(group: str, name: str) -> str:
+    """The text for `name` in a group of messages, or the name itself if it has none."""
+    return t(f"{group}.{name}") if f"{group}.{name}" in MESSAGES else name
+
+
+def _resolution_text(resolution: dict[str, object] | None) -> str:
+    if not resolution:
+        return "-"
+    label = _label("resolution", str(resolution.get("action")))
+    value = resolution.get("value")
+    return f"{label} ({value})" if value else label
+
+
+def _print_mismatch(record: dict[str, Any]) -> None:
+    resolution = record.get("resolution") or {}
+    rows = [
+        ("mismatch.id", record["id"]),
+        ("mismatch.key", record["key"]),
+        ("mismatch.kind", record["kind"]),
+        ("mismatch.severity", record.get("severity")),
+        ("mismatch.city", _side(record.get("city"))),
+        ("mismatch.national", _side(record.get("national"))),
+        ("mismatch.detail", record.get("detail") or "-"),
+        ("mismatch.state", _label("state", record["state"])),
+        ("mismatch.present", t("yes") if record.get("present", True) else t("no")),
+        ("mismatch.detected_at", _local_time(record.get("detected_at"))),
+        ("mismatch.last_seen_at", _local_time(record.get("last_seen_at"))),
+        ("mismatch.claimed_by", record.get("claimed_by") or "-"),
+        ("mismatch.resolution", _resolution_text(resolution)),
+        ("mismatch.reason", resolution.get("reason") or "-"),
+        ("mismatch.resolved_by", resolution.get("by") or "-"),
+    ]
+    width = max(len(t(label)) for label, _ in rows)
+    for label, value in rows:
+        print(f"{t(label) + ':':<{width + 1}} {value}")
+    print(f"{t('mismatch.history')}:")
+    for event in record.get("history", []):
+        action = {"action": event["action"]} if event.get("action") else None
+        extra = "; ".join(
+            text
+            for text in (
+                _resolution_text(action) if action else "",
+                event.get("value") or "",
+                event.get("reason") or "",
+            )
+            if text
+        )
+        sides = f"{_side(event.get('city'))} / {_side(event.get('national'))}"
+        name = _label("event", str(event.get("event")))
+        line = f"  {_local_time(event.get('at'))}  {event.get('by', '-')}  {name}"
+        line += f"  [{_label('state', event['state'])}]  {sides}"
+        print(f"{line}  {extra}" if extra else line)
+
+
+def _json_cell(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _audit_state(snapshot: dict[str, Any] | None) -> str:
+    return "-" if not snapshot else _label("state", snapshot["state"])
+
+
+async def mismatches(config: Config, args: argparse.Namespace) -> int:
+    try:
+        async with open_store(config) as store:
+            return await _mismatches(queue_module.MismatchQueue(store), args)
+    except queue_module.QueueError as exc:
+        raise UsageError(str(exc)) from None
+    except REDIS_ERRORS as exc:
+        return _redis_failed(config, exc)
+
+
+async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        kinds = [k.value for k in MismatchKind]
+        if args.kind is not None and args.kind not in kinds:
+            raise UsageError(t("queue.bad_kind", kind=args.kind, kinds=", ".join(kinds)))
+        found = await queue.search(args.kind, args.state, args.field, args.limit, args.offset)
+        if args.format == "json":
+            listing = {"total": found.total, "offset": args.offset, "items": found.items}
+            print(json.dumps(listing, ensure_ascii=False, indent=2))
+            return 0
+        print(t("mismatches.count", shown=len(found.items), total=found.total))
+        for r in found.items:
+            who = r.get("claimed_by") or (r.get("resolution") or {}).get("by") or "-"
+            print(
+                f"{r['id']}  {_label('state', r['state'])}  {_side(r.get('city'))} / "
+                f"{_side(r.get('national'))}  {_local_time(r.get('detected_at'))}  {who}"
+            )
+        return 0
+    if args.action == "show":
+        _print_mismatch(await queue.get(args.id))
+        return 0
+    if args.action == "claim":
+        record = await queue.claim(args.id, _operator(args.by))
+        print(t("mismatches.claimed", id=record["id"], who=record["claimed_by"]))
+        return 0
+    if args.action == "resolve":
+        given = [args.accept is not None, args.value is not None, args.ignore]
+        if sum(given) != 1:
+            raise UsageError(t("queue.resolve_how"))
+        if not (args.reason or "").strip():
+            raise UsageError(t("queue.no_reason"))
+        if args.accept:
+            action = f"accept_{args.accept}"
+        else:
+            action = "manual" if args.value is not None else "ignore"
+        record = await queue.resolve(args.id, _operator(args.by), action, args.reason, args.value)
+        resolution = record["resolution"]
+        print(t("mismatches.resolved", id=record["id"], action=_resolution_text(resolution)))
+        if resolution.get("value"):
+            print(t("mismatches.override", value=resolution["value"], key=record["key"]))
+        return 0
+    if args.action == "reopen":
+        record = await queue.reopen(args.id, _operator(args.by), args.reason or "")
+        print(t("mismatches.reopened", id=record["id"]))
+        return 0
+    entries = await queue.audit(args.limit, args.since)
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["entry", "at", "who", "action", "id", "before", "after"])
+        for e in entries:
+            writer.writerow(
+                [e["entry"], e["at"], e["who"], e["action"], e["id"]]
+                + [
+                    json.dumps(e[k], ensure_ascii=False, sort_keys=True)
+                    for k in ("before", "after")
+                ]
+            )
+        return 0
+    print(t("mismatches.audit_count", count=len(entries)))
+    for e in entries:
+        after = e["after"] or {}
+        reason = (after.get("resolution") or {}).get("reason") or ""
+        label = _label("audit", e["action"])
+        line = (
+            f"{_local_time(e['at'])}  {e['who']}  {label}  {e['id']}  "
+            f"{_audit_state(e['before'])} → {_audit_state(e['after'])}"
+        )
+        print(f"{line}  {reason}" if reason else line)
+    return 0
+
+
 def _load_scenario(path: str) -> scenario_module.Scenario:
     try:
         return scenario_module.load(path)
@@ -423,6 +641,20 @@ async def serve_mocks(config: Config, args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await portals.stop()
+    return 0
+
+
+async def writeback_log(config: Config, fmt: str) -> int:
+    async with open_store(config) as store:
+        entries = await store.writebacks()
+    if fmt == "json":
+        print(json.dumps(entries, ensure_ascii=False, indent=2, sort_keys=True))
+        return 0
+    mode = "enabled" if config.writeback.enabled else "dry_run"
+    print(t("writeback.count", count=len(entries), mode=t(f"writeback.{mode}")))
+    for key in sorted(entries):
+        e = entries[key]
+        print(f"{key}  {e['mode']:<8}  {t('writeback.status')} {e['status']}  {e['at']}")
     return 0
 
 

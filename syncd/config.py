@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -20,6 +20,8 @@ from connectors.city.client import CitySettings
 from connectors.faults import FaultSettings
 from connectors.http import HttpSettings
 from connectors.national.client import NationalSettings
+from reconcile.compare import AUTHORITY_FIELDS, Policy
+from reconcile.model import VN_TZ, Source
 from reconcile.statusmap import StatusMap
 from syncd.i18n import t
 
@@ -73,6 +75,7 @@ class RuntimeConfig:
     poll_interval_seconds: float = field(metadata=_check("", low=0.1))
     reconcile_batch: int = field(metadata=_check("", low=1, high=5_000))
     redis_retry_max_seconds: float = field(metadata=_check("", low=0.1))
+    sweep_interval_hours: float = field(metadata=_check("", low=0))
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,27 @@ class StatusMapConfig:
 
 
 @dataclass(frozen=True)
+class ReconcileConfig:
+    identity_salt: str = field(metadata=_check("nonempty"))
+    migration_cutover: str = field(metadata=_check("date_or_empty"))
+    authority: dict[str, str] = field(metadata=_check("authority"))
+
+    def policy(self) -> Policy:
+        cutover = (
+            datetime.combine(date.fromisoformat(self.migration_cutover), time(), VN_TZ)
+            if self.migration_cutover
+            else None
+        )
+        authority = {name: Source(side) for name, side in self.authority.items()}
+        return Policy(authority=authority, migration_cutover=cutover)
+
+
+@dataclass(frozen=True)
+class WritebackConfig:
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class MockConfig:
     dossiers: int = field(metadata=_check("", low=1, high=10_000_000))
     seed: int
@@ -174,6 +198,8 @@ class Config:
     catalogue: CatalogueConfig
     report: ReportConfig
     mock: MockConfig
+    reconcile: ReconcileConfig
+    writeback: WritebackConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -197,7 +223,9 @@ class Config:
 
     def city_settings(self) -> CitySettings:
         c = self.portals.city
-        return CitySettings(c.base_url, c.api_key, c.page_size, c.http(), c.overlap())
+        return CitySettings(
+            c.base_url, c.api_key, c.page_size, c.http(), c.overlap(), self.reconcile.identity_salt
+        )
 
     def national_settings(self) -> NationalSettings:
         n = self.portals.national
@@ -209,6 +237,7 @@ class Config:
             n.page_size,
             n.http(),
             n.overlap(),
+            self.reconcile.identity_salt,
         )
 
 
@@ -250,6 +279,11 @@ def load(
             origins[key] = variable
     origin = _origin_of(origins, default_name)
     config: Config = _build(Config, merged, "", origin)
+    for name in config.reconcile.authority:
+        if name not in AUTHORITY_FIELDS:
+            key = f"reconcile.authority.{name}"
+            allowed = t("config.unknown", allowed=", ".join(AUTHORITY_FIELDS))
+            raise ConfigError(origin(key), key, allowed)
     try:
         config.fault_settings()
     except ValueError as exc:
@@ -409,6 +443,15 @@ def _string(raw: Any, key: str, kind: str, where: str) -> str:
         raise ConfigError(where, key, _expected(t("type.str"), raw))
     if kind == "url" and not value.startswith(("http://", "https://")):
         raise ConfigError(where, key, _expected(t("type.url"), raw))
+    if kind == "date_or_empty" and value:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(where, key, _expected(t("type.date"), raw)) from None
+    if kind == "authority" and value not in ("city", "national"):
+        raise ConfigError(
+            where, key, _expected(t("type.choice", choices='"city", "national"'), raw)
+        )
     if kind == "redis_url" and value and not value.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(where, key, _expected(t("type.redis_url"), raw))
     return value

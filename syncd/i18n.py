@@ -45,6 +45,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "type.choice": {"vi": "một trong các giá trị {choices}", "en": "one of {choices}"},
     "type.range": {"vi": "{kind} trong khoảng {low}–{high}", "en": "{kind} from {low} to {high}"},
     "type.min": {"vi": "{kind} không nhỏ hơn {low}", "en": "{kind} of at least {low}"},
+    "type.date": {
+        "vi": "một ngày dạng YYYY-MM-DD (hoặc để trống)",
+        "en": "a day as YYYY-MM-DD (or empty)",
+    },
     "type.url": {"vi": "một địa chỉ http:// hoặc https://", "en": "an http:// or https:// URL"},
     "type.redis_url": {
         "vi": "một địa chỉ redis://, rediss:// hoặc unix:// (hoặc để trống)",
@@ -269,11 +273,230 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "--clock-speed cần một kịch bản (--scenario hoặc mock.scenario)",
         "en": "--clock-speed needs a scenario (--scenario or mock.scenario)",
     },
+    "help.writeback": {
+        "vi": "các hồ sơ cần đẩy lên Cổng DVCQG (đã đẩy, hoặc sẽ đẩy khi chạy thử)",
+        "en": "dossiers to push to the national portal (pushed, or to be pushed in dry run)",
+    },
+    "writeback.count": {
+        "vi": "{count} hồ sơ cần đẩy lên Cổng DVCQG ({mode}):",
+        "en": "{count} dossiers to push to the national portal ({mode}):",
+    },
+    "writeback.dry_run": {"vi": "chạy thử, chưa đẩy", "en": "dry run, nothing pushed"},
+    "writeback.enabled": {"vi": "đang đẩy", "en": "pushing"},
+    "writeback.status": {"vi": "trạng thái", "en": "status"},
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
     "help.check_file": {
         "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",
         "en": "file to check (default: --config, or the defaults)",
     },
+    "help.mismatches": {
+        "vi": "hàng đợi sai lệch: xem, nhận xử lý, giải quyết, mở lại, nhật ký",
+        "en": "the mismatch queue: list, claim, resolve, reopen, audit trail",
+    },
+    "help.mismatches_list": {
+        "vi": "liệt kê, phát hiện sớm nhất trước",
+        "en": "list them, earliest detected first",
+    },
+    "help.mismatches_show": {
+        "vi": "xem một sai lệch và lịch sử của nó",
+        "en": "show one, with its history",
+    },
+    "help.mismatches_claim": {"vi": "nhận xử lý một sai lệch", "en": "claim one to work on it"},
+    "help.mismatches_resolve": {
+        "vi": "giải quyết một sai lệch (kèm lý do)",
+        "en": "resolve one (with a reason)",
+    },
+    "help.mismatches_reopen": {
+        "vi": "mở lại một sai lệch đã nhận hoặc đã giải quyết",
+        "en": "reopen a claimed or resolved one",
+    },
+    "help.mismatches_audit": {
+        "vi": "nhật ký mọi thay đổi trạng thái, cũ nhất trước",
+        "en": "the audit trail of every state change, oldest first",
+    },
+    "help.mismatch_id": {
+        "vi": "mã sai lệch, dạng <mã hồ sơ>|<loại> (cột đầu của list)",
+        "en": "mismatch id, <dossier code>|<kind> (first column of list)",
+    },
+    "help.mismatch_kind": {"vi": "chỉ loại sai lệch này", "en": "only this kind"},
+    "help.mismatch_state": {"vi": "chỉ trạng thái này", "en": "only this state"},
+    "help.mismatch_field": {
+        "vi": "chỉ hồ sơ thuộc lĩnh vực này (mã lĩnh vực)",
+        "en": "only dossiers of this field (field code)",
+    },
+    "help.offset": {"vi": "bỏ qua số dòng đầu này", "en": "skip this many rows first"},
+    "help.by": {
+        "vi": "người thực hiện (mặc định: tên người dùng hệ điều hành)",
+        "en": "who does it (default: the OS user name)",
+    },
+    "help.reason": {"vi": "lý do (bắt buộc)", "en": "the reason (required)"},
+    "help.accept": {
+        "vi": "lấy giá trị của bên này (city: Một cửa thành phố, national: Cổng DVCQG)",
+        "en": "take this side's value (city: the city system, national: the national portal)",
+    },
+    "help.value": {
+        "vi": "giá trị nhập tay, dạng TRƯỜNG=GIÁ_TRỊ (vd. status=9)",
+        "en": "a manual value, FIELD=VALUE (e.g. status=9)",
+    },
+    "help.ignore": {"vi": "bỏ qua sai lệch này", "en": "ignore this mismatch"},
+    "help.since": {
+        "vi": "từ thời điểm này (ISO 8601, hoặc mã mục của nhật ký)",
+        "en": "from this time (ISO 8601, or an audit entry id)",
+    },
+    "state.open": {"vi": "đang mở", "en": "open"},
+    "state.claimed": {"vi": "đã nhận xử lý", "en": "claimed"},
+    "state.resolved": {"vi": "đã giải quyết", "en": "resolved"},
+    "state.auto_resolved": {"vi": "tự động giải quyết", "en": "auto-resolved"},
+    "op.claim": {"vi": "nhận xử lý", "en": "claim it"},
+    "op.resolve": {"vi": "giải quyết", "en": "resolve it"},
+    "op.reopen": {"vi": "mở lại", "en": "reopen it"},
+    "resolution.accept_city": {
+        "vi": "lấy theo Một cửa thành phố",
+        "en": "the city system's value",
+    },
+    "resolution.accept_national": {
+        "vi": "lấy theo Cổng DVCQG",
+        "en": "the national portal's value",
+    },
+    "resolution.manual": {"vi": "giá trị nhập tay", "en": "a manual value"},
+    "resolution.ignore": {"vi": "bỏ qua", "en": "ignored"},
+    "audit.detect": {"vi": "phát hiện", "en": "detected"},
+    "audit.auto_resolve": {"vi": "tự động giải quyết", "en": "auto-resolved"},
+    "audit.reopen": {"vi": "mở lại", "en": "reopened"},
+    "audit.claim": {"vi": "nhận xử lý", "en": "claimed"},
+    "audit.resolve": {"vi": "giải quyết", "en": "resolved"},
+    "queue.unknown": {"vi": "Không có sai lệch {id}", "en": "No mismatch {id}"},
+    "queue.bad_transition": {
+        "vi": "Sai lệch {id} đang ở trạng thái {state}: không thể {op}",
+        "en": "Mismatch {id} is {state}: cannot {op}",
+    },
+    "queue.already_claimed": {
+        "vi": "Sai lệch {id} đã được {who} nhận xử lý",
+        "en": "Mismatch {id} is already claimed by {who}",
+    },
+    "queue.no_reason": {
+        "vi": "Cần nêu lý do (--reason), không được để trống",
+        "en": "A reason is required (--reason) and cannot be empty",
+    },
+    "queue.no_who": {
+        "vi": "Cần tên người thực hiện (--by), không được để trống",
+        "en": "Who does it is required (--by) and cannot be empty",
+    },
+    "queue.bad_action": {
+        "vi": "Cách giải quyết không hợp lệ {action!r} (các cách hợp lệ: {actions})",
+        "en": "Unknown resolution {action!r} (valid: {actions})",
+    },
+    "queue.resolve_how": {
+        "vi": "Cần đúng một cách giải quyết: --accept city|national, --value TRƯỜNG=GIÁ_TRỊ "
+        "hoặc --ignore",
+        "en": "Give exactly one resolution: --accept city|national, --value FIELD=VALUE or "
+        "--ignore",
+    },
+    "queue.needs_value": {
+        "vi": "Giải quyết bằng giá trị nhập tay cần một giá trị TRƯỜNG=GIÁ_TRỊ",
+        "en": "A manual resolution needs a value FIELD=VALUE",
+    },
+    "queue.value_only_manual": {
+        "vi": "Chỉ giải quyết bằng giá trị nhập tay mới kèm giá trị",
+        "en": "Only a manual resolution takes a value",
+    },
+    "queue.value_form": {
+        "vi": "Giá trị {value!r}: cần dạng TRƯỜNG=GIÁ_TRỊ, TRƯỜNG là một trong {fields}",
+        "en": "Value {value!r}: expected FIELD=VALUE, FIELD one of {fields}",
+    },
+    "queue.value_field": {
+        "vi": "Trường {field!r} không sửa được (các trường hợp lệ: {fields})",
+        "en": "Field {field!r} cannot be set (valid fields: {fields})",
+    },
+    "queue.value_number": {
+        "vi": "{field}={value!r}: cần một số nguyên từ 1 đến {high}",
+        "en": "{field}={value!r}: expected a whole number from 1 to {high}",
+    },
+    "queue.value_time": {
+        "vi": "{field}={value!r}: cần thời điểm ISO 8601 kèm múi giờ, "
+        "vd. 2024-07-01T08:30:00+07:00",
+        "en": "{field}={value!r}: expected an ISO 8601 time with its offset, "
+        "e.g. 2024-07-01T08:30:00+07:00",
+    },
+    "queue.value_code": {
+        "vi": "{field}={value!r}: cần một mã không rỗng, không có khoảng trắng",
+        "en": "{field}={value!r}: expected a non-empty code without spaces",
+    },
+    "queue.no_side_record": {
+        "vi": "Sai lệch {id}: không tìm thấy bản ghi của bên {side} để lấy giá trị; "
+        "hãy dùng --value TRƯỜNG=GIÁ_TRỊ",
+        "en": "Mismatch {id}: no {side} record to take the value from; use --value FIELD=VALUE",
+    },
+    "queue.bad_state_filter": {
+        "vi": "Trạng thái không hợp lệ {state!r} (các trạng thái: {states})",
+        "en": "Unknown state {state!r} (states: {states})",
+    },
+    "queue.bad_kind": {
+        "vi": "Loại sai lệch không hợp lệ {kind!r} (các loại: {kinds})",
+        "en": "Unknown mismatch kind {kind!r} (kinds: {kinds})",
+    },
+    "queue.bad_page": {
+        "vi": "--limit và --offset không được âm",
+        "en": "--limit and --offset cannot be negative",
+    },
+    "queue.bad_since": {
+        "vi": "--since {value!r}: cần thời điểm ISO 8601 hoặc mã mục của nhật ký",
+        "en": "--since {value!r}: expected an ISO 8601 time or an audit entry id",
+    },
+    "mismatches.count": {
+        "vi": "{shown} trong tổng số {total} sai lệch:",
+        "en": "{shown} of {total} mismatches:",
+    },
+    "mismatches.claimed": {
+        "vi": "Đã nhận xử lý sai lệch {id} (người nhận: {who}).",
+        "en": "Claimed mismatch {id} (by {who}).",
+    },
+    "mismatches.resolved": {
+        "vi": "Đã giải quyết sai lệch {id}: {action}.",
+        "en": "Resolved mismatch {id}: {action}.",
+    },
+    "mismatches.override": {
+        "vi": "Đã ghi giá trị {value} cho hồ sơ {key}; hồ sơ sẽ được đối soát lại.",
+        "en": "Set {value} for dossier {key}; it will be reconciled again.",
+    },
+    "mismatches.reopened": {"vi": "Đã mở lại sai lệch {id}.", "en": "Reopened mismatch {id}."},
+    "mismatches.audit_count": {
+        "vi": "{count} mục nhật ký:",
+        "en": "{count} audit entries:",
+    },
+    "mismatch.id": {"vi": "Mã sai lệch", "en": "Mismatch"},
+    "mismatch.key": {"vi": "Mã hồ sơ", "en": "Dossier code"},
+    "mismatch.kind": {"vi": "Loại", "en": "Kind"},
+    "mismatch.severity": {"vi": "Mức độ", "en": "Severity"},
+    "mismatch.city": {"vi": "Một cửa thành phố", "en": "City system"},
+    "mismatch.national": {"vi": "Cổng DVCQG", "en": "National portal"},
+    "mismatch.detail": {"vi": "Chi tiết", "en": "Detail"},
+    "mismatch.state": {"vi": "Trạng thái", "en": "State"},
+    "mismatch.present": {"vi": "Còn phát hiện", "en": "Still detected"},
+    "mismatch.detected_at": {"vi": "Phát hiện lúc", "en": "Detected at"},
+    "mismatch.last_seen_at": {"vi": "Thấy lần cuối", "en": "Last seen at"},
+    "mismatch.claimed_by": {"vi": "Người nhận xử lý", "en": "Claimed by"},
+    "mismatch.resolution": {"vi": "Cách giải quyết", "en": "Resolution"},
+    "mismatch.reason": {"vi": "Lý do", "en": "Reason"},
+    "mismatch.resolved_by": {"vi": "Người giải quyết", "en": "Resolved by"},
+    "mismatch.history": {"vi": "Lịch sử", "en": "History"},
+    "event.detected": {"vi": "phát hiện", "en": "detected"},
+    "event.claimed": {"vi": "nhận xử lý", "en": "claimed"},
+    "event.resolved": {"vi": "giải quyết", "en": "resolved"},
+    "event.reopened": {"vi": "mở lại", "en": "reopened"},
+    "event.auto_resolved": {"vi": "tự động giải quyết", "en": "auto-resolved"},
+    "event.no longer detected": {"vi": "không còn phát hiện", "en": "no longer detected"},
+    "event.data changed": {"vi": "dữ liệu thay đổi", "en": "data changed"},
+    "event.reopened: data changed": {
+        "vi": "mở lại: dữ liệu thay đổi",
+        "en": "reopened: data changed",
+    },
+    "event.reopened: detected again": {
+        "vi": "mở lại: phát hiện lại",
+        "en": "reopened: detected again",
+    },
+    "yes": {"vi": "có", "en": "yes"},
+    "no": {"vi": "không", "en": "no"},
 }
 
 

@@ -60,8 +60,12 @@ class Report:
 async def gather(
     store: Store, period: Period, cutoff_day: int, field_names: Mapping[str, str], agency: str
 ) -> Report:
-    """Count the corrected records and each portal's raw records for `period`, streaming."""
+    """Count the corrected records and each portal's raw records for `period`, streaming.
+
+    Dossiers reconciliation excluded (migrated from the old system) are left out of the
+    corrected counts; the raw counts keep them, as each portal's own figures would."""
     order = list(field_names)
+    excluded = await store.excluded()
     tallies = {
         "corrected": FormTally(period, order),
         Source.CITY: FormTally(period, order),
@@ -70,7 +74,8 @@ async def gather(
     for name, tally in tallies.items():
         hash_name = "corrected" if name == "corrected" else f"rec:{name}"
         async for dossier in store.iter_records(hash_name):
-            tally.add(dossier)
+            if name != "corrected" or dossier.code not in excluded:
+                tally.add(dossier)
     return Report(
         agency,
         period,

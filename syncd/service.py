@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -25,17 +25,57 @@ import redis.exceptions
 import structlog
 
 from connectors.base import Connector, Cursor, Page, PortalError
-from reconcile.compare import Decision, compare
-from reconcile.model import Procedure, Source
+from reconcile.compare import Decision, Policy, decide, fingerprint
+from reconcile.model import Dossier, Procedure, Source
 from syncd.store import Store, WorkItem
 
 log = structlog.get_logger("syncd")
 
+MATCH_HOPS = 3
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
 class CatalogueSource(Protocol):
     async def procedures(self) -> tuple[list[Procedure], list[str]]: ...
+
+
+class Pusher(Protocol):
+    async def push(self, dossier: Dossier) -> str: ...
+
+
+class _Candidates:
+    """The records loaded for a batch, indexed by code, alternate code and fingerprint."""
+
+    def __init__(self, records: Mapping[str, Dossier]) -> None:
+        self.by_code = dict(records)
+        self.by_alt: dict[str, list[Dossier]] = {}
+        self.by_print: dict[str, list[Dossier]] = {}
+        self.prints: dict[str, str | None] = {}
+        for d in records.values():
+            for alt in d.alt_codes:
+                self.by_alt.setdefault(alt, []).append(d)
+            fp = self.prints[d.code] = fingerprint(d)
+            if fp:
+                self.by_print.setdefault(fp, []).append(d)
+
+    def linked(self, codes: set[str], prints: set[str]) -> list[Dossier]:
+        found = {c: self.by_code[c] for c in codes if c in self.by_code}
+        for c in codes:
+            found |= {d.code: d for d in self.by_alt.get(c, ())}
+        for fp in prints:
+            found |= {d.code: d for d in self.by_print.get(fp, ())}
+        return list(found.values())
+
+
+def _group_of(
+    code: str, city: _Candidates, national: _Candidates
+) -> tuple[list[Dossier], list[Dossier]]:
+    """The records that may be the dossier of `code`: its own on each side, and those linked
+    to them by an alternate code or a fingerprint (the engine decides which truly are)."""
+    seeds = [d for d in (city.by_code.get(code), national.by_code.get(code)) if d is not None]
+    codes = {code} | {a for d in seeds for a in d.alt_codes}
+    prints = {fp for d in seeds if (fp := fingerprint(d))}
+    return city.linked(codes, prints), national.linked(codes, prints)
 
 
 @dataclass
@@ -86,6 +126,9 @@ class Syncer:
         clock: Callable[[], datetime] = utc_now,
         catalogue: CatalogueSource | None = None,
         catalogue_refresh: timedelta = timedelta(hours=24),
+        policy: Policy | None = None,
+        pusher: Pusher | None = None,
+        sweep_interval: timedelta | None = None,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -95,6 +138,10 @@ class Syncer:
         self.catalogue = catalogue
         self.catalogue_refresh = catalogue_refresh
         self.known_procedures: frozenset[str] = frozenset()
+        self.policy = policy or Policy()
+        self.pusher = pusher  # None: write-back in dry run
+        self.sweep_interval = sweep_interval
+        self._last_sweep: datetime | None = None
         self.stopping = asyncio.Event()
 
     async def poll(
@@ -154,33 +201,113 @@ class Syncer:
             work = await self.store.take_work(self.consumer, self.batch)
             if not work.entry_ids:
                 break
-            decisions = await self.decide(work.codes)
-            await self.store.apply(decisions, work, self.clock())
-            for decision in decisions:
-                if decision.mismatches:
-                    log.debug(
-                        "mismatch_found",
-                        code=decision.code,
-                        kinds=[m.kind.value for m in decision.mismatches],
-                    )
+            decisions = await self._reconcile(work.codes, work)
             reconciled += len(decisions)
             mismatches += sum(len(d.mismatches) for d in decisions)
         return reconciled, mismatches
 
-    async def decide(self, codes: Sequence[str]) -> list[Decision]:
+    async def decide(self, codes: Sequence[str]) -> tuple[list[Decision], set[str], set[str]]:
+        """Decisions about the dossiers of `codes`, the keys they absorb (codes that were
+        decided about on their own before a match joined them to another), and codes met on
+        the way that belong to other dossiers (to be reconciled on their own)."""
         city, national = await self.store.load_both(codes)
+        # Links found through one record can lead to another (a national duplicate found by
+        # the fingerprint of a city record found by an alternate code): follow them a few hops.
+        known_city, known_national = dict(city), dict(national)
+        frontier = list(codes)
+        for _ in range(MATCH_HOPS):
+            extra_city, extra_national = await self.store.related(
+                {c: known_city[c] for c in frontier if c in known_city},
+                {c: known_national[c] for c in frontier if c in known_national},
+                frontier,
+            )
+            frontier = sorted(
+                (extra_city.keys() - known_city.keys())
+                | (extra_national.keys() - known_national.keys())
+            )
+            known_city |= extra_city
+            known_national |= extra_national
+            if not frontier:
+                break
+        all_city, all_national = _Candidates(known_city), _Candidates(known_national)
+        overrides = await self.store.overrides(list(codes))
         known = self.known_procedures or None
-        return [
-            compare(city.get(code), national.get(code), known)
-            for code in codes
-            if code in city or code in national
-        ]
+        decisions: dict[str, Decision] = {}
+        absorbed: set[str] = set()
+        unrelated: set[str] = set()
+        for code in codes:
+            if code not in city and code not in national:
+                continue
+            group_city, group_national = _group_of(code, all_city, all_national)
+            decision = decide(group_city, group_national, self.policy, known, overrides.get(code))
+            decisions[decision.key] = decision
+            unrelated |= set(decision.unrelated)
+            members = {d.code for d in (*group_city, *group_national)}
+            absorbed |= members - set(decision.unrelated) - {decision.key}
+        absorbed -= decisions.keys()
+        return list(decisions.values()), absorbed, unrelated - decisions.keys() - absorbed
+
+    async def _reconcile(self, codes: Sequence[str], work: WorkItem) -> list[Decision]:
+        decisions, absorbed, unrelated = await self.decide(codes)
+        await self.store.apply(decisions, work, self.clock(), retired=sorted(absorbed))
+        if unrelated:
+            await self.store.enqueue(sorted(unrelated))
+        await self.write_back(decisions)
+        for decision in decisions:
+            if decision.mismatches:
+                log.debug(
+                    "mismatch_found",
+                    code=decision.key,
+                    kinds=[m.kind.value for m in decision.mismatches],
+                )
+        return decisions
+
+    async def write_back(self, decisions: Sequence[Decision]) -> None:
+        """Push what reconciliation found safe to fix to the national portal, or, in dry run
+        (the default), record what would be pushed. The log keeps one entry per dossier that
+        needs a push; a dossier that no longer needs one leaves it."""
+        pushes: dict[str, dict[str, str]] = {}
+        settled = [d.key for d in decisions if d.push is None]
+        now = self.clock().isoformat()
+        for decision in decisions:
+            record = decision.push
+            if record is None:
+                continue
+            entry = {"code": record.code, "status": str(int(record.status)), "at": now}
+            if self.pusher is None:
+                entry["mode"] = "dry_run"
+            else:
+                try:
+                    entry["mode"] = await self.pusher.push(record)
+                except PortalError as exc:
+                    entry |= {"mode": "failed", "error": str(exc)}
+                    log.warning("writeback_failed", code=record.code, error=str(exc))
+            pushes[decision.key] = entry
+        await self.store.record_writeback(pushes, settled)
 
     async def reconcile_codes(self, codes: Sequence[str]) -> list[Decision]:
         """Reconcile these codes now, whether or not they are queued (on demand)."""
-        decisions = await self.decide(codes)
-        await self.store.apply(decisions, WorkItem((), ()), self.clock())
-        return decisions
+        return await self._reconcile(codes, WorkItem((), ()))
+
+    async def _sweep_due(self) -> bool:
+        """Whether the last sweep (by any process, as recorded in the store) is too old."""
+        if self.sweep_interval is None:
+            return False
+        if self._last_sweep is None:
+            self._last_sweep = await self.store.last_sweep()
+        return self._last_sweep is None or self.clock() - self._last_sweep >= self.sweep_interval
+
+    async def sweep(self) -> int:
+        """Queue every stored code of both portals: the periodic full reconcile, which also
+        catches what changes with time alone. Returns how many codes were queued."""
+        queued = 0
+        for source in (Source.CITY, Source.NATIONAL):
+            async for codes in self.store.all_codes(source):
+                queued += await self.store.enqueue(codes)
+        self._last_sweep = self.clock()
+        await self.store.record_sweep(self._last_sweep)
+        log.info("sweep_queued", codes=queued)
+        return queued
 
     async def fetch_codes(self, codes: Sequence[str]) -> int:
         """Read these dossiers afresh from every portal into the store (the cursor stays),
@@ -299,6 +426,8 @@ class Syncer:
         last: CycleResult | None = None
         while not self.stopping.is_set():
             try:
+                if await self._sweep_due():
+                    await self.sweep()
                 last = await self.cycle()
             except REDIS_ERRORS as exc:
                 failures += 1

@@ -9,12 +9,26 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:dirty                        SET   codes queued for reconciliation, not yet taken
     {P}:work                         STREAM  {c: code}; consumer group "reconcilers"
     {P}:corrected                    HASH  code -> corrected dossier (compact JSON)
-    {P}:mismatch                     HASH  "code|kind" -> mismatch (JSON)
-    {P}:mismatch:since               HASH  "code|kind" -> first detection (ISO time)
+    {P}:mismatch                     HASH  "code|kind" -> mismatch record (JSON, sorted keys):
+                                           id, key (= code), kind, severity, city, national,
+                                           detail, auto_resolvable, city_code, national_code
+                                           (the matched pair), present, state,
+                                           detected_at, last_seen_at, resolution, claimed_by,
+                                           claimed_at, history (the last 50 events)
+    {P}:mismatch:open                SET   ids of mismatches open or claimed
+    {P}:mismatch:kinds               HASH  code -> comma list of the kinds detected now
+    {P}:audit                        STREAM  {at, who, action, id, before, after}: every change
+                                           of a mismatch's state (syncd's and operators')
+    {P}:excluded                     HASH  code -> why the dossier is excluded (e.g. migrated)
+    {P}:override                     HASH  "code|field" -> operator's value for the corrected
+                                           record ('' = no value); see syncd.queue
     {P}:quarantine                   STREAM  {source, code, reason, raw, updated_at}: rejected
                                            records, the
                                            newest ~100,000 kept; personal fields removed
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts
+    {P}:idx:<source>                 HASH  code -> "alt,codes|fingerprint" as last indexed
+    {P}:alt:<source>                 HASH  alternate code (MaHoSoKhac) -> the code carrying it
+    {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
     {P}:procedure                    HASH  procedure code -> procedure (JSON)
     {P}:procedure:meta               HASH  fetched_at, count
 
@@ -22,12 +36,21 @@ Invariants: a page's records, its quarantined records and the cursor after it ar
 one Lua script, the cursor last (no lost update, no cursor ahead of its data); an upsert never
 replaces a stored record with an older one, and replaying one changes nothing; a changed code
 enters the work stream once however often it changes before it is reconciled (the dirty set).
+
+Mismatch states (one record per code and kind, never duplicated): a new detection is `open`,
+or `auto_resolved` at once when compare marks it auto-resolvable; seen again with the same
+values only `last_seen_at` moves; with other values an open/claimed one takes them, a
+resolved/auto_resolved one reopens (and an operator override it wrote is withdrawn and the code
+queued again); a kind no longer detected closes an open/claimed mismatch as `auto_resolved`
+("auto: no longer detected") and leaves a resolved one as it is; such a closed one reopens if
+it is detected again. Operators claim, resolve and reopen through syncd.queue. Every state
+change goes to the audit stream.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -38,19 +61,53 @@ import redis.exceptions
 
 from connectors.base import Cursor, Rejected
 from reconcile import codec
-from reconcile.compare import Decision, Mismatch, MismatchKind
+from reconcile.compare import Decision, Mismatch
+from reconcile.engine import fingerprint
 from reconcile.model import Dossier, Procedure, Source
 
 GROUP = "reconcilers"
 
 _UPSERT = """
--- KEYS: rec, ver, cursor, dirty, work, quarantine
--- ARGV: source, cursor, record count n, n x (code, version, blob),
+-- KEYS: rec, ver, cursor, dirty, work, quarantine, idx, alt, fp
+-- ARGV: source, cursor, record count n, n x (code, version, blob, alt codes "a,b", fingerprint),
 --       then (code, reason, raw, updated_at) per quarantined record
 -- The cursor is written last: if anything fails before it, the page is simply fetched again.
+local function without(list, code)
+  local kept = {}
+  for c in string.gmatch(list or '', '[^,]+') do
+    if c ~= code then kept[#kept + 1] = c end
+  end
+  return table.concat(kept, ',')
+end
+local function index(code, alts, fp)
+  local entry = alts .. '|' .. fp
+  local old = redis.call('HGET', KEYS[7], code)
+  if old == entry then return end
+  if old then
+    local sep = string.find(old, '|', 1, true)
+    for a in string.gmatch(string.sub(old, 1, sep - 1), '[^,]+') do
+      if redis.call('HGET', KEYS[8], a) == code then redis.call('HDEL', KEYS[8], a) end
+    end
+    local ofp = string.sub(old, sep + 1)
+    if ofp ~= '' then
+      local rest = without(redis.call('HGET', KEYS[9], ofp), code)
+      if rest == '' then
+        redis.call('HDEL', KEYS[9], ofp)
+      else
+        redis.call('HSET', KEYS[9], ofp, rest)
+      end
+    end
+  end
+  for a in string.gmatch(alts, '[^,]+') do redis.call('HSET', KEYS[8], a, code) end
+  if fp ~= '' then
+    local rest = without(redis.call('HGET', KEYS[9], fp), code)
+    redis.call('HSET', KEYS[9], fp, rest == '' and code or (rest .. ',' .. code))
+  end
+  redis.call('HSET', KEYS[7], code, entry)
+end
 local n = tonumber(ARGV[3])
 local written = 0
-for i = 4, 3 + 3 * n, 3 do
+for i = 4, 3 + 5 * n, 5 do
   local code, version, blob = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[2], code)
   local newer = (not current) or tonumber(current) < tonumber(version)
@@ -60,13 +117,14 @@ for i = 4, 3 + 3 * n, 3 do
   if newer then
     redis.call('HSET', KEYS[1], code, blob)
     redis.call('HSET', KEYS[2], code, version)
+    index(code, ARGV[i + 3], ARGV[i + 4])
     if redis.call('SADD', KEYS[4], code) == 1 then
       redis.call('XADD', KEYS[5], '*', 'c', code)
     end
     written = written + 1
   end
 end
-for i = 4 + 3 * n, #ARGV, 4 do
+for i = 4 + 5 * n, #ARGV, 4 do
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*', 'source', ARGV[1], 'code', ARGV[i],
              'reason', ARGV[i + 1], 'raw', ARGV[i + 2], 'updated_at', ARGV[i + 3])
 end
@@ -77,46 +135,221 @@ return written
 """
 
 
-_APPLY = """
--- KEYS: corrected, mismatch, mismatch:since, work
--- ARGV: group, now, number of kinds k, k kinds, number of entry ids e, e ids,
---       then per decision: code, corrected blob ('' = none), m, m x (kind, mismatch json)
-local k = tonumber(ARGV[3])
-local kinds = {}
-for i = 4, 3 + k do kinds[#kinds + 1] = ARGV[i] end
-local at = 4 + k
-local e = tonumber(ARGV[at])
-local ids = {}
-for i = at + 1, at + e do ids[#ids + 1] = ARGV[i] end
-at = at + e + 1
-while at <= #ARGV do
-  local code, blob, m = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-  if blob == '' then
-    redis.call('HDEL', KEYS[1], code)
-  else
-    redis.call('HSET', KEYS[1], code, blob)
+_ENQUEUE = """
+local queued = 0
+for _, code in ipairs(ARGV) do
+  if redis.call('SADD', KEYS[1], code) == 1 then
+    redis.call('XADD', KEYS[2], '*', 'c', code)
+    queued = queued + 1
   end
-  local present = {}
-  for j = at + 3, at + 2 + 2 * m, 2 do
-    local field = code .. '|' .. ARGV[j]
-    present[ARGV[j]] = true
-    redis.call('HSET', KEYS[2], field, ARGV[j + 1])
-    redis.call('HSETNX', KEYS[3], field, ARGV[2])
+end
+return queued
+"""
+
+
+# Lua shared by the scripts that write mismatch records (here and in syncd.queue).
+MISMATCH_LUA = """
+local NULL = cjson.null
+local HISTORY = 50
+local GONE = 'auto: no longer detected'
+
+-- JSON with sorted object keys: a record always encodes to the same bytes (cjson's own order
+-- follows the Lua table's layout). Arrays are non-empty tables with [1]; a record's history
+-- always has an entry.
+local function enc(v)
+  if type(v) ~= 'table' then return cjson.encode(v) end
+  if v[1] ~= nil then
+    local parts = {}
+    for i = 1, #v do parts[i] = enc(v[i]) end
+    return '[' .. table.concat(parts, ',') .. ']'
   end
-  for _, kind in ipairs(kinds) do
-    if not present[kind] then
-      redis.call('HDEL', KEYS[2], code .. '|' .. kind)
-      redis.call('HDEL', KEYS[3], code .. '|' .. kind)
+  local names = {}
+  for name in pairs(v) do names[#names + 1] = name end
+  table.sort(names)
+  local parts = {}
+  for i, name in ipairs(names) do parts[i] = cjson.encode(name) .. ':' .. enc(v[name]) end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+local function state_of(r)
+  return enc({state = r.state, resolution = r.resolution, claimed_by = r.claimed_by})
+end
+
+local function remember(r, entry)
+  entry.state = r.state
+  entry.city = r.city
+  entry.national = r.national
+  local h = r.history
+  h[#h + 1] = entry
+  while #h > HISTORY do table.remove(h, 1) end
+end
+
+local function audit(stream, at, who, action, id, before, after)
+  redis.call('XADD', stream, '*', 'at', at, 'who', who, 'action', action, 'id', id,
+             'before', before, 'after', after)
+end
+
+local function requeue(dirty, work, key)
+  if redis.call('SADD', dirty, key) == 1 then
+    redis.call('XADD', work, '*', 'c', key)
+  end
+end
+
+-- Withdraw the overrides an operator's resolution wrote, but not those replaced since.
+local function withdraw(override, r)
+  local res = r.resolution
+  if type(res) ~= 'table' or type(res.overrides) ~= 'table' then return false end
+  local any = false
+  for field, value in pairs(res.overrides) do
+    local name = r.key .. '|' .. field
+    if redis.call('HGET', override, name) == value then
+      redis.call('HDEL', override, name)
+      any = true
     end
   end
-  at = at + 3 + 2 * m
+  return any
+end
+
+local function save(hash, open, r, raw)
+  local blob = enc(r)
+  if blob ~= raw then redis.call('HSET', hash, r.id, blob) end
+  if r.state == 'open' or r.state == 'claimed' then
+    redis.call('SADD', open, r.id)
+  else
+    redis.call('SREM', open, r.id)
+  end
+end
+"""
+
+_APPLY = (
+    MISMATCH_LUA
+    + """
+-- KEYS: corrected, mismatch, mismatch:open, mismatch:kinds, audit, excluded, override, dirty,
+--       work
+-- ARGV: group, now, number of entry ids e, e ids, then per decision: key, corrected blob
+--       ('' = none), facts: {"x": excluded reason or null, "c", "n": the matched pair's
+--                            city and national codes (or null),
+--                            "m": [{kind, severity, city, national, detail, auto, rule}]}
+local now = ARGV[2]
+local e = tonumber(ARGV[3])
+local ids = {}
+for i = 4, 3 + e do ids[#ids + 1] = ARGV[i] end
+
+local function auto_resolve(r, reason)
+  local before = state_of(r)
+  r.state = 'auto_resolved'
+  r.claimed_by = NULL
+  r.claimed_at = NULL
+  r.resolution = {action = 'accept_city', value = NULL, reason = reason, by = 'syncd', at = now}
+  remember(r, {at = now, event = 'auto_resolved', by = 'syncd', reason = reason})
+  audit(KEYS[5], now, 'syncd', 'auto_resolve', r.id, before, state_of(r))
+end
+
+local function reopen(r, event)
+  local before = state_of(r)
+  if withdraw(KEYS[7], r) then requeue(KEYS[8], KEYS[9], r.key) end
+  r.state = 'open'
+  r.resolution = NULL
+  r.claimed_by = NULL
+  r.claimed_at = NULL
+  remember(r, {at = now, event = event, by = 'syncd'})
+  audit(KEYS[5], now, 'syncd', 'reopen', r.id, before, state_of(r))
+end
+
+for at = 4 + e, #ARGV, 3 do
+  local key, blob, facts = ARGV[at], ARGV[at + 1], cjson.decode(ARGV[at + 2])
+  if blob == '' then
+    redis.call('HDEL', KEYS[1], key)
+  else
+    redis.call('HSET', KEYS[1], key, blob)
+  end
+  if facts.x == NULL then
+    redis.call('HDEL', KEYS[6], key)
+  else
+    redis.call('HSET', KEYS[6], key, facts.x)
+  end
+  local seen, kinds = {}, {}
+  for _, m in ipairs(facts.m) do
+    if not seen[m.kind] then
+      seen[m.kind] = true
+      kinds[#kinds + 1] = m.kind
+      local id = key .. '|' .. m.kind
+      local raw = redis.call('HGET', KEYS[2], id)
+      local r = raw and cjson.decode(raw) or nil
+      if r ~= nil and r.state ~= nil then
+        local changed = r.city ~= m.city or r.national ~= m.national
+        local back = r.present == false and r.state == 'auto_resolved'
+          and type(r.resolution) == 'table' and r.resolution.reason == GONE
+        r.severity, r.detail, r.auto_resolvable = m.severity, m.detail, m.auto
+        r.city_code, r.national_code = facts.c, facts.n
+        r.present = true
+        r.last_seen_at = now
+        if changed then r.city, r.national = m.city, m.national end
+        if r.state == 'resolved' or r.state == 'auto_resolved' then
+          if changed then
+            reopen(r, 'reopened: data changed')
+          elseif back then
+            reopen(r, 'reopened: detected again')
+          end
+        elseif changed then
+          remember(r, {at = now, event = 'data changed', by = 'syncd'})
+        end
+      else
+        r = {id = id, code = key, key = key, kind = m.kind, severity = m.severity,
+             city = m.city, national = m.national, detail = m.detail, auto_resolvable = m.auto,
+             city_code = facts.c, national_code = facts.n,
+             present = true, state = 'open', detected_at = now, last_seen_at = now,
+             resolution = NULL, claimed_by = NULL, claimed_at = NULL, history = {}}
+        remember(r, {at = now, event = 'detected', by = 'syncd'})
+        audit(KEYS[5], now, 'syncd', 'detect', id, 'null', state_of(r))
+      end
+      if m.auto and (r.state == 'open' or r.state == 'claimed') then
+        auto_resolve(r, 'auto: ' .. m.rule)
+      end
+      save(KEYS[2], KEYS[3], r, raw)
+    end
+  end
+  local previous = redis.call('HGET', KEYS[4], key)
+  if previous then
+    for kind in string.gmatch(previous, '[^,]+') do
+      if not seen[kind] then
+        local raw = redis.call('HGET', KEYS[2], key .. '|' .. kind)
+        local r = raw and cjson.decode(raw) or nil
+        if r ~= nil and r.state ~= nil and r.present ~= false then
+          r.present = false
+          remember(r, {at = now, event = 'no longer detected', by = 'syncd'})
+          if r.state == 'open' or r.state == 'claimed' then auto_resolve(r, GONE) end
+          save(KEYS[2], KEYS[3], r, raw)
+        end
+      end
+    end
+  end
+  table.sort(kinds)
+  if #kinds == 0 then
+    redis.call('HDEL', KEYS[4], key)
+  else
+    redis.call('HSET', KEYS[4], key, table.concat(kinds, ','))
+  end
 end
 if e > 0 then
-  redis.call('XACK', KEYS[4], ARGV[1], unpack(ids))
-  redis.call('XDEL', KEYS[4], unpack(ids))
+  redis.call('XACK', KEYS[9], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[9], unpack(ids))
 end
 return 1
 """
+)
+
+# Fields an operator may override on the corrected record (`{P}:override`, "<key>|<field>").
+OVERRIDE_FIELDS = (
+    "status",
+    "received_at",
+    "due_at",
+    "finished_at",
+    "returned_at",
+    "channel",
+    "procedure_code",
+    "field_code",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +363,7 @@ class Store:
         self.redis = client
         self.prefix = prefix
         self._upsert = client.register_script(_UPSERT)
+        self._enqueue = client.register_script(_ENQUEUE)
         self._apply = client.register_script(_APPLY)
 
     def key(self, *parts: str) -> str:
@@ -148,7 +382,7 @@ class Store:
         round trip); returns how many records were new or newer than what was stored."""
         args: list[Any] = [source.value, cursor.encode() if cursor else "", len(dossiers)]
         for d in dossiers:
-            args += (d.code, d.version, codec.dumps(d))
+            args += (d.code, d.version, codec.dumps(d), ",".join(d.alt_codes), fingerprint(d) or "")
         for r in rejected:
             raw = json.dumps(r.raw, ensure_ascii=False, default=str)
             stamp = r.updated_at.isoformat() if r.updated_at else ""
@@ -160,8 +394,44 @@ class Store:
             self.key("dirty"),
             self.key("work"),
             self.key("quarantine"),
+            self.key("idx", source.value),
+            self.key("alt", source.value),
+            self.key("fp", source.value),
         ]
         return int(await self._upsert(keys=keys, args=args))
+
+    async def related(
+        self, city: Mapping[str, Dossier], national: Mapping[str, Dossier], codes: Sequence[str]
+    ) -> tuple[dict[str, Dossier], dict[str, Dossier]]:
+        """Records that may be the same dossiers as `codes` under other codes: national records
+        naming a code as their alternate (and the reverse), the records an alternate code names,
+        and records with the same fingerprint. Two round trips for the whole batch."""
+        city_fps = sorted({fp for d in city.values() if (fp := fingerprint(d))})
+        national_fps = sorted({fp for d in national.values() if (fp := fingerprint(d))})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.key("alt", "national"), list(codes))
+            pipe.hmget(self.key("alt", "city"), list(codes))
+            pipe.hmget(self.key("fp", "national"), city_fps or ["-"])
+            pipe.hmget(self.key("fp", "city"), national_fps or ["-"])
+            national_alt, city_alt, national_fp, city_fp = await pipe.execute()
+        want_national = {_str(c) for c in national_alt if c}
+        want_city = {_str(c) for c in city_alt if c}
+        want_city |= {a for d in national.values() for a in d.alt_codes}
+        want_national |= {a for d in city.values() for a in d.alt_codes}
+        for joined in national_fp:
+            want_national |= set(_str(joined).split(",")) if joined else set()
+        for joined in city_fp:
+            want_city |= set(_str(joined).split(",")) if joined else set()
+        extra_city = sorted(want_city - city.keys())
+        extra_national = sorted(want_national - national.keys())
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.key("rec", "city"), extra_city or ["-"])
+            pipe.hmget(self.key("rec", "national"), extra_national or ["-"])
+            city_blobs, national_blobs = await pipe.execute()
+        return (
+            _decode_many(extra_city, city_blobs[: len(extra_city)]),
+            _decode_many(extra_national, national_blobs[: len(extra_national)]),
+        )
 
     async def cursor(self, source: Source) -> Cursor | None:
         raw = await self.redis.hget(self.key("cursor"), source.value)
@@ -185,6 +455,57 @@ class Store:
             pipe.hmget(self.key("rec", Source.NATIONAL.value), list(codes))
             city, national = await pipe.execute()
         return _decode_many(codes, city), _decode_many(codes, national)
+
+    async def enqueue(self, codes: Iterable[str], batch: int = 1000) -> int:
+        """Queue codes for reconciliation (those not already queued); returns how many."""
+        queued = 0
+        pending = list(codes)
+        for start in range(0, len(pending), batch):
+            chunk = pending[start : start + batch]
+            added = await self._enqueue(keys=[self.key("dirty"), self.key("work")], args=chunk)
+            queued += int(added)
+        return queued
+
+    async def all_codes(self, source: Source, batch: int = 2000) -> AsyncIterator[list[str]]:
+        """Every code one portal has, in batches (for the periodic full sweep)."""
+        chunk: list[str] = []
+        async for code in self.redis.hscan_iter(self.key("ver", source.value), count=batch):
+            chunk.append(_str(code[0]))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    async def record_writeback(
+        self, pushes: Mapping[str, dict[str, str]], settled: Iterable[str]
+    ) -> None:
+        """The write-back log: per dossier the latest push (done or, in dry run, that would be
+        done); dossiers that no longer need one leave it."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            gone = list(settled)
+            if gone:
+                pipe.hdel(self.key("writeback"), *gone)
+            if pushes:
+                pipe.hset(
+                    self.key("writeback"),
+                    mapping={k: json.dumps(v, ensure_ascii=False) for k, v in pushes.items()},
+                )
+            await pipe.execute()
+
+    async def writebacks(self) -> dict[str, dict[str, str]]:
+        raw = await self.redis.hgetall(self.key("writeback"))
+        return {_str(k): json.loads(v) for k, v in raw.items()}
+
+    async def excluded(self, keys: Sequence[str] | None = None) -> dict[str, str]:
+        """Why dossiers are left out of the counts: these keys, or all (None)."""
+        if keys is None:
+            raw = await self.redis.hgetall(self.key("excluded"))
+            return {_str(k): _str(v) for k, v in raw.items()}
+        if not keys:
+            return {}
+        values = await self.redis.hmget(self.key("excluded"), list(keys))
+        return {k: _str(v) for k, v in zip(keys, values, strict=True) if v}
 
     async def count(self, source: Source) -> int:
         return int(await self.redis.hlen(self.key("rec", source.value)))
@@ -239,6 +560,13 @@ class Store:
         raw = await self.redis.hget(self.key("procedure", "meta"), "fetched_at")
         return datetime.fromisoformat(_str(raw)) if raw else None
 
+    async def record_sweep(self, at: datetime) -> None:
+        await self.redis.hset(self.key("status"), "sweep:last_at", at.isoformat())
+
+    async def last_sweep(self) -> datetime | None:
+        raw = await self.redis.hget(self.key("status"), "sweep:last_at")
+        return datetime.fromisoformat(_str(raw)) if raw else None
+
     async def record_status(self, source: Source, **facts: str | int) -> None:
         await self.redis.hset(
             self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}
@@ -283,32 +611,82 @@ class Store:
 
     # --- results -----------------------------------------------------------------------
 
-    async def apply(self, decisions: Iterable[Decision], done: WorkItem, now: datetime) -> None:
-        """Write decisions and acknowledge their work entries in one script (atomic, one round
-        trip per batch).
+    async def apply(
+        self,
+        decisions: Iterable[Decision],
+        done: WorkItem,
+        now: datetime,
+        retired: Iterable[str] = (),
+    ) -> None:
+        """Write decisions (corrected records, exclusions, the mismatch queue and its audit) and
+        acknowledge their work entries in one script (atomic, one round trip per batch).
 
-        Idempotent: applying the same decisions again leaves Redis as it was (a mismatch keeps
-        the time it was first detected).
+        Idempotent: applying the same decisions again at the same `now` leaves Redis as it was;
+        at a later `now` only the mismatches' `last_seen_at` moves.
         """
-        kinds = [kind.value for kind in MismatchKind]
-        args: list[Any] = [GROUP, now.isoformat(), len(kinds), *kinds, len(done.entry_ids)]
-        args += done.entry_ids
+        args: list[Any] = [GROUP, now.isoformat(), len(done.entry_ids), *done.entry_ids]
         for decision in decisions:
+            key = getattr(decision, "key", decision.code)
             blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
-            args += (decision.code, blob, len(decision.mismatches))
-            for m in decision.mismatches:
-                args += (m.kind.value, json.dumps(_mismatch_json(m), ensure_ascii=False))
+            matches = getattr(decision, "matches", ())
+            facts = {
+                "x": getattr(decision, "excluded", None) or None,
+                "c": matches[0].city_code if matches else None,
+                "n": matches[0].national_code if matches else None,
+                "m": [_mismatch_facts(m) for m in decision.mismatches],
+            }
+            args += (key, blob, json.dumps(facts, ensure_ascii=False))
+        # Keys whose records now belong to another dossier's decision (a national-only record
+        # matched later by alternate code or fingerprint): no corrected record of their own, and
+        # their mismatches close as no longer detected.
+        empty = json.dumps({"x": None, "c": None, "n": None, "m": []})
+        for key in retired:
+            args += (key, b"", empty)
         keys = [
             self.key("corrected"),
             self.key("mismatch"),
-            self.key("mismatch", "since"),
+            self.key("mismatch", "open"),
+            self.key("mismatch", "kinds"),
+            self.key("audit"),
+            self.key("excluded"),
+            self.key("override"),
+            self.key("dirty"),
             self.key("work"),
         ]
         await self._apply(keys=keys, args=args)
 
-    async def mismatches(self) -> list[dict[str, Any]]:
-        raw = await self.redis.hgetall(self.key("mismatch"))
-        return [json.loads(v) for v in raw.values()]
+    async def mismatches(self, include_gone: bool = False) -> list[dict[str, Any]]:
+        """Mismatch records of what is detected now, in any state (with `include_gone`, also
+        those no longer detected). Each has "code" (the dossier key) and "kind"."""
+        out = []
+        async for _, blob in self.redis.hscan_iter(self.key("mismatch"), count=1000):
+            record = json.loads(blob)
+            if "state" in record and (include_gone or record.get("present", True)):
+                out.append(record)
+        return out
+
+    async def mismatch_records(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The records of these mismatch ids that exist, in one round trip."""
+        if not ids:
+            return {}
+        blobs = await self.redis.hmget(self.key("mismatch"), list(ids))
+        return {i: json.loads(b) for i, b in zip(ids, blobs, strict=True) if b}
+
+    async def overrides(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Operators' values for the corrected records of `keys` (one round trip): key ->
+        {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`; a value is as
+        the corrected record spells it (status and channel as their numbers, times in ISO
+        8601 with offset), and '' means the field has no value."""
+        if not keys:
+            return {}
+        names = [f"{k}|{f}" for k in keys for f in OVERRIDE_FIELDS]
+        values = await self.redis.hmget(self.key("override"), names)
+        out: dict[str, dict[str, str]] = {}
+        for name, value in zip(names, values, strict=True):
+            if value is not None:
+                key, _, field = name.rpartition("|")
+                out.setdefault(key, {})[field] = _str(value)
+        return out
 
     async def delete_all(self) -> int:
         """Remove every key under this prefix (tests, and a clean demo)."""
@@ -326,12 +704,15 @@ def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _mismatch_json(m: Mismatch) -> dict[str, Any]:
+def _mismatch_facts(m: Mismatch) -> dict[str, Any]:
+    auto = bool(getattr(m, "auto_resolvable", False))
+    rule = getattr(m, "rule", None) or (f"{m.kind.value} {m.detail}" if m.detail else m.kind.value)
     return {
-        "code": m.code,
         "kind": m.kind.value,
         "severity": m.severity.value,
         "city": m.city_value,
         "national": m.national_value,
         "detail": m.detail,
+        "auto": auto,
+        "rule": str(rule),
     }

@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
+from connectors import scenario as scenario_module
 from connectors.base import Connector
 from connectors.city.client import CityConnector, CitySettings
-from connectors.dataset import AGENCY_CODE, Dataset, generate
+from connectors.dataset import AGENCY_CODE, Dataset
 from connectors.http import HttpSettings
 from connectors.mockserver import (
     CITY_API_KEY,
@@ -23,6 +24,8 @@ from connectors.mockserver import (
     start_mock_portals,
 )
 from connectors.national.client import NationalConnector, NationalSettings
+from connectors.scenario import Scenario
+from reconcile.compare import Decision, Policy, decide
 from syncd import config as config_module
 from syncd.config import Config
 from syncd.store import Store
@@ -57,8 +60,35 @@ async def store(redis_client: aioredis.Redis) -> AsyncIterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def dataset() -> Dataset:
-    return generate(dossiers=200, seed=11)
+def scenario() -> Scenario:
+    return scenario_module.generate(200, 11, city_words=False)
+
+
+@pytest.fixture(scope="session")
+def dataset(scenario: Scenario) -> Dataset:
+    """The scenario as both mocks serve it, identities as connectors without a salt read them."""
+    return scenario.views(scenario.now, salt="")
+
+
+def truth_decisions(scenario: Scenario, dataset: Dataset) -> dict[str, Decision]:
+    """The engine's decisions on the scenario's own grouping of records into dossiers: what a
+    sync must end with, however its records arrived and were matched."""
+    city = {d.code: d for d in dataset.city}
+    national = {d.code: d for d in dataset.national}
+    out: dict[str, Decision] = {}
+    pending = [sorted({sd.code, *sd.extra_codes()}) for sd in scenario.dossiers]
+    while pending:
+        codes = pending.pop()
+        cs, ns = (
+            [city[c] for c in codes if c in city],
+            [national[c] for c in codes if c in national],
+        )
+        if not cs and not ns:
+            continue
+        decision = decide(cs, ns, Policy())
+        out[decision.key] = decision
+        pending.extend([code] for code in decision.unrelated)
+    return out
 
 
 @pytest.fixture

@@ -21,6 +21,12 @@ dossier_codes: st.SearchStrategy[str] = st.builds(
 # Free text for the remaining string fields: any printable text, Vietnamese included.
 _texts = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20)
 
+# Salted identity hashes as the connectors compute them ("" = unknown or placeholder); a small
+# pool, so that two records share one often.
+identities: st.SearchStrategy[str] = st.just("") | st.sampled_from(
+    ("3f9a1c0d5e7b2a64", "b41e07c9d2a85f13", "0c6d8e2f4a1b9357")
+)
+
 _NATIVE_STATUSES = ("processing", "done", "Chờ ký duyệt", "Đang xử lý", "waiting_signature")
 
 
@@ -91,6 +97,7 @@ def dossiers(
         pauses=st.lists(_pauses(when), max_size=3).map(tuple),
         digitised=st.booleans(),
         native_status=st.just("") | st.sampled_from(_NATIVE_STATUSES) | _texts,
+        identity=identities,
     )
 
 
@@ -112,6 +119,7 @@ def build_dossier(
     finished_at: datetime | None = None,
     returned_at: datetime | None = None,
     pauses: tuple[Pause, ...] = (),
+    identity: str = "",
 ) -> Dossier:
     """A hand-built dossier; `updated_at` defaults to the receipt time."""
     return Dossier(
@@ -127,4 +135,5 @@ def build_dossier(
         finished_at=finished_at,
         returned_at=returned_at,
         pauses=pauses,
+        identity=identity,
     )

@@ -26,6 +26,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from connectors import scenario as scenario_module
 from connectors.base import Connector, Cursor, PortalError
 from connectors.city import mock as city_mock
 from connectors.city import wire as city_wire
@@ -46,10 +47,11 @@ from syncd import config as config_module
 from syncd import logs
 from syncd.service import Syncer
 from syncd.store import Store
-from tests.conftest import REDIS_URL, make_connectors
+from tests.conftest import REDIS_URL, make_connectors, truth_decisions
 from tests.test_store import snapshot
 
-DATASET = generate(dossiers=60, seed=23)
+SCENARIO = scenario_module.generate(60, 23, city_words=False)
+DATASET = SCENARIO.views(SCENARIO.now, salt="")
 CONFIG = config_module.load(env={})
 STATUSES = CONFIG.city_statuses()
 # Malformed kinds after which the record can still be told apart and fetched again by code.
@@ -684,7 +686,8 @@ async def converge(faults: FaultSettings, page_size: int) -> None:
             await syncer.reconcile_pending()  # what the retry queued (it reconciled them too)
             assert await store.queue_depth() == 0
             found = {(m["code"], MismatchKind(m["kind"])) for m in await store.mismatches()}
-            expected = {(c, kind) for c, kinds in DATASET.expected.items() for kind in kinds}
+            truth = truth_decisions(SCENARIO, DATASET)
+            expected = {(key, m.kind) for key, d in truth.items() for m in d.mismatches}
             assert found == expected
     finally:
         await store.delete_all()

@@ -61,7 +61,7 @@ async def test_changes_arriving_between_pages_are_neither_lost_nor_doubled(
     finally:
         for connector in connectors:
             await connector.close()
-    truth = scenario.views(later)
+    truth = scenario.views(later, salt="")
     assert without_native(await stored(store, Source.CITY)) == {d.code: d for d in truth.city}
     assert await stored(store, Source.NATIONAL) == {d.code: d for d in truth.national}
 

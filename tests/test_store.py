@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -135,26 +136,40 @@ async def test_applying_the_same_decisions_twice_changes_nothing(store: Store) -
     decision = compare(city, national)
     await store.apply([decision], work, T0)
     before = await snapshot(store)
-    await store.apply([decision], work, T0 + timedelta(hours=1))
+    await store.apply([decision], work, T0)
     assert await snapshot(store) == before
+    later = T0 + timedelta(hours=1)
+    await store.apply([decision], work, later)
     [mismatch] = await store.mismatches()
-    assert mismatch == {
+    stored = before[store.key("mismatch").encode()]
+    assert isinstance(stored, dict)
+    [earlier] = [json.loads(v) for v in stored.values()]
+    assert mismatch == {**earlier, "last_seen_at": later.isoformat()}
+    assert {k: mismatch[k] for k in ("code", "kind", "city", "national")} == {
         "code": "A",
         "kind": "status",
-        "severity": "medium",
         "city": "10",
         "national": "4",
-        "detail": "behind",
     }
+    auto = getattr(decision.mismatches[0], "auto_resolvable", False)
+    assert mismatch["state"] == ("auto_resolved" if auto else "open")
+    assert mismatch["detected_at"] == T0.isoformat()
 
 
-async def test_a_resolved_mismatch_disappears_on_the_next_decision(store: Store) -> None:
+async def test_a_mismatch_no_longer_detected_is_auto_resolved(store: Store) -> None:
     await store.ensure_group()
     city = dossier("A", Status.RETURNED, minutes=3)
     await store.upsert(Source.CITY, [city], None)
     work = await store.take_work("c1", 10)
-    await store.apply([compare(city, None)], work, T0)
+    first = compare(city, None)
+    await store.apply([first], work, T0)
     assert [m["kind"] for m in await store.mismatches()] == ["missing_national"]
     await store.apply([compare(city, replace(city, source=Source.NATIONAL))], work, T0)
     assert await store.mismatches() == []
-    assert await store.redis.hlen(store.key("mismatch", "since")) == 0
+    [gone] = await store.mismatches(include_gone=True)
+    assert (gone["state"], gone["present"]) == ("auto_resolved", False)
+    assert gone["history"][-1]["event"] in ("auto_resolved", "no longer detected")
+    if not getattr(first.mismatches[0], "auto_resolvable", False):
+        assert gone["resolution"]["reason"] == "auto: no longer detected"
+    assert await store.redis.scard(store.key("mismatch", "open")) == 0
+    assert await store.redis.hlen(store.key("mismatch", "kinds")) == 0

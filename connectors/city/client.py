@@ -23,6 +23,7 @@ class CitySettings:
     page_size: int = 200
     http: HttpSettings = field(default_factory=HttpSettings)
     overlap: timedelta = timedelta(0)
+    identity_salt: str = ""
 
 
 class CityConnector:
@@ -30,7 +31,7 @@ class CityConnector:
 
     def __init__(self, settings: CitySettings, statuses: StatusMap) -> None:
         self._settings = settings
-        self.wire = wire.wire_format(statuses)
+        self.wire = wire.wire_format(statuses, settings.identity_salt)
         self.http = PortalHttp(
             "city", settings.base_url, settings.http, {"X-Api-Key": settings.api_key}
         )

@@ -26,6 +26,7 @@ from connectors.fields import (
     required_time,
     text,
 )
+from connectors.identity import identity_hash
 from connectors.wireformat import WireFormat
 from reconcile.model import Channel, Dossier, Pause, Source, Status
 from reconcile.statusmap import StatusMap, UnknownStatus
@@ -40,10 +41,10 @@ def key(raw: Mapping[str, Any]) -> Cursor | None:
     return feed_key(raw, "dossierNo", "modifiedDate", DATE_FORMAT)
 
 
-def wire_format(statuses: StatusMap) -> WireFormat:
+def wire_format(statuses: StatusMap, salt: str = "") -> WireFormat:
     return WireFormat(
         Source.CITY,
-        partial(decode, statuses=statuses),
+        partial(decode, statuses=statuses, salt=salt),
         "dossierNo",
         "modifiedDate",
         DATE_FORMAT,
@@ -51,7 +52,8 @@ def wire_format(statuses: StatusMap) -> WireFormat:
     )
 
 
-def decode(raw: Mapping[str, Any], statuses: StatusMap) -> Dossier:
+def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossier:
+    """The canonical dossier; the applicant's ID number only as a salted hash (`identity`)."""
     native = text(raw, "dossierStatus")
     try:
         status = statuses.to_national(native)
@@ -82,6 +84,7 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap) -> Dossier:
         pauses=tuple(pauses),
         digitised=digitized,
         native_status=native,
+        identity=identity_hash(raw.get("applicantIdNo"), salt),
     )
 
 

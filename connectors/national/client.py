@@ -38,6 +38,7 @@ class NationalSettings:
     page_size: int = 200
     http: HttpSettings = field(default_factory=HttpSettings)
     overlap: timedelta = timedelta(0)
+    identity_salt: str = ""
 
 
 class ServiceError(PortalError):
@@ -75,6 +76,7 @@ class NationalConnector:
         self._settings = settings
         self._session_token: str | None = None
         self.http = PortalHttp("national", settings.base_url, settings.http, {})
+        self.wire = wire.wire_format(settings.identity_salt)
         self.logins = 0
 
     async def _login(self) -> str:
@@ -120,7 +122,7 @@ class NationalConnector:
     def _page(
         self, data: list[Any], since: Cursor | None, floor: Cursor | None, total: int | None
     ) -> Page:
-        return wire.WIRE.page(data, since, floor, total)
+        return self.wire.page(data, since, floor, total)
 
     async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
         size = self._settings.page_size

@@ -15,6 +15,7 @@ A record, as `LayDanhSachHoSo` returns it (personal fields are never stored)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from connectors.base import Cursor, WireError
@@ -26,6 +27,7 @@ from connectors.fields import (
     required_time,
     text,
 )
+from connectors.identity import identity_hash
 from connectors.wireformat import WireFormat
 from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status
 
@@ -47,7 +49,8 @@ def _code_number(raw: Mapping[str, Any], name: str, allowed: type[Channel] | typ
     return number
 
 
-def decode(raw: Mapping[str, Any]) -> Dossier:
+def decode(raw: Mapping[str, Any], salt: str = "") -> Dossier:
+    """The canonical dossier; the applicant's ID number only as a salted hash (`identity`)."""
     pauses = tuple(
         Pause(
             required_time(item, "NgayYeuCauBoSung", DATE_FORMAT),
@@ -74,10 +77,19 @@ def decode(raw: Mapping[str, Any]) -> Dossier:
         alt_codes=(alt,) if alt else (),
         pauses=pauses,
         digitised=digitised == "1",
+        identity=identity_hash(raw.get("SoGiayTo"), salt),
     )
 
 
-WIRE = WireFormat(Source.NATIONAL, decode, "MaHoSo", "NgayCapNhat", DATE_FORMAT, PERSONAL_FIELDS)
+def wire_format(salt: str = "") -> WireFormat:
+    return WireFormat(
+        Source.NATIONAL,
+        partial(decode, salt=salt),
+        "MaHoSo",
+        "NgayCapNhat",
+        DATE_FORMAT,
+        PERSONAL_FIELDS,
+    )
 
 
 def encode(d: Dossier, extra: Mapping[str, Any]) -> dict[str, Any]:
