@@ -507,6 +507,11 @@ class Store:
         values = await self.redis.hmget(self.key("excluded"), list(keys))
         return {k: _str(v) for k, v in zip(keys, values, strict=True) if v}
 
+    async def load_corrected(self, keys: Sequence[str]) -> dict[str, Dossier]:
+        if not keys:
+            return {}
+        return _decode_many(keys, await self.redis.hmget(self.key("corrected"), list(keys)))
+
     async def count(self, source: Source) -> int:
         return int(await self.redis.hlen(self.key("rec", source.value)))
 
