@@ -702,7 +702,7 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
                     national=await store.count(Source.NATIONAL),
                 )
                 out.write(synced + "\n")
-                summary = ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items()))
+                summary = ", ".join(f"{t(f'kind.{k}')}: {n}" for k, n in sorted(kinds.items()))
                 out.write(t("demo.mismatches", summary=summary or t("demo.none")) + "\n\n")
             out.write(render(result, args.format))
     finally:

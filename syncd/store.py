@@ -682,8 +682,8 @@ class Store:
         {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`; a value is as
         the corrected record spells it (status and channel as their numbers, times in ISO
         8601 with offset), and '' means the field has no value."""
-        if not keys:
-            return {}
+        if not keys or not await self.redis.exists(self.key("override")):
+            return {}  # the usual case: no operator has set a value yet
         names = [f"{k}|{f}" for k in keys for f in OVERRIDE_FIELDS]
         values = await self.redis.hmget(self.key("override"), names)
         out: dict[str, dict[str, str]] = {}
