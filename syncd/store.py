@@ -62,7 +62,7 @@ import redis.exceptions
 from connectors.base import Cursor, Rejected
 from reconcile import codec
 from reconcile.compare import Decision, Mismatch
-from reconcile.engine import fingerprint
+from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
 from reconcile.model import Dossier, Procedure, Source
 
 GROUP = "reconcilers"
@@ -339,17 +339,9 @@ return 1
 """
 )
 
-# Fields an operator may override on the corrected record (`{P}:override`, "<key>|<field>").
-OVERRIDE_FIELDS = (
-    "status",
-    "received_at",
-    "due_at",
-    "finished_at",
-    "returned_at",
-    "channel",
-    "procedure_code",
-    "field_code",
-)
+# Fields an operator may set on the corrected record (`{P}:override`, "<key>|<field>"): those the
+# engine can override, less `digitised`, which no mismatch is about.
+OVERRIDE_FIELDS = tuple(f for f in OVERRIDABLE_FIELDS if f != "digitised")
 
 
 @dataclass(frozen=True, slots=True)
