@@ -29,6 +29,8 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:idx:<source>                 HASH  code -> "alt,codes|fingerprint" as last indexed
     {P}:alt:<source>                 HASH  alternate code (MaHoSoKhac) -> the code carrying it
     {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
+    {P}:match                        HASH  dossier key -> {city, national, method}: how the
+                                           pair was matched (code, alt_code, fingerprint)
     {P}:procedure                    HASH  procedure code -> procedure (JSON)
     {P}:procedure:meta               HASH  fetched_at, count
 
@@ -225,7 +227,7 @@ _APPLY = (
     MISMATCH_LUA
     + """
 -- KEYS: corrected, mismatch, mismatch:open, mismatch:kinds, audit, excluded, override, dirty,
---       work
+--       work, match
 -- ARGV: group, now, number of entry ids e, e ids, then per decision: key, corrected blob
 --       ('' = none), facts: {"x": excluded reason or null, "c", "n": the matched pair's
 --                            city and national codes (or null),
@@ -267,6 +269,11 @@ for at = 4 + e, #ARGV, 3 do
     redis.call('HDEL', KEYS[6], key)
   else
     redis.call('HSET', KEYS[6], key, facts.x)
+  end
+  if facts.h == nil or facts.h == NULL then
+    redis.call('HDEL', KEYS[10], key)
+  else
+    redis.call('HSET', KEYS[10], key, enc({city = facts.c, national = facts.n, method = facts.h}))
   end
   local seen, kinds = {}, {}
   for _, m in ipairs(facts.m) do
@@ -630,6 +637,7 @@ class Store:
                 "x": getattr(decision, "excluded", None) or None,
                 "c": matches[0].city_code if matches else None,
                 "n": matches[0].national_code if matches else None,
+                "h": matches[0].method.value if matches else None,
                 "m": [_mismatch_facts(m) for m in decision.mismatches],
             }
             args += (key, blob, json.dumps(facts, ensure_ascii=False))
@@ -649,8 +657,14 @@ class Store:
             self.key("override"),
             self.key("dirty"),
             self.key("work"),
+            self.key("match"),
         ]
         await self._apply(keys=keys, args=args)
+
+    async def matches(self) -> dict[str, dict[str, str]]:
+        """How each dossier's pair was matched: key -> {city, national, method}."""
+        raw = await self.redis.hgetall(self.key("match"))
+        return {_str(k): json.loads(v) for k, v in raw.items()}
 
     async def mismatches(self, include_gone: bool = False) -> list[dict[str, Any]]:
         """Mismatch records of what is detected now, in any state (with `include_gone`, also

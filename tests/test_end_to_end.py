@@ -66,6 +66,16 @@ async def test_one_cycle_stores_both_sides_and_finds_the_known_disagreements(
     corrected = {d.code: as_truth(d) async for d in store.iter_records("corrected")}
     assert corrected == {key: as_truth(d.corrected) for key, d in truth.items()}
     assert await store.excluded() == {k: d.excluded for k, d in truth.items() if d.excluded}
+    matched = {
+        key: (m.city_code, m.national_code, m.method.value)
+        for key, d in truth.items()
+        for m in d.matches
+    }
+    stored_matches = {
+        k: (v["city"], v["national"], v["method"]) for k, v in (await store.matches()).items()
+    }
+    assert stored_matches == matched
+    assert {method for *_, method in matched.values()} >= {"code", "alt_code"}
     pushes = await store.writebacks()
     assert set(pushes) == {k for k, d in truth.items() if d.push is not None}
     assert {p["mode"] for p in pushes.values()} == {"dry_run"}
