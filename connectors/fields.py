@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Cursor, WireError
+from connectors.base import WireError
 from reconcile.model import VN_TZ
 
 
@@ -66,11 +66,3 @@ def records(raw: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise WireError(f"{name}: expected a list of objects")
     return value
-
-
-def feed_key(raw: Mapping[str, Any], code_field: str, time_field: str, fmt: str) -> Cursor | None:
-    """A record's position in the change feed, or None if its code or timestamp is unusable."""
-    try:
-        return Cursor(required_time(raw, time_field, fmt), text(raw, code_field))
-    except WireError:
-        return None

@@ -13,13 +13,12 @@ from reconcile.model import Dossier, Source
 
 
 @dataclass(frozen=True)
-class WireFormat:
-    source: Source
-    decode: Callable[[Mapping[str, Any]], Dossier]
+class FeedIdentity:
+    """Where a record keeps its code and change time: its position in the change feed."""
+
     code_field: str
     stamp_field: str
     date_format: str
-    personal: frozenset[str]
 
     def code_of(self, raw: Mapping[str, Any]) -> str | None:
         value = raw.get(self.code_field)
@@ -40,6 +39,14 @@ class WireFormat:
         """The record's position in the change feed, if its code and change time read."""
         code, stamp = self.code_of(raw), self.stamp_of(raw)
         return Cursor(stamp, code) if code is not None and stamp is not None else None
+
+
+@dataclass(frozen=True)
+class WireFormat:
+    source: Source
+    decode: Callable[[Mapping[str, Any]], Dossier]
+    identity: FeedIdentity
+    personal: frozenset[str]
 
     def page(
         self,
@@ -66,7 +73,7 @@ class WireFormat:
                     Rejected(self.source, None, "record is not a JSON object", {"raw": raw})
                 )
                 continue
-            position = self.key(raw)
+            position = self.identity.key(raw)
             if position is not None:
                 if floor is not None and position <= floor:
                     continue
@@ -76,7 +83,13 @@ class WireFormat:
             except WireError as exc:
                 kept = {name: value for name, value in raw.items() if name not in self.personal}
                 rejected.append(
-                    Rejected(self.source, self.code_of(raw), str(exc), kept, self.stamp_of(raw))
+                    Rejected(
+                        self.source,
+                        self.identity.code_of(raw),
+                        str(exc),
+                        kept,
+                        self.identity.stamp_of(raw),
+                    )
                 )
         if newest is not None and since is not None and newest <= since:
             newest = None

@@ -36,8 +36,8 @@ MAX_PAGE_SIZE = 500
 FEED = web.AppKey("feed", Feed)
 # Where malformed-record faults strike a city record.
 SHAPE = RecordShape(
-    code="dossierNo",
-    timestamp="modifiedDate",
+    code=wire.FEED.code_field,
+    timestamp=wire.FEED.stamp_field,
     status="dossierStatus",
     unknown_status="status-in-no-map",
     dates=("receiveDate", "dueDate", "finishDate", "releaseDate"),

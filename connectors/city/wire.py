@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.base import Cursor, WireError
+from connectors.base import WireError
 from connectors.fields import (
-    feed_key,
     format_local,
     optional_time,
     records,
@@ -27,7 +26,7 @@ from connectors.fields import (
     text,
 )
 from connectors.identity import identity_hash
-from connectors.wireformat import WireFormat
+from connectors.wireformat import FeedIdentity, WireFormat
 from reconcile.model import Channel, Dossier, Pause, Source, Status
 from reconcile.statusmap import StatusMap, UnknownStatus
 
@@ -37,17 +36,15 @@ CHANNEL_NAMES = {channel: name for name, channel in CHANNELS.items()}
 PERSONAL_FIELDS = frozenset({"applicantName", "applicantIdNo", "contactTelNo", "applicantAddress"})
 
 
-def key(raw: Mapping[str, Any]) -> Cursor | None:
-    return feed_key(raw, "dossierNo", "modifiedDate", DATE_FORMAT)
+FEED = FeedIdentity("dossierNo", "modifiedDate", DATE_FORMAT)
+key = FEED.key
 
 
 def wire_format(statuses: StatusMap, salt: str = "") -> WireFormat:
     return WireFormat(
         Source.CITY,
         partial(decode, statuses=statuses, salt=salt),
-        "dossierNo",
-        "modifiedDate",
-        DATE_FORMAT,
+        FEED,
         PERSONAL_FIELDS,
     )
 

@@ -146,7 +146,7 @@ class NationalConnector:
             if len(data) < size:
                 return
             # The newest position in the page, not the last record: a page may come out of order.
-            keys = [wire.key(item) for item in data if isinstance(item, Mapping)]
+            keys = [self.wire.identity.key(item) for item in data if isinstance(item, Mapping)]
             last = max((k for k in keys if k is not None), default=None)
             if last is None or (boundary is not None and last.updated_at <= boundary):
                 page_number += 1  # a whole page within one second: step inside it

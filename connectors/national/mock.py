@@ -45,8 +45,8 @@ PROGRESS = web.AppKey("progress", dict)
 PROCEDURES = web.AppKey("procedures", list)
 # Where malformed-record faults strike a national record.
 SHAPE = RecordShape(
-    code="MaHoSo",
-    timestamp="NgayCapNhat",
+    code=wire.FEED.code_field,
+    timestamp=wire.FEED.stamp_field,
     status="TrangThaiHoSo",
     unknown_status="99",
     dates=("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra"),

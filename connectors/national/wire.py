@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.base import Cursor, WireError
+from connectors.base import WireError
 from connectors.fields import (
-    feed_key,
     format_local,
     optional_time,
     records,
@@ -28,15 +27,15 @@ from connectors.fields import (
     text,
 )
 from connectors.identity import identity_hash
-from connectors.wireformat import WireFormat
+from connectors.wireformat import FeedIdentity, WireFormat
 from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status
 
 DATE_FORMAT = "%Y%m%d%H%M%S"
 PERSONAL_FIELDS = frozenset({"ChuHoSo", "SoGiayTo", "SoDienThoai", "DiaChi", "Email"})
 
 
-def key(raw: Mapping[str, Any]) -> Cursor | None:
-    return feed_key(raw, "MaHoSo", "NgayCapNhat", DATE_FORMAT)
+FEED = FeedIdentity("MaHoSo", "NgayCapNhat", DATE_FORMAT)
+key = FEED.key
 
 
 def _code_number(raw: Mapping[str, Any], name: str, allowed: type[Channel] | type[Status]) -> int:
@@ -85,9 +84,7 @@ def wire_format(salt: str = "") -> WireFormat:
     return WireFormat(
         Source.NATIONAL,
         partial(decode, salt=salt),
-        "MaHoSo",
-        "NgayCapNhat",
-        DATE_FORMAT,
+        FEED,
         PERSONAL_FIELDS,
     )
 
