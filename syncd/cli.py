@@ -379,6 +379,11 @@ async def resync(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _unknown_entries(store: Store, ids: Sequence[str]) -> list[str]:
+    """Checked before anything is retried, so that a typo changes nothing."""
+    return [i for i in ids if await store.quarantine_entry(i) is None]
+
+
 def _entry_time(entry_id: str) -> str:
     millis = int(entry_id.split("-")[0])
     return datetime.fromtimestamp(millis / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
@@ -389,6 +394,10 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
         if not args.ids and not args.all:
             raise UsageError(t("quarantine.retry_what"))
         async with open_syncer(config) as syncer:
+            if not args.all:
+                missing = await _unknown_entries(syncer.store, args.ids)
+                if missing:
+                    raise UsageError(t("quarantine.no_entry", id=", ".join(missing)))
             result = await syncer.retry_quarantined(None if args.all else args.ids)
         print(t("quarantine.retried", released=len(result.released), kept=len(result.kept)))
         return 0

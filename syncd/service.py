@@ -314,11 +314,13 @@ class Syncer:
         then reconcile them; returns how many records were new or newer."""
         written = 0
         for connector in self.connectors:
-            for code in codes:
-                page = await connector.fetch_one(code)
-                written += await self.store.upsert(
-                    connector.source, page.dossiers, None, page.rejected
-                )
+            pages = [await connector.fetch_one(code) for code in codes]
+            written += await self.store.upsert(
+                connector.source,
+                [d for page in pages for d in page.dossiers],
+                None,
+                [r for page in pages for r in page.rejected],
+            )
         await self.reconcile_codes(codes)
         return written
 
@@ -335,22 +337,33 @@ class Syncer:
         """
         result = RetryResult()
         by_source = {c.source: c for c in self.connectors}
+        wanted = None if entry_ids is None else set(entry_ids)
         entries = [
             e
             for e in await self.store.quarantined(count=100_000)
-            if entry_ids is None or e["id"] in entry_ids
+            if wanted is None or e["id"] in wanted
         ]
+        fetched: dict[Source, list[Dossier]] = {}
         reread: dict[Source, list[dict[str, str]]] = {}
         for entry in entries:
             connector = by_source.get(Source(entry["source"]))
             if connector is None:
                 result.kept.append(entry["id"])
             elif entry.get("code"):
-                await self._refetch(connector, entry, result)
+                record = await self._refetch(connector, entry["code"])
+                if record is None:
+                    result.kept.append(entry["id"])
+                else:
+                    fetched.setdefault(connector.source, []).append(record)
+                    result.released.append(entry["id"])
+                    result.codes.append(entry["code"])
             elif entry.get("updated_at"):
                 reread.setdefault(connector.source, []).append(entry)
             else:
                 result.kept.append(entry["id"])
+        for source, records in fetched.items():
+            await self.store.upsert(source, records, None)  # queues them for reconciliation
+        await self.store.release_quarantined(result.released)
         for source, group in reread.items():
             earliest = min(datetime.fromisoformat(e["updated_at"]) for e in group)
             since = Cursor(earliest - timedelta(seconds=1), "")
@@ -362,26 +375,18 @@ class Syncer:
             await self.store.release_quarantined(ids)
             result.released.extend(ids)
         await self.reconcile_pending()
-        if result.codes:
-            await self.reconcile_codes(result.codes)
         return result
 
-    async def _refetch(
-        self, connector: Connector, entry: dict[str, str], result: RetryResult
-    ) -> None:
+    async def _refetch(self, connector: Connector, code: str) -> Dossier | None:
+        """The portal's record of `code` if it now decodes; None if not (or unreachable)."""
         try:
-            page = await connector.fetch_one(entry["code"])
+            page = await connector.fetch_one(code)
         except PortalError as exc:
             log.warning("quarantine_retry_failed", portal=connector.source.value, error=str(exc))
-            result.kept.append(entry["id"])
-            return
+            return None
         if page.rejected or not page.dossiers:
-            result.kept.append(entry["id"])
-            return
-        await self.store.upsert(connector.source, page.dossiers, None)
-        await self.store.release_quarantined([entry["id"]])
-        result.released.append(entry["id"])
-        result.codes.append(entry["code"])
+            return None
+        return page.dossiers[0]
 
     async def refresh_catalogue(self, force: bool = False) -> None:
         """Fetch the procedure catalogue when it is older than `catalogue_refresh` (or never

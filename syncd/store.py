@@ -528,7 +528,10 @@ class Store:
         ]
 
     async def quarantine_entry(self, entry_id: str) -> dict[str, str] | None:
-        entries: Any = await self.redis.xrange(self.key("quarantine"), entry_id, entry_id)
+        try:
+            entries: Any = await self.redis.xrange(self.key("quarantine"), entry_id, entry_id)
+        except redis.exceptions.ResponseError:  # not a stream id at all
+            return None
         if not entries:
             return None
         entry_id_raw, fields = entries[0]

@@ -142,3 +142,16 @@ async def test_resync_refuses_a_bad_day_and_since_with_code(
     code, _, err = await cli("resync", "--code", "X", "--since", "2024-07-01", env=env)
     assert code == 2
     assert "--since" in err
+
+
+async def test_retrying_an_unknown_entry_changes_nothing_and_says_so(
+    odd_portals: MockPortals, store: Store
+) -> None:
+    env = env_for(odd_portals, store)
+    code, _, err = await cli("run", "--once", env=env)
+    assert code == 0, err
+    before = await store.quarantine_count()
+    code, _, err = await cli("quarantine", "retry", "1-0", "not-an-id", env=env)
+    assert code == 2
+    assert err.strip() == "Không có mục cách ly 1-0, not-an-id"
+    assert await store.quarantine_count() == before == 3

@@ -40,7 +40,8 @@ def test_every_environment_variable_is_documented() -> None:
 
 def test_every_configuration_table_is_documented() -> None:
     config = config_module.load(env={})
-    for section in ("agency", "redis", "runtime", "log", "ui", "catalogue", "report"):
+    sections = ("agency", "redis", "runtime", "log", "ui", "catalogue", "report", "reconcile")
+    for section in (*sections, "writeback"):
         for key in vars(getattr(config, section)):
             assert f"`{section}.{key}" in README, f"{section}.{key}"
     for key in vars(config.mock):
