@@ -27,6 +27,7 @@ _DATE_FIELDS = {
     "due_at": "d",
     "finished_at": "f",
     "returned_at": "t",
+    "apology_at": "ap",
 }
 
 

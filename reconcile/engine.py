@@ -74,7 +74,8 @@ authority for the status. Everything else goes to operators.
 
 The corrected record: each field of `AUTHORITY_FIELDS` comes from its authority side under the
 policy when that side has the record, else from the other side; `updated_at` and
-`native_status` travel with the status, the identity from the status side unless it has none;
+`native_status` travel with the status, the identity from the status side unless it has none,
+the apology letter's date (`apology_at`) with the due date, from the other side if that has none;
 then the operator's `overrides` apply (field name -> text: a status or channel as its number,
 a date as an ISO datetime with its offset, "" to clear an optional date, codes as text,
 digitised as true/false); its `code` is the decision's key, its `alt_codes` every other code of
@@ -398,6 +399,7 @@ def _canonical_key(d: Dossier) -> tuple[Any, ...]:
         _t(d.due_at),
         _t(d.finished_at),
         _t(d.returned_at),
+        _t(d.apology_at),
         d.alt_codes,
         tuple((_t(p.requested_at), _t(p.resumed_at)) for p in d.pauses),
         d.digitised,
@@ -535,6 +537,11 @@ def _merge(city: Dossier | None, national: Dossier | None, policy: Policy) -> Do
     }
     if not base.identity and other.identity:
         changes["identity"] = other.identity
+    # The apology letter travels with the due date it moved.
+    due_side = side("due_at")
+    apology = due_side.apology_at or (other if due_side is base else base).apology_at
+    if apology != base.apology_at:
+        changes["apology_at"] = apology
     return replace(base, **changes) if changes else base
 
 

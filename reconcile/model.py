@@ -94,6 +94,9 @@ class Dossier:
     due_at: datetime | None = None
     finished_at: datetime | None = None
     returned_at: datetime | None = None
+    # When the apology letter (Mẫu 04, "Phiếu xin lỗi và hẹn lại ngày trả kết quả") that moved
+    # `due_at` was sent; None when no letter is on record (DOMAIN.md §6, overdue handling).
+    apology_at: datetime | None = None
     alt_codes: tuple[str, ...] = ()
     pauses: tuple[Pause, ...] = ()
     digitised: bool = False
