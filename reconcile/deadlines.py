@@ -9,7 +9,8 @@ one received on a day off.
 Supplement requests stop the clock. What happens next is a policy (`PausePolicy`):
 
 - `restart` (default; Decree 61/2018 Art. 19(4)): the time starts again, whole, from the day the
-  complete dossier is received (the last pause's end);
+  complete dossier is received (the last pause's end, read as a receipt: a day off or a paper
+  dossier after the cut-off hour counts from the next working day);
 - `extend`: the due date moves later by the working (or calendar) days the pauses lasted;
 - `subtract`: Decision 766's methodology subtracts paused time from the time taken, which for
   the due date comes to the same as `extend`.
@@ -59,6 +60,20 @@ def _paused_days(start: date, end: date, procedure: Procedure, calendar: Working
     return (end - start).days
 
 
+def due_from(
+    received_at: datetime,
+    channel: Channel,
+    procedure: Procedure,
+    calendar: WorkingCalendar,
+    cutoff: time = PAPER_CUTOFF,
+) -> datetime:
+    """The due date (17:00 local) of a dossier received at `received_at`, with no pause."""
+    due = _add(
+        receipt_day(received_at, channel, calendar, cutoff), procedure.days, procedure, calendar
+    )
+    return datetime.combine(due, DUE_TIME, local(received_at).tzinfo)
+
+
 def computed_due(
     d: Dossier,
     procedure: Procedure,
@@ -74,7 +89,7 @@ def computed_due(
     extra = 0
     if d.pauses and policy is PausePolicy.RESTART:
         last = max(p.resumed_at for p in d.pauses if p.resumed_at is not None)
-        start = local_date(last)
+        start = receipt_day(last, d.channel, calendar, cutoff)
     elif d.pauses:
         for p in d.pauses:
             assert p.resumed_at is not None

@@ -42,7 +42,12 @@ status             high *    no *  the statuses differ (but see collapsed_status
 collapsed_status   high      no    national 9 or 10 while the city has 5, 6 or 8 (DOMAIN.md §5.3);
                                    reported instead of status
 received_date      medium    no    the local receipt dates differ
-due_date           medium    no    the local due dates differ (one side having none included)
+due_date           medium    no    the local due dates differ (one side having none included), or,
+                                   with a calendar in the policy and the procedure's legal time in
+                                   the catalogue, a side's due date is not the one syncd computes
+                                   (`reconcile.deadlines`); detail: `computed=YYYY-MM-DD` and the
+                                   sides that differ from it. A side with an apology letter on
+                                   record (its due date was moved once) is not held to it.
 finished_date      medium    no    the local finish dates differ: `finished_at`, else `returned_at`
                                    (DOMAIN.md §7)
 channel            low       no    the channels differ
@@ -88,11 +93,22 @@ import enum
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from reconcile.model import Channel, Dossier, Source, Status, local, local_date, to_micros
+from reconcile.calendar import WorkingCalendar
+from reconcile.deadlines import PAPER_CUTOFF, PausePolicy, computed_due
+from reconcile.model import (
+    Channel,
+    Dossier,
+    Procedure,
+    Source,
+    Status,
+    local,
+    local_date,
+    to_micros,
+)
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary
@@ -182,7 +198,7 @@ class Decision:
     `matches` the main pair, if there is one; `corrected` the record to count; `excluded` why
     reports leave it out (None: they count it); `unrelated` the codes of records handed in that
     belong to other dossiers; `push` the record to write to the national portal when a
-    mismatch is auto-resolvable.
+    mismatch is auto-resolvable; `records` every record of the main dossier.
     """
 
     key: str
@@ -192,6 +208,8 @@ class Decision:
     excluded: str | None = None
     unrelated: tuple[str, ...] = ()
     push: Dossier | None = None
+    # Every record of the main dossier (the main pair first, then its duplicates).
+    records: tuple[Dossier, ...] = ()
 
     @property
     def code(self) -> str:
@@ -231,11 +249,15 @@ class Policy:
     `authority`: which side each field of `AUTHORITY_FIELDS` comes from; a field it does not
     name comes from the city, the system of record for processing status and dates, since it
     is where dossiers are handled. `migration_cutover`: when the old system's dossiers were
-    carried over (migration rule (b)).
+    carried over (migration rule (b)). `calendar`, `pause_policy`, `paper_cutoff`: how due dates
+    are computed to check the portals' (None: no check).
     """
 
     authority: Mapping[str, Source] = field(default_factory=_city_everywhere)
     migration_cutover: datetime | None = None
+    calendar: WorkingCalendar | None = None
+    pause_policy: PausePolicy = PausePolicy.RESTART
+    paper_cutoff: time = PAPER_CUTOFF
 
     def __post_init__(self) -> None:
         unknown = set(self.authority) - set(AUTHORITY_FIELDS)
@@ -649,6 +671,48 @@ def _compare_pair(
     return out
 
 
+def _check_due(
+    key: str,
+    city: Dossier | None,
+    national: Dossier | None,
+    procedure: Procedure,
+    policy: Policy,
+    found: list[Mismatch],
+) -> None:
+    """Hold each side's due date to the one the law gives (see `due_date` above)."""
+    assert policy.calendar is not None
+    sides = [d for d in (city, national) if d is not None]
+    if len({d.status for d in sides}) > 1 or not sides[0].status.counted:
+        return  # statuses first: dates are compared once they agree
+    base = city if city is not None else national
+    assert base is not None
+    due = computed_due(base, procedure, policy.calendar, policy.pause_policy, policy.paper_cutoff)
+    if due is None:
+        return
+    computed = local_date(due).isoformat()
+    off = [
+        d.source.value
+        for d in sides
+        if d.apology_at is None and _day(d.due_at) is not None and _day(d.due_at) != computed
+    ]
+    existing = next((m for m in found if m.kind is MismatchKind.DUE_DATE), None)
+    if existing is None and not off:
+        return
+    detail = f"computed={computed}" + (f"; differs: {', '.join(off)}" if off else "")
+    if existing is not None:
+        found.remove(existing)
+    found.append(
+        Mismatch(
+            key,
+            MismatchKind.DUE_DATE,
+            SEVERITY[MismatchKind.DUE_DATE],
+            _day(city.due_at) if city is not None else None,
+            _day(national.due_at) if national is not None else None,
+            detail,
+        )
+    )
+
+
 def _joined(records: Sequence[Dossier]) -> str | None:
     return ", ".join(d.code for d in records) if records else None
 
@@ -660,14 +724,16 @@ def decide(
     city: Sequence[Dossier],
     national: Sequence[Dossier],
     policy: Policy,
-    procedures: Collection[str] | None = None,
+    procedures: Collection[str] | Mapping[str, Procedure] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> Decision:
     """The decision about the dossier these records are about (see the module docstring).
 
     `city` and `national`: every record each portal holds that may be this dossier;
-    `procedures`: the catalogue (a procedure not in it is flagged, never dropped; empty or
-    None: no check); `overrides`: operators' corrections, applied to the corrected record last.
+    `procedures`: the catalogue, its codes or its procedures by code (a procedure not in it is
+    flagged, never dropped; empty or None: no check; with procedures and a calendar in the
+    policy, due dates are checked against the law); `overrides`: operators' corrections,
+    applied to the corrected record last.
     """
     cs, ns = _canonical(city), _canonical(national)
     if not cs and not ns:
@@ -713,6 +779,12 @@ def decide(
                 _status(n),
             )
         )
+    if not migrated and policy.calendar is not None and isinstance(procedures, Mapping):
+        main = c if c is not None else n
+        assert main is not None
+        procedure = procedures.get(main.procedure_code)
+        if procedure is not None:
+            _check_due(key, c, n, procedure, policy, mismatches)
     extras = (*group.extra_city, *group.extra_national)
     if extras:
         mismatches.append(
@@ -766,4 +838,5 @@ def decide(
         excluded=EXCLUDED_MIGRATED if migrated else None,
         unrelated=group.unrelated,
         push=push,
+        records=tuple(group.records()),
     )

@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,14 +47,22 @@ from syncd import logs
 from syncd import queue as queue_module
 from syncd.config import Config, ConfigError
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
-from syncd.i18n import MESSAGES, set_language, t
-from syncd.reports import gather, render
+from syncd.i18n import MESSAGES, language, set_language, t
+from syncd.report_cli import (
+    REPORT_FORMATS,
+    ReportUsageError,
+    add_report_parsers,
+    overdue_verb,
+    report_document,
+    report_verb,
+    write_report,
+)
 from syncd.service import REDIS_ERRORS, Syncer
 from syncd.store import Store
+from syncd.summary import paragraph
 
 log = structlog.get_logger("syncd")
 
-FORMATS = ("text", "json", "csv")
 DEMO_PERIOD = "2024-07"
 
 
@@ -92,14 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     demo = verbs.add_parser("demo", help=t("help.demo"))
-    _dataset_flags(demo)
+    demo.add_argument("--scenario", metavar="FILE", help=t("help.demo_scenario"))
+    demo.add_argument("--dossiers", type=int, help=t("help.demo_dossiers"))
+    demo.add_argument("--seed", type=int, default=7, help=t("help.seed"))
     demo.add_argument("--period", default=DEMO_PERIOD, help=t("help.period"))
-    demo.add_argument("--format", choices=FORMATS, default="text", help=t("help.format"))
+    demo.add_argument("--format", choices=REPORT_FORMATS, default="text", help=t("help.format"))
+    demo.add_argument("--output", "-o", metavar="FILE", help=t("help.report_output"))
     demo.add_argument("--data-dir", help=t("help.data_dir"))
 
-    report = verbs.add_parser("report", help=t("help.report"))
-    report.add_argument("--period", required=True, help=t("help.period"))
-    report.add_argument("--format", choices=FORMATS, default="text", help=t("help.format"))
+    add_report_parsers(verbs)
 
     resync = verbs.add_parser("resync", help=t("help.resync"))
     target = resync.add_mutually_exclusive_group(required=True)
@@ -222,7 +231,10 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.verb == "demo":
         return await demo(config, args)
     if args.verb == "report":
-        return await report(config, args.period, args.format)
+        return await report(config, args)
+    if args.verb == "overdue":
+        async with open_store(config) as store:
+            return await _report_usage(overdue_verb(store, config, args))
     if args.verb == "resync":
         return await resync(config, args)
     if args.verb == "quarantine":
@@ -288,9 +300,10 @@ async def open_syncer(
                 config.runtime.reconcile_batch,
                 catalogue=national_connector,
                 catalogue_refresh=timedelta(hours=config.catalogue.refresh_hours),
-                policy=config.reconcile.policy(),
+                policy=config.policy(),
                 pusher=national_connector if config.writeback.enabled else None,
                 sweep_interval=timedelta(hours=sweep) if sweep else None,
+                due_soon_days=config.deadlines.due_soon_days,
             )
     finally:
         for connector in connectors:
@@ -667,29 +680,46 @@ async def writeback_log(config: Config, fmt: str) -> int:
     return 0
 
 
-async def report(config: Config, label: str, fmt: str) -> int:
-    period = _period(label, config)
+async def report(config: Config, args: argparse.Namespace) -> int:
+    period = _period(args.period, config)
     async with open_store(config) as store:
-        result = await gather(
-            store, period, config.report.cutoff_day, config.report.fields, config.agency.name
-        )
-    sys.stdout.write(render(result, fmt))
-    return 0
+        return await _report_usage(report_verb(store, config, period, args))
+
+
+async def _report_usage(work: Awaitable[int]) -> int:
+    try:
+        return await work
+    except (ReportUsageError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def demo(config: Config, args: argparse.Namespace) -> int:
+    """Serve a scenario (the seed one by default, or a generated dataset with --dossiers) from
+    the mock portals, sync it into an embedded Redis, and print the period's report: raw and
+    reconciled figures side by side, with the reason for every difference."""
     period = _period(args.period, config)
-    data = mock_dataset.generate(args.dossiers, args.seed)
-    portals = await start_mock_portals(data, config.city_statuses())
+    source: mock_dataset.Dataset | scenario_module.Scenario
+    if args.dossiers is not None:
+        source = mock_dataset.generate(args.dossiers, args.seed)
+        now = mock_dataset.DEFAULT_NOW
+    else:
+        source = _load_scenario(args.scenario or str(scenario_module.seed_scenario_path()))
+        now = source.now
+    portals = await start_mock_portals(source, config.city_statuses())
+    agency = source.agency if isinstance(source, scenario_module.Scenario) else None
     city = CitySettings(portals.city_url, CITY_API_KEY, config.portals.city.page_size)
     national = NationalSettings(
-        portals.national_url, NATIONAL_USERNAME, NATIONAL_PASSWORD, mock_dataset.AGENCY_CODE
+        portals.national_url,
+        NATIONAL_USERNAME,
+        NATIONAL_PASSWORD,
+        agency or mock_dataset.AGENCY_CODE,
     )
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="syncd-demo-")
     demo_config = replace(config, redis=replace(config.redis, url="", data_dir=data_dir))
     out = sys.stdout
     try:
         async with open_syncer(demo_config, city, national, prefix="syncd-demo") as syncer:
+            syncer.clock = lambda: now
             store = syncer.store
             await store.delete_all()
             cycle = await syncer.cycle()
@@ -699,9 +729,7 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
                         print(f"{poll.source.value}: {poll.error}", file=sys.stderr)
                 return 1
             kinds = Counter(m["kind"] for m in await store.mismatches())
-            result = await gather(
-                store, period, config.report.cutoff_day, config.report.fields, config.agency.name
-            )
+            doc = await report_document(store, demo_config, period, now)
             if args.format == "text":
                 out.write(t("demo.title") + "\n")
                 out.write(t("redis.embedded", path=data_dir) + "\n")
@@ -713,7 +741,10 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
                 out.write(synced + "\n")
                 summary = ", ".join(f"{t(f'kind.{k}')}: {n}" for k, n in sorted(kinds.items()))
                 out.write(t("demo.mismatches", summary=summary or t("demo.none")) + "\n\n")
-            out.write(render(result, args.format))
+                for figures in ("city", "corrected"):
+                    out.write(t(f"demo.paragraph.{figures}") + "\n")
+                    out.write(paragraph(doc, language(), figures) + "\n")
+            write_report(doc, args.format, args.output, "corrected")
     finally:
         await portals.stop()
     return 0

@@ -20,10 +20,13 @@ from connectors.city.client import CitySettings
 from connectors.faults import FaultSettings
 from connectors.http import HttpSettings
 from connectors.national.client import NationalSettings
+from reconcile.calendar import WorkingCalendar
 from reconcile.compare import AUTHORITY_FIELDS, Policy
+from reconcile.deadlines import PausePolicy
 from reconcile.model import VN_TZ, Source
 from reconcile.statusmap import StatusMap
 from syncd.i18n import t
+from syncd.reports import ReportSettings
 
 DEFAULTS_NAME = "syncd.toml"
 
@@ -61,6 +64,33 @@ def _check(kind: str, **limits: float) -> dict[str, Any]:
 class AgencyConfig:
     code: str
     name: str
+    short_name: str = field(metadata=_check("nonempty"))
+
+
+@dataclass(frozen=True)
+class CalendarConfig:
+    extra_days_off: list[str] = field(metadata=_check("date"))
+    extra_working_days: list[str] = field(metadata=_check("date"))
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.with_overrides(
+            map(date.fromisoformat, self.extra_days_off),
+            map(date.fromisoformat, self.extra_working_days),
+        )
+
+
+@dataclass(frozen=True)
+class DeadlinesConfig:
+    pause_policy: Literal["restart", "extend", "subtract"]
+    paper_cutoff: str = field(metadata=_check("clock"))
+    due_soon_days: int = field(metadata=_check("", low=0, high=30))
+    check_due_dates: bool
+
+    def policy(self) -> PausePolicy:
+        return PausePolicy(self.pause_policy)
+
+    def cutoff(self) -> time:
+        return time.fromisoformat(self.paper_cutoff)
 
 
 @dataclass(frozen=True)
@@ -200,8 +230,36 @@ class Config:
     mock: MockConfig
     reconcile: ReconcileConfig
     writeback: WritebackConfig
+    calendar: CalendarConfig
+    deadlines: DeadlinesConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def policy(self) -> Policy:
+        """How to reconcile: authority and migration from `reconcile`, due-date checks from
+        `calendar` and `deadlines`."""
+        policy = self.reconcile.policy()
+        return replace(
+            policy,
+            calendar=self.calendar.calendar() if self.deadlines.check_due_dates else None,
+            pause_policy=self.deadlines.policy(),
+            paper_cutoff=self.deadlines.cutoff(),
+        )
+
+    def report_settings(self) -> ReportSettings:
+        return ReportSettings(
+            agency_code=self.agency.code,
+            agency_name=self.agency.name,
+            short_name=self.agency.short_name,
+            cutoff_day=self.report.cutoff_day,
+            fields=dict(self.report.fields),
+            pause_policy=self.deadlines.pause_policy,
+            paper_cutoff=self.deadlines.paper_cutoff,
+            due_soon_days=self.deadlines.due_soon_days,
+            migration_cutover=self.reconcile.migration_cutover,
+            extra_days_off=tuple(self.calendar.extra_days_off),
+            extra_working_days=tuple(self.calendar.extra_working_days),
+        )
 
     def fault_settings(self, overrides: Mapping[str, float] | None = None) -> FaultSettings:
         """The mocks' faults: `mock.faults`, then `overrides` (command-line flags). Raises
@@ -284,6 +342,11 @@ def load(
             key = f"reconcile.authority.{name}"
             allowed = t("config.unknown", allowed=", ".join(AUTHORITY_FIELDS))
             raise ConfigError(origin(key), key, allowed)
+    try:
+        config.calendar.calendar()
+    except ValueError as exc:
+        key = "calendar.extra_working_days"
+        raise ConfigError(origin(key), key, str(exc)) from None
     try:
         config.fault_settings()
     except ValueError as exc:
@@ -392,6 +455,11 @@ def _value(
             expected = t("type.choice", choices=", ".join(f'"{c}"' for c in choices))
             raise ConfigError(where, key, _expected(expected, raw))
         return raw
+    if kind is list:
+        if not isinstance(raw, list):
+            raise ConfigError(where, key, _expected(t("type.list"), raw))
+        inner = get_args(tp)[0]
+        return [_value(inner, v, f"{key}[{i}]", meta, origin) for i, v in enumerate(raw)]
     if kind is dict:
         if not isinstance(raw, dict):
             raise ConfigError(where, key, _expected(t("type.table"), raw))
@@ -448,6 +516,16 @@ def _string(raw: Any, key: str, kind: str, where: str) -> str:
             date.fromisoformat(value)
         except ValueError:
             raise ConfigError(where, key, _expected(t("type.date"), raw)) from None
+    if kind == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(where, key, _expected(t("type.date"), raw)) from None
+    if kind == "clock":
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(where, key, _expected(t("type.clock"), raw)) from None
     if kind == "authority" and value not in ("city", "national"):
         raise ConfigError(
             where, key, _expected(t("type.choice", choices='"city", "national"'), raw)

@@ -42,6 +42,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "type.float": {"vi": "một số", "en": "a number"},
     "type.bool": {"vi": "true hoặc false", "en": "true or false"},
     "type.table": {"vi": "một bảng (table)", "en": "a table"},
+    "type.list": {"vi": "một danh sách", "en": "a list"},
+    "type.clock": {"vi": "một giờ dạng HH:MM", "en": "a time of day as HH:MM"},
     "type.choice": {"vi": "một trong các giá trị {choices}", "en": "one of {choices}"},
     "type.range": {"vi": "{kind} trong khoảng {low}–{high}", "en": "{kind} from {low} to {high}"},
     "type.min": {"vi": "{kind} không nhỏ hơn {low}", "en": "{kind} of at least {low}"},
@@ -88,6 +90,22 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Mismatches found: {summary}",
     },
     "demo.none": {"vi": "không có", "en": "none"},
+    "demo.paragraph.city": {
+        "vi": "Số liệu thô của hệ thống Một cửa thành phố, theo lời văn của báo cáo:",
+        "en": "The city system's raw figures, in the report's own words:",
+    },
+    "demo.paragraph.corrected": {
+        "vi": "Số liệu sau đối soát:",
+        "en": "The reconciled figures:",
+    },
+    "help.demo_scenario": {
+        "vi": "tệp kịch bản phục vụ (mặc định: kịch bản mẫu HEZA tháng 7/2024)",
+        "en": "scenario file to serve (default: the HEZA July 2024 seed scenario)",
+    },
+    "help.demo_dossiers": {
+        "vi": "dùng bộ dữ liệu sinh ngẫu nhiên gồm N hồ sơ thay cho kịch bản",
+        "en": "serve a generated dataset of N dossiers instead of a scenario",
+    },
     "interrupted": {"vi": "Đã hủy.", "en": "Interrupted."},
     "report.form": {"vi": "Biểu số", "en": "Form"},
     "report.period": {
@@ -101,6 +119,50 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Totals (columns 3, 4, 7, 10, 11, 13) by source:",
     },
     "report.corrected": {"vi": "Sau đối soát", "en": "Reconciled"},
+    "report.version": {
+        "vi": "Bản công bố số {number}, ngày {at}",
+        "en": "Published version {number}, {at}",
+    },
+    "report.policy": {
+        "vi": "Quy tắc áp dụng: tạm dừng khi yêu cầu bổ sung = {pause_policy}; "
+        "hồ sơ giấy nhận sau {paper_cutoff} tính từ ngày làm việc tiếp theo",
+        "en": "Rules in force: supplement requests = {pause_policy}; paper dossiers received "
+        "after {paper_cutoff} count from the next working day",
+    },
+    "report.indicators": {
+        "vi": "Chỉ số (Quyết định 766/QĐ-TTg):",
+        "en": "Indicators (Decision 766/QĐ-TTg):",
+    },
+    "indicator.online_share": {"vi": "trực tuyến", "en": "online"},
+    "indicator.digitisation_rate": {"vi": "số hoá", "en": "digitised"},
+    "indicator.on_time_rate": {"vi": "đúng hạn", "en": "on time"},
+    "indicator.sync_rate": {"vi": "đồng bộ DVCQG", "en": "synced to DVCQG"},
+    "report.differences": {
+        "vi": "Chênh lệch giữa số liệu Một cửa thành phố và số liệu sau đối soát: {count} hồ sơ, "
+        "theo lý do (ô thô -> ô sau đối soát):",
+        "en": "Differences between the city system's figures and the reconciled ones: {count} "
+        "dossiers, by reason (raw cells -> reconciled cells):",
+    },
+    "report.more": {"vi": "… và {count} hồ sơ khác", "en": "… and {count} more"},
+    "report.restatement": {
+        "vi": "Điều chỉnh so với bản công bố số {number} ({at}):",
+        "en": "Restatement against published version {number} ({at}):",
+    },
+    "report.unchanged": {"vi": "không có thay đổi", "en": "no change"},
+    "report.published": {
+        "vi": "Đã công bố báo cáo kỳ {label}: bản số {number}.",
+        "en": "Published the report for {label}: version {number}.",
+    },
+    "report.no_version": {
+        "vi": "Kỳ {label} không có bản công bố số {number}.",
+        "en": "Period {label} has no published version {number}.",
+    },
+    "report.written": {"vi": "Đã ghi {path}", "en": "Wrote {path}"},
+    "report.bad_cell": {
+        "vi": "ô {cell!r} không hợp lệ: cần LĨNH_VỰC:CỘT (cột 3-13), ví dụ DT:10 hoặc total:7",
+        "en": "cell {cell!r} is not valid: FIELD:COLUMN (columns 3-13) is needed, e.g. DT:10 "
+        "or total:7",
+    },
     "report.city": {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
     "report.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
     "help.description": {
@@ -145,6 +207,56 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "help.period": {"vi": "kỳ báo cáo (YYYY-MM)", "en": "reporting period (YYYY-MM)"},
     "help.format": {"vi": "định dạng đầu ra", "en": "output format"},
+    "help.report_action": {
+        "vi": "show: xem báo cáo (mặc định); publish: công bố một bản cố định, đánh số; "
+        "versions: liệt kê các bản đã công bố",
+        "en": "show: the report (default); publish: freeze a numbered version; versions: list "
+        "the published versions",
+    },
+    "help.report_output": {
+        "vi": "ghi ra tệp (xlsx mặc định ghi bieu-06-<kỳ>.xlsx)",
+        "en": "write to a file (xlsx defaults to bieu-06-<period>.xlsx)",
+    },
+    "help.report_version": {
+        "vi": "hiển thị bản đã công bố số N thay vì số liệu hiện tại",
+        "en": "show published version N instead of the current figures",
+    },
+    "help.report_cell": {
+        "vi": "liệt kê các hồ sơ tạo nên một ô, ví dụ DT:10 hoặc total:7",
+        "en": "list the dossiers behind one cell, e.g. DT:10 or total:7",
+    },
+    "help.figures": {
+        "vi": "số liệu dùng cho csv, paragraph và --cell: corrected (sau đối soát), city, "
+        "national (thô)",
+        "en": "figures for csv, paragraph and --cell: corrected, or city / national (raw)",
+    },
+    "help.overdue": {
+        "vi": "liệt kê hồ sơ quá hạn, sắp đến hạn, trễ hạn",
+        "en": "list overdue, due-soon and late dossiers",
+    },
+    "help.as_of": {
+        "vi": "tính đến hết ngày này (mặc định: hôm nay)",
+        "en": "as of the end of this day (default: today)",
+    },
+    "help.field_filter": {"vi": "chỉ lĩnh vực này (mã)", "en": "only this field (code)"},
+    "help.flag": {"vi": "chỉ cờ này", "en": "only this flag"},
+    "overdue.bad_date": {
+        "vi": "ngày {value!r} không hợp lệ: cần YYYY-MM-DD",
+        "en": "date {value!r} is not valid: YYYY-MM-DD is needed",
+    },
+    "overdue.title": {
+        "vi": "Hồ sơ cần chú ý tính đến hết ngày {as_of}: {count}",
+        "en": "Dossiers needing attention as of the end of {as_of}: {count}",
+    },
+    "overdue.due": {"vi": "hạn", "en": "due"},
+    "overdue.days_late": {"vi": "({days} ngày làm việc)", "en": "({days} working days)"},
+    "flag.overdue": {"vi": "quá hạn", "en": "overdue"},
+    "flag.late": {"vi": "trả kết quả trễ hạn", "en": "finished late"},
+    "flag.due_soon": {"vi": "sắp đến hạn", "en": "due soon"},
+    "flag.late_no_apology": {
+        "vi": "trễ hạn chưa có phiếu xin lỗi (Mẫu 04)",
+        "en": "late without an apology letter (Mẫu 04)",
+    },
     "help.data_dir": {
         "vi": "giữ dữ liệu Redis của bản chạy thử tại đây (mặc định: thư mục tạm)",
         "en": "keep the demo's Redis data here (default: a temporary directory)",

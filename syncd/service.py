@@ -18,15 +18,17 @@ import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 import redis.exceptions
 import structlog
 
 from connectors.base import Connector, Cursor, Page, PortalError
+from reconcile.calendar import WorkingCalendar
 from reconcile.compare import Decision, Policy, decide, fingerprint
-from reconcile.model import Dossier, Procedure, Source
+from reconcile.flags import Flags, flags_of
+from reconcile.model import VN_TZ, Dossier, Procedure, Source
 from syncd.store import Store, WorkItem
 
 log = structlog.get_logger("syncd")
@@ -129,6 +131,8 @@ class Syncer:
         policy: Policy | None = None,
         pusher: Pusher | None = None,
         sweep_interval: timedelta | None = None,
+        calendar: WorkingCalendar | None = None,
+        due_soon_days: int = 1,
     ) -> None:
         self.store = store
         self.connectors = connectors
@@ -137,10 +141,12 @@ class Syncer:
         self.clock = clock
         self.catalogue = catalogue
         self.catalogue_refresh = catalogue_refresh
-        self.known_procedures: frozenset[str] = frozenset()
+        self.procedures: dict[str, Procedure] = {}
         self.policy = policy or Policy()
         self.pusher = pusher  # None: write-back in dry run
         self.sweep_interval = sweep_interval
+        self.calendar = calendar or self.policy.calendar or WorkingCalendar()
+        self.due_soon_days = due_soon_days
         self._last_sweep: datetime | None = None
         self.stopping = asyncio.Event()
 
@@ -231,7 +237,7 @@ class Syncer:
                 break
         all_city, all_national = _Candidates(known_city), _Candidates(known_national)
         overrides = await self.store.overrides(list(codes))
-        known = self.known_procedures or None
+        known = self.procedures or None
         decisions: dict[str, Decision] = {}
         absorbed: set[str] = set()
         unrelated: set[str] = set()
@@ -250,6 +256,8 @@ class Syncer:
     async def _reconcile(self, codes: Sequence[str], work: WorkItem) -> list[Decision]:
         decisions, absorbed, unrelated = await self.decide(codes)
         await self.store.apply(decisions, work, self.clock(), retired=sorted(absorbed))
+        gone = [Flags(key, "", frozenset(), None) for key in sorted(absorbed)]
+        await self.store.save_flags([*self.flags(decisions), *gone], self.today().isoformat())
         if unrelated:
             await self.store.enqueue(sorted(unrelated))
         await self.write_back(decisions)
@@ -403,7 +411,46 @@ class Syncer:
                         log.warning("catalogue_entry_rejected", reason=problem)
                     await self.store.save_procedures(procedures, self.clock())
                     log.info("catalogue_refreshed", procedures=len(procedures))
-        self.known_procedures = frozenset(await self.store.procedures())
+        self.procedures = await self.store.procedures()
+
+    @property
+    def known_procedures(self) -> frozenset[str]:
+        return frozenset(self.procedures)
+
+    def today(self) -> date:
+        return self.clock().astimezone(VN_TZ).date()
+
+    def flags(self, decisions: Sequence[Decision]) -> list[Flags]:
+        """The deadline flags of these decisions' dossiers today (none for excluded ones)."""
+        today = self.today()
+        out = []
+        for d in decisions:
+            if d.excluded:
+                out.append(Flags(d.key, d.corrected.field_code, frozenset(), None))
+            else:
+                out.append(flags_of(d.corrected, today, self.calendar, self.due_soon_days))
+        return out
+
+    async def refresh_flags(self, force: bool = False) -> int:
+        """Recompute the flags of every open dossier for today, once a day (time alone makes
+        dossiers due soon, then overdue); returns how many dossiers were looked at."""
+        today = self.today()
+        if not force and await self.store.flags_as_of() == today.isoformat():
+            return 0
+        seen = 0
+        async for keys in self.store.open_keys():
+            corrected, excluded, _, _ = await self.store.report_facts(keys)
+            flags = [
+                flags_of(d, today, self.calendar, self.due_soon_days)
+                if key not in excluded
+                else Flags(key, d.field_code, frozenset(), None)
+                for key, d in corrected.items()
+            ]
+            await self.store.save_flags(flags, today.isoformat())
+            seen += len(keys)
+        await self.store.record_flags_as_of(today.isoformat())
+        log.info("flags_refreshed", dossiers=seen, as_of=today.isoformat())
+        return seen
 
     async def cycle(self) -> CycleResult:
         await self.refresh_catalogue()
@@ -434,6 +481,7 @@ class Syncer:
                 if await self._sweep_due():
                     await self.sweep()
                 last = await self.cycle()
+                await self.refresh_flags()
             except REDIS_ERRORS as exc:
                 failures += 1
                 if max_redis_failures is not None and failures >= max_redis_failures:

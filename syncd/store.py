@@ -31,6 +31,17 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
     {P}:match                        HASH  dossier key -> {city, national, method}: how the
                                            pair was matched (code, alt_code, fingerprint)
+    {P}:pidx:m:<YYYY-MM>             SET   dossier keys whose dates span that calendar month (from
+                                           the earliest receipt to the latest finish of the
+                                           corrected record and its portal records)
+    {P}:pidx:open                    SET   dossier keys with a record still open
+    {P}:pidx:span                    HASH  key -> the index entries it is in ("2024-06,open")
+    {P}:flags                        HASH  key -> deadline flags of the corrected record (JSON:
+                                           flags, due, days_late, field, as_of)
+    {P}:flag:<flag>                  SET   keys having the flag (overdue, late, due_soon,
+                                           late_no_apology)
+    {P}:flags:as_of                  STRING the day the open dossiers' flags were last computed
+    {P}:report:<period>              HASH  version number -> published report (JSON), immutable
     {P}:procedure                    HASH  procedure code -> procedure (JSON)
     {P}:procedure:meta               HASH  fetched_at, count
 
@@ -65,7 +76,9 @@ from connectors.base import Cursor, Rejected
 from reconcile import codec
 from reconcile.compare import Decision, Mismatch
 from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
+from reconcile.flags import Flag, Flags
 from reconcile.model import Dossier, Procedure, Source
+from reconcile.period import Period, span
 
 GROUP = "reconcilers"
 
@@ -227,11 +240,12 @@ _APPLY = (
     MISMATCH_LUA
     + """
 -- KEYS: corrected, mismatch, mismatch:open, mismatch:kinds, audit, excluded, override, dirty,
---       work, match
+--       work, match, pidx (the period index's base name)
 -- ARGV: group, now, number of entry ids e, e ids, then per decision: key, corrected blob
 --       ('' = none), facts: {"x": excluded reason or null, "c", "n": the matched pair's
 --                            city and national codes (or null),
---                            "m": [{kind, severity, city, national, detail, auto, rule}]}
+--                            "m": [{kind, severity, city, national, detail, auto, rule}],
+--                            "p": months spanned ["YYYY-MM"], "o": still open (bool)}
 local now = ARGV[2]
 local e = tonumber(ARGV[3])
 local ids = {}
@@ -258,12 +272,37 @@ local function reopen(r, event)
   audit(KEYS[5], now, 'syncd', 'reopen', r.id, before, state_of(r))
 end
 
+-- The period index: KEYS[11] .. ':m:YYYY-MM' (SET) per calendar month, ':open' (SET), ':span'
+-- (HASH key -> the entries it is in, "YYYY-MM,...,open"). The names share KEYS[11]'s hash tag.
+local function index(key, months, still_open)
+  local base = KEYS[11]
+  local parts = {}
+  for _, m in ipairs(months) do parts[#parts + 1] = m end
+  if still_open then parts[#parts + 1] = 'open' end
+  local new = table.concat(parts, ',')
+  local old = redis.call('HGET', base .. ':span', key) or ''
+  if old == new then return end
+  for m in string.gmatch(old, '[^,]+') do
+    redis.call('SREM', m == 'open' and base .. ':open' or base .. ':m:' .. m, key)
+  end
+  for _, m in ipairs(parts) do
+    redis.call('SADD', m == 'open' and base .. ':open' or base .. ':m:' .. m, key)
+  end
+  if new == '' then
+    redis.call('HDEL', base .. ':span', key)
+  else
+    redis.call('HSET', base .. ':span', key, new)
+  end
+end
+
 for at = 4 + e, #ARGV, 3 do
   local key, blob, facts = ARGV[at], ARGV[at + 1], cjson.decode(ARGV[at + 2])
   if blob == '' then
     redis.call('HDEL', KEYS[1], key)
+    index(key, {}, false)
   else
     redis.call('HSET', KEYS[1], key, blob)
+    index(key, facts.p or {}, facts.o == true)
   end
   if facts.x == NULL then
     redis.call('HDEL', KEYS[6], key)
@@ -636,7 +675,10 @@ class Store:
             key = getattr(decision, "key", decision.code)
             blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
             matches = getattr(decision, "matches", ())
+            months, still_open = span((decision.corrected, *getattr(decision, "records", ())))
             facts = {
+                "p": months,
+                "o": still_open,
                 "x": getattr(decision, "excluded", None) or None,
                 "c": matches[0].city_code if matches else None,
                 "n": matches[0].national_code if matches else None,
@@ -661,8 +703,112 @@ class Store:
             self.key("dirty"),
             self.key("work"),
             self.key("match"),
+            self.key("pidx"),
         ]
         await self._apply(keys=keys, args=args)
+
+    # --- the period index, flags and published reports ---------------------------------
+
+    async def period_keys(self, period: Period) -> list[str]:
+        """The keys of every dossier `period` may count (its months' entries and the open
+        dossiers): a superset, read from the index without touching any other dossier."""
+        names = [self.key("pidx", "m", m) for m in period.months()]
+        members = await self.redis.sunion([*names, self.key("pidx", "open")])
+        return sorted(_str(m) for m in members)
+
+    async def open_keys(self, batch: int = 2000) -> AsyncIterator[list[str]]:
+        """The keys of dossiers with a record still open, in batches."""
+        chunk: list[str] = []
+        async for member in self.redis.sscan_iter(self.key("pidx", "open"), count=batch):
+            chunk.append(_str(member))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    async def report_facts(
+        self, keys: Sequence[str]
+    ) -> tuple[
+        dict[str, Dossier],
+        dict[str, str],
+        dict[str, dict[str, str]],
+        dict[str, dict[str, str]],
+    ]:
+        """For these keys, in one round trip: corrected records, exclusions, the mismatches
+        detected now (kind -> detail) and the matched pairs ({city, national, method})."""
+        if not keys:
+            return {}, {}, {}, {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.key("corrected"), list(keys))
+            pipe.hmget(self.key("excluded"), list(keys))
+            pipe.hmget(self.key("mismatch", "kinds"), list(keys))
+            pipe.hmget(self.key("match"), list(keys))
+            blobs, excluded, kinds, matched = await pipe.execute()
+        ids = [
+            f"{key}|{kind}"
+            for key, joined in zip(keys, kinds, strict=True)
+            if joined
+            for kind in _str(joined).split(",")
+        ]
+        records = await self.mismatch_records(ids)
+        details: dict[str, dict[str, str]] = {}
+        for mismatch_id, record in records.items():
+            key, _, kind = mismatch_id.rpartition("|")
+            details.setdefault(key, {})[kind] = record.get("detail") or ""
+        return (
+            _decode_many(keys, blobs),
+            {k: _str(x) for k, x in zip(keys, excluded, strict=True) if x},
+            details,
+            {k: json.loads(m) for k, m in zip(keys, matched, strict=True) if m},
+        )
+
+    async def save_flags(self, flags: Iterable[Flags], as_of: str) -> None:
+        """Store each dossier's flags (no flags: its entry removed) in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for f in flags:
+                for name in Flag:
+                    if name in f.flags:
+                        pipe.sadd(self.key("flag", name.value), f.code)
+                    else:
+                        pipe.srem(self.key("flag", name.value), f.code)
+                if f.flags:
+                    facts = {
+                        "flags": sorted(f.flags),
+                        "due": f.due.isoformat() if f.due else None,
+                        "days_late": f.days_late,
+                        "field": f.field_code,
+                        "as_of": as_of,
+                    }
+                    pipe.hset(self.key("flags"), f.code, json.dumps(facts, sort_keys=True))
+                else:
+                    pipe.hdel(self.key("flags"), f.code)
+            await pipe.execute()
+
+    async def flagged(self, flag: Flag) -> dict[str, dict[str, Any]]:
+        """The stored flags of every dossier having `flag`."""
+        keys = sorted(_str(k) for k in await self.redis.smembers(self.key("flag", flag.value)))
+        if not keys:
+            return {}
+        blobs = await self.redis.hmget(self.key("flags"), keys)
+        return {k: json.loads(b) for k, b in zip(keys, blobs, strict=True) if b}
+
+    async def flags_as_of(self) -> str | None:
+        raw = await self.redis.get(self.key("flags", "as_of"))
+        return _str(raw) if raw else None
+
+    async def record_flags_as_of(self, as_of: str) -> None:
+        await self.redis.set(self.key("flags", "as_of"), as_of)
+
+    async def publish_report(self, label: str, number: int, document: str) -> bool:
+        """Store a report as version `number` of its period, unless that version exists: a
+        published version is never changed. Returns whether it was stored."""
+        return bool(await self.redis.hsetnx(self.key("report", label), str(number), document))
+
+    async def report_versions(self, label: str) -> dict[int, str]:
+        """The published versions of a period's report, by number (JSON documents)."""
+        raw = await self.redis.hgetall(self.key("report", label))
+        return {int(_str(n)): _str(doc) for n, doc in raw.items()}
 
     async def matches(self) -> dict[str, dict[str, str]]:
         """How each dossier's pair was matched: key -> {city, national, method}."""

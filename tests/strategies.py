@@ -120,6 +120,8 @@ def build_dossier(
     returned_at: datetime | None = None,
     pauses: tuple[Pause, ...] = (),
     identity: str = "",
+    apology_at: datetime | None = None,
+    digitised: bool = False,
 ) -> Dossier:
     """A hand-built dossier; `updated_at` defaults to the receipt time."""
     return Dossier(
@@ -136,4 +138,6 @@ def build_dossier(
         returned_at=returned_at,
         pauses=pauses,
         identity=identity,
+        apology_at=apology_at,
+        digitised=digitised,
     )

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.counts import COLUMNS, FormTally, Row, cells_of, counts
+from reconcile.counts import COLUMNS, FormCounts, FormTally, Row, cells_of, counts
+from reconcile.deadlines import PausePolicy
+from reconcile.ledger import check_identities
 from reconcile.model import Channel, Dossier, Pause, Status
 from reconcile.period import Period
 from tests.strategies import at, build_dossier, dossiers
@@ -457,3 +459,222 @@ def test_form_tally_adds_one_dossier_at_a_time() -> None:
     assert [row.field_code for row in form.rows] == ["DT", "LD", "XD", "AA", "TM"]
     assert form.total.cells == (5, 1, 3, 1, 3, 1, 1, 1, 2, 1, 1)
     assert tally.result() == form  # reading the result does not consume the tally
+
+
+# Two supplement requests, both answered before the due date and before E.
+TWO_RESUMED = (
+    Pause(at(2024, 7, 2, 9), at(2024, 7, 3, 9)),
+    Pause(at(2024, 7, 4, 9), at(2024, 7, 5, 9)),
+)
+ONE_RESUMED = TWO_RESUMED[:1]
+
+
+# --- withdrawn: resolved on time whatever the due date (cols 7 and 9) ------------------------
+
+
+@pytest.mark.parametrize(
+    "due",
+    [
+        None,
+        at(2024, 7, 20),  # after the withdrawal: would be early (8)
+        at(2024, 7, 15, 17),  # on the withdrawal date
+        at(2024, 7, 1),  # before the withdrawal: would be late (10)
+    ],
+)
+@pytest.mark.parametrize("policy", list(PausePolicy))
+def test_withdrawn_in_the_period_is_resolved_on_time_whatever_the_due_date(
+    due: datetime | None, policy: PausePolicy
+) -> None:
+    d = build_dossier(
+        received_at=at(2024, 6, 25),
+        status=Status.WITHDRAWN,
+        due_at=due,
+        finished_at=at(2024, 7, 15, 10),
+        pauses=TWO_RESUMED,
+    )
+    assert set(cells_of(d, P, policy)) == {3, 5, 7, 9}
+
+
+def test_withdrawn_carried_over_on_the_first_day() -> None:
+    d = build_dossier(
+        received_at=at(2024, 6, 3),
+        channel=Channel.ONLINE,
+        status=Status.WITHDRAWN,
+        due_at=at(2024, 6, 10),
+        finished_at=at(2024, 6, 20, 0, 0),
+    )
+    assert cells(d) == {3, 6, 7, 9}
+
+
+# --- pause policies in the report ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "pauses", "column"),
+    [
+        (PausePolicy.RESTART, TWO_RESUMED, 8),
+        (PausePolicy.EXTEND, TWO_RESUMED, 8),
+        (PausePolicy.SUBTRACT, TWO_RESUMED, 10),  # a second request counts as late
+        (PausePolicy.SUBTRACT, ONE_RESUMED, 8),
+        (PausePolicy.SUBTRACT, (), 8),
+    ],
+)
+def test_resolved_before_the_due_date_is_late_under_subtract_with_two_requests(
+    policy: PausePolicy, pauses: tuple[Pause, ...], column: int
+) -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        status=Status.FINISHED,
+        due_at=at(2024, 7, 10, 17),
+        finished_at=at(2024, 7, 8),
+        pauses=pauses,
+    )
+    assert set(cells_of(d, P, policy)) == {3, 5, 7, column}
+
+
+@pytest.mark.parametrize("policy", list(PausePolicy))
+def test_resolved_on_the_due_date_with_one_request_is_on_time_under_every_policy(
+    policy: PausePolicy,
+) -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        status=Status.RETURNED,
+        due_at=at(2024, 7, 10, 17),
+        finished_at=at(2024, 7, 10, 9),
+        pauses=ONE_RESUMED,
+    )
+    assert set(cells_of(d, P, policy)) == {3, 5, 7, 9}
+
+
+@pytest.mark.parametrize(
+    ("policy", "pauses", "column"),
+    [
+        (PausePolicy.RESTART, TWO_RESUMED, 12),
+        (PausePolicy.EXTEND, TWO_RESUMED, 12),
+        (PausePolicy.SUBTRACT, TWO_RESUMED, 13),  # a second request counts as late
+        (PausePolicy.SUBTRACT, ONE_RESUMED, 12),
+    ],
+)
+def test_pending_not_yet_due_is_overdue_under_subtract_with_two_requests(
+    policy: PausePolicy, pauses: tuple[Pause, ...], column: int
+) -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        due_at=at(2024, 7, 25, 17),
+        pauses=pauses,
+        updated_at=at(2024, 7, 5, 9),
+    )
+    assert set(cells_of(d, P, policy)) == {3, 5, 11, column}
+
+
+@pytest.mark.parametrize("policy", list(PausePolicy))
+def test_two_requests_then_finished_after_the_end_is_pending_at_the_end(
+    policy: PausePolicy,
+) -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        status=Status.FINISHED,
+        due_at=at(2024, 7, 25, 17),
+        finished_at=at(2024, 7, 22),
+        pauses=TWO_RESUMED,
+    )
+    expected = 13 if policy is PausePolicy.SUBTRACT else 12
+    assert set(cells_of(d, P, policy)) == {3, 5, 11, expected}
+
+
+@pytest.mark.parametrize("policy", list(PausePolicy))
+@pytest.mark.parametrize(
+    "pause",
+    [Pause(at(2024, 7, 15)), Pause(at(2024, 7, 15), at(2024, 7, 22))],
+)
+def test_a_request_in_force_at_the_end_keeps_an_overdue_pending_dossier_in_col_12(
+    policy: PausePolicy, pause: Pause
+) -> None:
+    # Due Thu 11/7, before E; one supplement request in force at the end of 19/7.
+    d = build_dossier(received_at=at(2024, 7, 1), due_at=at(2024, 7, 11, 17), pauses=(pause,))
+    assert set(cells_of(d, P, policy)) == {3, 5, 11, 12}
+
+
+def test_a_second_request_after_the_end_does_not_make_a_past_period_late_under_subtract() -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        due_at=at(2024, 7, 25, 17),
+        pauses=(ONE_RESUMED[0], Pause(at(2024, 7, 22, 9), at(2024, 7, 23, 9))),
+        updated_at=at(2024, 7, 23, 9),
+    )
+    # At the end of 19/7 it had one request, answered, and was not yet due.
+    assert set(cells_of(d, P, PausePolicy.SUBTRACT)) == {3, 5, 11, 12}
+
+
+def test_counts_and_form_tally_apply_the_policy() -> None:
+    late = build_dossier(
+        received_at=at(2024, 7, 1),
+        status=Status.FINISHED,
+        due_at=at(2024, 7, 10, 17),
+        finished_at=at(2024, 7, 8),
+        pauses=TWO_RESUMED,
+    )
+    pending = build_dossier(
+        field_code="LD", received_at=at(2024, 7, 1), due_at=at(2024, 7, 25), pauses=TWO_RESUMED
+    )
+    sub = counts([late, pending], P, policy=PausePolicy.SUBTRACT)
+    assert {row.field_code: as_dict(row) for row in sub.rows} == {
+        "DT": {3: 1, 5: 1, 7: 1, 10: 1},
+        "LD": {3: 1, 5: 1, 11: 1, 13: 1},
+    }
+    restart = counts([late, pending], P)
+    assert {row.field_code: as_dict(row) for row in restart.rows} == {
+        "DT": {3: 1, 5: 1, 7: 1, 8: 1},
+        "LD": {3: 1, 5: 1, 11: 1, 12: 1},
+    }
+    tally = FormTally(P, policy=PausePolicy.SUBTRACT)
+    assert tally.add(late) == {3, 5, 7, 10}
+    assert tally.result().total.cells == (1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0)
+
+
+# --- the identities under every pause policy -------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        dossiers(min_day=P.start.replace(day=1), max_day=P.end.replace(day=31), field_codes=FIELDS),
+        max_size=10,
+    ),
+    st.sampled_from(PausePolicy),
+)
+def test_identities_hold_in_every_row_under_every_policy(
+    batch: list[Dossier], policy: PausePolicy
+) -> None:
+    form = counts(batch, P, field_order=FIELDS, policy=policy)
+    assert check_identities(form) == []
+    for row in (*form.rows, form.total):
+        _check_invariants(row)
+    # Each dossier is in col 3 exactly when it has cells, and then in exactly one of 4, 5, 6,
+    # one of 7, 11, and one of 8, 9, 10 or of 12, 13.
+    for d in batch:
+        placed = cells_of(d, P, policy)
+        if placed:
+            assert 3 in placed
+            assert len(placed & {4, 5, 6}) == 1
+            assert len(placed & {7, 11}) == 1
+            assert len(placed & ({8, 9, 10} if 7 in placed else {12, 13})) == 1
+            assert len(placed) == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(dossiers(min_day=P.start.replace(day=1), max_day=P.end.replace(day=31)))
+def test_policies_only_differ_for_a_second_request_under_subtract(d: Dossier) -> None:
+    restart = cells_of(d, P, PausePolicy.RESTART)
+    assert cells_of(d, P, PausePolicy.EXTEND) == restart
+    if len(d.pauses) < 2:
+        assert cells_of(d, P, PausePolicy.SUBTRACT) == restart
+
+
+def test_check_identities_names_the_broken_rows() -> None:
+    good = Row("DT", (2, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0))
+    bad_received = Row("LD", (2, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0))  # 3 != 4 + 5 + 6
+    bad_pending = Row("MT", (1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0))  # 11 != 12 + 13
+    total = Row("", (5, 3, 2, 0, 2, 0, 1, 0, 3, 2, 1))  # 7 != 8 + 9 + 10
+    form = FormCounts(P, (good, bad_received, bad_pending), total)
+    assert check_identities(form) == ["LD", "MT", "total"]

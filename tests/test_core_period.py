@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconcile.period import Period
+from reconcile.counts import cells_of
+from reconcile.model import Dossier, Source, Status
+from reconcile.period import Period, month_range, span
+from tests.strategies import at, build_dossier, dossiers
 
 
 def test_default_cutoff_runs_from_20th_of_previous_month_to_19th() -> None:
@@ -93,3 +98,150 @@ def test_contains_rejects_non_dates() -> None:
     p = Period.parse("2024-07")
     assert "2024-07-01" not in p
     assert None not in p
+
+
+# --- the period a day falls in -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "cutoff", "label"),
+    [
+        (date(2024, 7, 19), 20, "2024-07"),
+        (date(2024, 7, 20), 20, "2024-08"),
+        (date(2024, 6, 20), 20, "2024-07"),
+        (date(2024, 6, 19), 20, "2024-06"),
+        (date(2024, 12, 19), 20, "2024-12"),
+        (date(2024, 12, 20), 20, "2025-01"),
+        (date(2024, 12, 31), 20, "2025-01"),
+        (date(2025, 1, 1), 20, "2025-01"),
+        (date(2024, 7, 14), 15, "2024-07"),
+        (date(2024, 7, 15), 15, "2024-08"),
+        (date(2024, 7, 1), 1, "2024-07"),
+        (date(2024, 7, 31), 1, "2024-07"),
+        (date(2024, 12, 31), 1, "2024-12"),
+        (date(2025, 1, 1), 1, "2025-01"),
+        (date(2024, 2, 29), 1, "2024-02"),
+    ],
+)
+def test_containing_names_the_period_of_a_day(day: date, cutoff: int, label: str) -> None:
+    p = Period.containing(day, cutoff)
+    assert p == Period.parse(label, cutoff)
+    assert day in p
+
+
+def test_containing_defaults_to_cutoff_20() -> None:
+    assert Period.containing(date(2024, 7, 19)).label == "2024-07"
+    assert Period.containing(date(2024, 7, 20)).label == "2024-08"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)), st.integers(1, 28))
+def test_every_day_is_in_the_period_containing_it_and_no_neighbour(day: date, cutoff: int) -> None:
+    p = Period.containing(day, cutoff)
+    assert p.start <= day <= p.end
+    assert Period.containing(p.start, cutoff) == p
+    assert Period.containing(p.end, cutoff) == p
+    # Periods tile the calendar: the next one starts the day after this one ends.
+    assert Period.containing(p.end + timedelta(days=1), cutoff).start == p.end + timedelta(days=1)
+
+
+# --- the calendar months a period touches --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "cutoff", "months"),
+    [
+        ("2024-07", 20, ["2024-06", "2024-07"]),
+        ("2025-01", 20, ["2024-12", "2025-01"]),
+        ("2024-07", 1, ["2024-07"]),
+        ("2024-07", 2, ["2024-06", "2024-07"]),  # 2/6 .. 1/7
+    ],
+)
+def test_months_of_a_period(label: str, cutoff: int, months: list[str]) -> None:
+    assert Period.parse(label, cutoff).months() == months
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "months"),
+    [
+        (date(2024, 7, 1), date(2024, 7, 31), ["2024-07"]),
+        (date(2024, 7, 31), date(2024, 7, 1), ["2024-07"]),  # same month, whatever the days
+        (date(2024, 11, 30), date(2025, 2, 1), ["2024-11", "2024-12", "2025-01", "2025-02"]),
+        (date(2024, 8, 1), date(2024, 7, 31), []),
+    ],
+)
+def test_month_range(first: date, last: date, months: list[str]) -> None:
+    assert month_range(first, last) == months
+
+
+# --- where a dossier's records belong in the period index ---------------------------------------
+
+
+def test_span_of_a_finished_dossier_runs_from_receipt_to_finish() -> None:
+    d = build_dossier(
+        received_at=at(2024, 6, 25), status=Status.RETURNED, finished_at=at(2024, 8, 3)
+    )
+    assert span([d]) == (["2024-06", "2024-07", "2024-08"], False)
+
+
+def test_span_is_open_when_any_record_has_no_finish() -> None:
+    finished = build_dossier(
+        received_at=at(2024, 6, 25), status=Status.FINISHED, finished_at=at(2024, 7, 3)
+    )
+    # Finished at, but in an open status: not finished (DOMAIN.md §7).
+    still_open = build_dossier(
+        received_at=at(2024, 7, 1), status=Status.PROCESSING, finished_at=at(2024, 9, 1)
+    )
+    assert span([finished, still_open]) == (["2024-06", "2024-07"], True)
+    assert span([still_open]) == (["2024-07"], True)
+
+
+def test_span_takes_the_earliest_date_and_the_latest_finish_over_all_records() -> None:
+    city = build_dossier(
+        received_at=at(2024, 5, 30), status=Status.RETURNED, returned_at=at(2024, 6, 2)
+    )
+    national = build_dossier(
+        source=Source.NATIONAL,
+        received_at=at(2024, 6, 1),
+        status=Status.FINISHED,
+        finished_at=at(2024, 8, 5),
+    )
+    assert span([national, city]) == (["2024-05", "2024-06", "2024-07", "2024-08"], False)
+
+
+def test_span_counts_a_finish_before_the_receipt() -> None:
+    d = build_dossier(
+        received_at=at(2024, 7, 2), status=Status.FINISHED, finished_at=at(2024, 5, 20)
+    )
+    assert span([d]) == (["2024-05", "2024-06", "2024-07"], False)
+
+
+def test_span_uses_local_dates() -> None:
+    # 17:30 UTC on 31/7 is 00:30 on 1/8 in Hanoi.
+    d = build_dossier(
+        received_at=datetime(2024, 7, 31, 17, 30, tzinfo=UTC),
+        status=Status.WITHDRAWN,
+        finished_at=datetime(2024, 7, 31, 18, tzinfo=UTC),
+    )
+    assert span([d]) == (["2024-08"], False)
+
+
+def test_span_of_no_records() -> None:
+    assert span([]) == ([], False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        dossiers(min_day=date(2024, 4, 1), max_day=date(2024, 10, 31)), min_size=1, max_size=4
+    ),
+    st.sampled_from(["2024-06", "2024-07", "2024-08", "2024-09"]),
+    st.sampled_from([1, 15, 20]),
+)
+def test_every_period_a_record_counts_in_is_found_by_its_span(
+    records: list[Dossier], label: str, cutoff: int
+) -> None:
+    period = Period.parse(label, cutoff)
+    months, still_open = span(records)
+    if any(cells_of(d, period) for d in records):
+        assert still_open or set(months) & set(period.months())

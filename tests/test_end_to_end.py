@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +19,7 @@ from reconcile.model import Dossier, Source
 from reconcile.period import Period
 from syncd import logs
 from syncd.config import Config
-from syncd.reports import gather, render_json
+from syncd.reports import gather, render_json, to_json
 from syncd.service import Syncer
 from syncd.store import Store
 from tests.conftest import make_connectors, truth_decisions
@@ -91,17 +92,20 @@ async def test_the_report_counts_the_reconciled_truth(
 ) -> None:
     await Syncer(store, connectors).cycle()
     period = Period.parse("2024-07", 20)
-    report = await gather(store, period, 20, config.report.fields, config.agency.name)
+    now = datetime(2024, 7, 25, tzinfo=UTC)
+    gathered = await gather(store, period, config.report_settings(), now)
+    report = gathered.report
 
     truth = truth_decisions(scenario, dataset)
     counted = [d.corrected for d in truth.values() if d.excluded is None]
     assert report.corrected == counts(counted, period, list(config.report.fields))
-    assert report.raw[Source.NATIONAL] == counts(
-        dataset.national, period, list(config.report.fields)
-    )
+    assert report.forms["national"] == counts(dataset.national, period, list(config.report.fields))
+    assert report.forms["city"] == counts(dataset.city, period, list(config.report.fields))
     assert report.corrected.total[3] > 0
-    assert report.corrected != report.raw[Source.NATIONAL]
-    as_json = json.loads(render_json(report))
+    assert report.corrected != report.forms["national"]
+    # The period index handed the report fewer dossiers than the store holds.
+    assert report.entries < await store.redis.hlen(store.key("corrected"))
+    as_json = json.loads(render_json(to_json(gathered)))
     assert as_json["period"] == {
         "label": "2024-07",
         "start": "2024-06-20",
@@ -109,6 +113,18 @@ async def test_the_report_counts_the_reconciled_truth(
         "cutoff_day": 20,
     }
     assert as_json["corrected"]["total"]["cells"]["3"] == report.corrected.total[3]
+    # Every difference between a raw and the corrected figure is explained, cell by cell.
+    for source in ("city", "national"):
+        raw = as_json["raw"][source]["total"]["cells"]
+        fixed = as_json["corrected"]["total"]["cells"]
+        for column in raw:
+            moved = sum(
+                (int(column) in d["corrected_cells"]) - (int(column) in d["raw_cells"])
+                for d in as_json["differences"]
+                if d["source"] == source
+            )
+            assert raw[column] + moved == fixed[column], (source, column)
+        assert all(d["reasons"] for d in as_json["differences"])
 
 
 async def test_a_second_cycle_over_unchanged_portals_changes_nothing(

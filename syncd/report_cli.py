@@ -1,0 +1,234 @@
+"""The report and deadline verbs of the `syncd` command: `report`, `overdue`.
+
+syncd report [show|publish|versions] --period P [--format F] [--output FILE]
+             [--version N] [--cell FIELD:COLUMN] [--figures corrected|city|national]
+syncd overdue [--as-of YYYY-MM-DD] [--field F] [--flag FLAG] [--format text|csv|json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.national.statistics import statistics_payload
+from reconcile.flags import Flag, Flags, flags_of
+from reconcile.ledger import CORRECTED, FORMS
+from reconcile.model import VN_TZ
+from reconcile.period import Period
+from syncd.config import Config
+from syncd.i18n import language, t
+from syncd.reports import (
+    cell_ledger,
+    gather,
+    publish,
+    render_csv,
+    render_json,
+    render_text,
+    to_json,
+)
+from syncd.store import Store
+from syncd.summary import paragraph
+from syncd.xlsx import render_xlsx
+
+REPORT_FORMATS = ("text", "json", "csv", "xlsx", "paragraph", "dvcqg")
+LISTED_FLAGS = ("overdue", "due_soon", "late", "late_no_apology", "all")
+
+
+class ReportUsageError(ValueError):
+    """Bad input to a report verb (the CLI turns it into exit code 2)."""
+
+
+def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = verbs.add_parser("report", help=t("help.report"))
+    report.add_argument(
+        "action",
+        nargs="?",
+        choices=("show", "publish", "versions"),
+        default="show",
+        help=t("help.report_action"),
+    )
+    report.add_argument("--period", required=True, help=t("help.period"))
+    report.add_argument("--format", choices=REPORT_FORMATS, default="text", help=t("help.format"))
+    report.add_argument("--output", "-o", metavar="FILE", help=t("help.report_output"))
+    report.add_argument("--version", type=int, metavar="N", help=t("help.report_version"))
+    report.add_argument("--cell", metavar="FIELD:COLUMN", help=t("help.report_cell"))
+    report.add_argument("--figures", choices=FORMS, default=CORRECTED, help=t("help.figures"))
+
+    overdue = verbs.add_parser("overdue", help=t("help.overdue"))
+    overdue.add_argument("--as-of", metavar="YYYY-MM-DD", help=t("help.as_of"))
+    overdue.add_argument("--field", metavar="F", help=t("help.field_filter"))
+    overdue.add_argument("--flag", choices=LISTED_FLAGS, default="all", help=t("help.flag"))
+    overdue.add_argument("--format", choices=("text", "csv", "json"), default="text")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+async def report_document(
+    store: Store, config: Config, period: Period, now: datetime
+) -> dict[str, Any]:
+    """The period's report now, with its restatement if a version was published."""
+    gathered = await gather(store, period, config.report_settings(), now)
+    return to_json(gathered, await store.report_versions(period.label))
+
+
+async def report_verb(
+    store: Store, config: Config, period: Period, args: argparse.Namespace
+) -> int:
+    if args.action == "versions":
+        versions = await store.report_versions(period.label)
+        for number, text in sorted(versions.items()):
+            doc = json.loads(text)
+            total = doc["corrected"]["total"]["cells"]
+            print(
+                f"{number}  {doc['version']['published_at']}  (7)={total['7']}  (10)={total['10']}"
+            )
+        return 0
+    if args.version is not None:
+        versions = await store.report_versions(period.label)
+        if args.version not in versions:
+            raise ReportUsageError(t("report.no_version", label=period.label, number=args.version))
+        doc = json.loads(versions[args.version])
+    else:
+        doc = await report_document(store, config, period, now_utc())
+    if args.action == "publish":
+        number = await publish(store, doc, now_utc())
+        print(t("report.published", label=period.label, number=number))
+        return 0
+    if args.cell:
+        field_code, column = parse_cell(args.cell)
+        for code in cell_ledger(doc, args.figures, field_code, column):
+            print(code)
+        return 0
+    write_report(doc, args.format, args.output, args.figures)
+    return 0
+
+
+def parse_cell(text: str) -> tuple[str | None, int]:
+    field_code, _, column = text.rpartition(":")
+    if not field_code or not column.isdigit() or not 3 <= int(column) <= 13:
+        raise ReportUsageError(t("report.bad_cell", cell=text))
+    return (None if field_code.lower() == "total" else field_code), int(column)
+
+
+def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: str) -> None:
+    lang = language()
+    if fmt == "xlsx":
+        path = Path(output or f"bieu-06-{doc['period']['label']}.xlsx")
+        path.write_bytes(render_xlsx(doc, lang))
+        print(t("report.written", path=path))
+        return
+    if fmt == "json":
+        text = render_json(doc)
+    elif fmt == "csv":
+        text = render_csv(doc, lang, figures)
+    elif fmt == "paragraph":
+        text = paragraph(doc, lang, figures) + "\n"
+    elif fmt == "dvcqg":
+        payload = statistics_payload(doc, doc["agency"]["code"])
+        text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = render_text(doc, lang)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(t("report.written", path=output))
+    else:
+        sys.stdout.write(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Overdue
+
+
+async def overdue_flags(
+    store: Store, config: Config, as_of: date, field_code: str | None = None
+) -> list[tuple[Flags, Mapping[str, Any]]]:
+    """Every dossier with a flag at the end of `as_of`, computed now from the corrected records
+    of the reporting period containing `as_of` and the open dossiers (the period index)."""
+    period = Period.containing(as_of, config.report.cutoff_day)
+    keys = await store.period_keys(period)
+    calendar = config.calendar.calendar()
+    found: list[tuple[Flags, Mapping[str, Any]]] = []
+    for start in range(0, len(keys), 2000):
+        corrected, excluded, _, _ = await store.report_facts(keys[start : start + 2000])
+        for key, d in sorted(corrected.items()):
+            if key in excluded or (field_code and d.field_code != field_code):
+                continue
+            flags = flags_of(d, as_of, calendar, config.deadlines.due_soon_days)
+            late_here = Flag.LATE not in flags or (
+                (finished := d.finish_date()) is not None and finished in period
+            )
+            if flags.flags and late_here:
+                facts = {
+                    "procedure": d.procedure_code,
+                    "received": d.received_at.astimezone(VN_TZ).date().isoformat(),
+                    "status": int(d.status),
+                    "apology": d.apology_at.astimezone(VN_TZ).date().isoformat()
+                    if d.apology_at
+                    else None,
+                }
+                found.append((flags, facts))
+    return found
+
+
+async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -> int:
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else now_utc().astimezone(VN_TZ).date()
+    except ValueError:
+        raise ReportUsageError(t("overdue.bad_date", value=args.as_of)) from None
+    rows = await overdue_flags(store, config, as_of, args.field)
+    if args.flag != "all":
+        rows = [(f, facts) for f, facts in rows if Flag(args.flag) in f.flags]
+    records = [
+        {
+            "code": f.code,
+            "field": f.field_code,
+            "due": f.due.isoformat() if f.due else None,
+            "flags": sorted(f.flags),
+            "days_late": f.days_late,
+            **facts,
+        }
+        for f, facts in rows
+    ]
+    if args.format == "json":
+        print(
+            json.dumps(
+                {"as_of": as_of.isoformat(), "dossiers": records}, ensure_ascii=False, indent=2
+            )
+        )
+        return 0
+    if args.format == "csv":
+        out = io.StringIO()
+        names = [
+            "code",
+            "field",
+            "procedure",
+            "received",
+            "due",
+            "status",
+            "flags",
+            "days_late",
+            "apology",
+        ]
+        writer = csv.DictWriter(out, names, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({**r, "flags": " ".join(r["flags"])})
+        sys.stdout.write(out.getvalue())
+        return 0
+    print(t("overdue.title", as_of=as_of.strftime("%d/%m/%Y"), count=len(records)))
+    for r in records:
+        flags = ", ".join(t(f"flag.{name}") for name in r["flags"])
+        late = t("overdue.days_late", days=r["days_late"]) if r["days_late"] else ""
+        print(
+            f"  {r['code']}  {r['field']:<4} {t('overdue.due')} {r['due']}  {flags} {late}".rstrip()
+        )
+    return 0
