@@ -227,3 +227,14 @@ def test_received_after_as_of_gets_no_flags() -> None:
     d = build_dossier(received_at=at(2024, 7, 16), due_at=at(2024, 7, 10))
     assert flags(d, date(2024, 7, 15)) == set()
     assert flags(d, date(2024, 7, 16)) == {OVERDUE, NO_APOLOGY}
+
+
+def test_a_withdrawal_after_the_due_date_is_not_late() -> None:
+    """The report counts a withdrawal as on time (col 9): no lateness flags either."""
+    d = build_dossier(
+        received_at=at(2024, 7, 1),
+        due_at=at(2024, 7, 5, 17),
+        status=Status.WITHDRAWN,
+        finished_at=at(2024, 7, 10),
+    )
+    assert flags_of(d, date(2024, 7, 15), WorkingCalendar()).flags == frozenset()

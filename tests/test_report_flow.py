@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from connectors.base import Connector
 from connectors.dataset import Dataset
@@ -17,7 +18,8 @@ from connectors.mockserver import MockPortals
 from reconcile.flags import Flag
 from reconcile.model import VN_TZ, Channel, Dossier, Source, Status
 from reconcile.period import Period
-from syncd.config import Config
+from syncd import config as config_module
+from syncd.config import Config, ConfigError
 from syncd.reports import gather, publish, to_json
 from syncd.service import Syncer
 from syncd.store import Store
@@ -200,3 +202,56 @@ async def test_gather_runs_concurrently_with_itself(store: Store, config: Config
         gather(store, P, config.report_settings(), NOW),
     )
     assert one.report.forms == two.report.forms
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "shown"),
+    [
+        (
+            "[calendar]\nextra_days_off = ['2024-02-30']\n",
+            "calendar.extra_days_off[0]",
+            "2024-02-30",
+        ),
+        (
+            "[calendar]\nextra_working_days = '2024-05-04'\n",
+            "calendar.extra_working_days",
+            "2024-05-04",
+        ),
+        (
+            "[calendar]\nextra_days_off = ['2024-05-04']\nextra_working_days = ['2024-05-04']\n",
+            "calendar.extra_working_days",
+            "2024, 5, 4",
+        ),
+        ("[deadlines]\npause_policy = 'pause'\n", "deadlines.pause_policy", "'pause'"),
+        ("[deadlines]\npaper_cutoff = '3pm'\n", "deadlines.paper_cutoff", "'3pm'"),
+        ("[deadlines]\ndue_soon_days = 31\n", "deadlines.due_soon_days", "31"),
+    ],
+)
+def test_bad_deadline_configuration_names_the_key(
+    tmp_path: Path, toml: str, key: str, shown: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(bad, env={})
+    assert caught.value.key == key
+    assert shown in str(caught.value)
+
+
+def test_the_calendar_and_policy_from_configuration_reach_the_engine(tmp_path: Path) -> None:
+    own = tmp_path / "own.toml"
+    own.write_text(
+        "[calendar]\nextra_days_off = ['2024-07-08']\n[deadlines]\npause_policy = 'extend'\n"
+        "paper_cutoff = '16:30'\n",
+        encoding="utf-8",
+    )
+    policy = config_module.load(own, env={}).policy()
+    assert policy.calendar is not None
+    assert not policy.calendar.is_working_day(date(2024, 7, 8))
+    assert policy.pause_policy == "extend"
+    assert policy.paper_cutoff.hour == 16
+    off = config_module.load(env={})
+    assert (
+        replace(off, deadlines=replace(off.deadlines, check_due_dates=False)).policy().calendar
+        is None
+    )
