@@ -20,7 +20,9 @@ Rules kept deliberately short (docs/scenario.md states them for authors):
 - Lifecycle: each event may only follow the statuses listed in `ALLOWED_AFTER` (the first event
   follows "nothing": it is ``registered`` or ``received``); times never decrease. Refused (3),
   withdrawn (7) and returned (10) are terminal because no event may follow them.
-- An event's optional ``due`` moves the due date on record from that event on.
+- An event's optional ``due`` moves the due date on record from that event on; with
+  ``"apology": true`` the move is an apology letter (Mẫu 04), whose time the city serves as
+  ``apology_at`` (the national portal has no such field).
 - Migrated dossiers: on the city side every event time before ``migrated.at`` becomes
   ``migrated.at`` (the new system shows them re-received at the cut-over, in the status of their
   last event); the national portal does not have them unless the national list says otherwise
@@ -40,6 +42,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Literal, NoReturn, TypeAlias, get_args
 
 from connectors.dataset import (
@@ -151,13 +154,16 @@ class Event:
     """One step of a dossier's true lifecycle.
 
     `city_status` is the city system's own word for the resulting status ("" = the mock's
-    default word); `due`, when set, is the due date on record from this event on.
+    default word); `due`, when set, is the due date on record from this event on; `apology`
+    says that move is an apology letter (Mẫu 04, "Phiếu xin lỗi và hẹn lại ngày trả kết quả")
+    sent at `at` (only with a `due`).
     """
 
     at: datetime
     event: EventKind
     city_status: str = ""
     due: datetime | None = None
+    apology: bool = False
 
     @property
     def status(self) -> Status:
@@ -284,11 +290,15 @@ class ScenarioDossier:
 
 @dataclass(frozen=True)
 class Scenario:
+    """A whole scenario file. `truth` is free-form documentation the file carries (what the
+    scenario is meant to show, the figures it must produce); nothing here reads it."""
+
     agency: str
     now: datetime
     procedures: tuple[Procedure, ...]
     fields: Mapping[str, str]
     dossiers: tuple[ScenarioDossier, ...]
+    truth: Mapping[str, Any] = field(default_factory=dict)
 
     def views(self, at: datetime | None = None, salt: str | None = None) -> Dataset:
         """What both portals serve at mock time `at` (default: the scenario's `now`). With a
@@ -313,6 +323,7 @@ def _record(
     due = d.due
     finished: datetime | None = None
     returned: datetime | None = None
+    apology: datetime | None = None
     pauses: list[Pause] = []
     for e in events:
         kind = e.event
@@ -328,7 +339,10 @@ def _record(
             pauses[-1] = Pause(pauses[-1].requested_at, e.at)
         if e.due is not None:
             due = e.due
+        if e.apology:
+            apology = e.at
     last = events[-1]
+    city = source is Source.CITY
     return Dossier(
         source=source,
         code=d.code,
@@ -341,9 +355,10 @@ def _record(
         due_at=due,
         finished_at=finished,
         returned_at=returned,
+        apology_at=apology if city else None,  # the national portal has no such field
         pauses=tuple(pauses),
         digitised=d.digitised,
-        native_status=last.city_status if source is Source.CITY else "",
+        native_status=last.city_status if city else "",
     )
 
 
@@ -606,7 +621,9 @@ def loads(text: str, name: str = "<string>") -> Scenario:
             name, "", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     r = _Reader(name)
-    top = r.obj(raw, "", ("format", "agency", "now", "fields", "procedures", "dossiers"))
+    top = r.obj(
+        raw, "", ("format", "agency", "now", "fields", "procedures", "dossiers"), ("truth",)
+    )
     if top["format"] != FORMAT:
         r.fail("format", repr(FORMAT), top["format"])
     agency = r.string(top["agency"], "agency")
@@ -615,6 +632,9 @@ def loads(text: str, name: str = "<string>") -> Scenario:
     if not isinstance(fields_raw, dict) or not fields_raw:
         r.fail("fields", "an object of field code: field name", fields_raw)
     fields = {key: r.string(value, f"fields.{key}") for key, value in fields_raw.items()}
+    truth = top.get("truth", {})
+    if not isinstance(truth, dict):
+        r.fail("truth", "an object (free-form: what the scenario shows)", truth)
     procedures: list[Procedure] = []
     seen: set[str] = set()
     for i, item in enumerate(r.array(top["procedures"], "procedures")):
@@ -649,7 +669,7 @@ def loads(text: str, name: str = "<string>") -> Scenario:
                             x.code,
                         )
                     codes.add(x.code)
-    return Scenario(agency, now, tuple(procedures), fields, tuple(dossiers))
+    return Scenario(agency, now, tuple(procedures), fields, tuple(dossiers), truth)
 
 
 def _procedure(r: _Reader, value: Any, path: str) -> Procedure:
@@ -724,7 +744,7 @@ def _events(r: _Reader, value: Any, path: str) -> tuple[Event, ...]:
     previous: datetime | None = None
     for i, item in enumerate(items):
         here = f"{path}[{i}]"
-        raw = r.obj(item, here, ("at", "event"), ("city_status", "due"))
+        raw = r.obj(item, here, ("at", "event"), ("city_status", "due", "apology"))
         at = r.time(raw["at"], f"{here}.at")
         kind = EventKind(r.choice(raw["event"], f"{here}.event", _EVENT_KINDS))
         if previous is not None and at < previous:
@@ -745,7 +765,14 @@ def _events(r: _Reader, value: Any, path: str) -> tuple[Event, ...]:
         if "city_status" in raw:
             city_status = r.string(raw["city_status"], f"{here}.city_status")
         due = r.time(raw["due"], f"{here}.due") if "due" in raw else None
-        events.append(Event(at, kind, city_status, due))
+        apology = r.boolean(raw.get("apology", False), f"{here}.apology")
+        if apology and due is None:
+            r.fail(
+                f"{here}.apology",
+                'true only on an event that also has "due" (the date the letter moves it to)',
+                raw["apology"],
+            )
+        events.append(Event(at, kind, city_status, due, apology))
         status, previous = STATUS_AFTER[kind], at
     return tuple(events)
 
@@ -826,6 +853,8 @@ def _event_json(e: Event) -> dict[str, Any]:
         out["city_status"] = e.city_status
     if e.due is not None:
         out["due"] = _time(e.due)
+    if e.apology:
+        out["apology"] = True
     return out
 
 
@@ -867,8 +896,28 @@ def dossier_json(d: ScenarioDossier) -> dict[str, Any]:
     return out
 
 
+_WIDTH = 100
+
+
+def _pretty(value: Any, indent: str) -> str:
+    """`value` as JSON on one line if it fits in `_WIDTH`, else one key or item a line,
+    recursively; an item of a list (a record) always stays on one line."""
+    flat = json.dumps(value, ensure_ascii=False)
+    if len(indent) + len(flat) <= _WIDTH or not isinstance(value, dict | list) or not value:
+        return flat
+    inner = indent + " "
+    if isinstance(value, dict):
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, inner)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "}"
+    return "[\n" + ",\n".join(f"{inner}{json.dumps(v, ensure_ascii=False)}" for v in value) + "]"
+
+
 def dump(scenario: Scenario) -> str:
-    """The scenario as JSON text that `loads` reads back equal: one procedure or dossier a line."""
+    """The scenario as JSON text that `loads` reads back equal: one procedure or dossier a line
+    (and `truth`, when there is one, spread over lines to be read)."""
 
     def line(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
@@ -887,6 +936,7 @@ def dump(scenario: Scenario) -> str:
         f'{{"format": {line(FORMAT)},',
         f' "agency": {line(scenario.agency)},',
         f' "now": {line(_time(scenario.now))},',
+        f' "truth": {_pretty(dict(scenario.truth), " ")},' if scenario.truth else "",
         f' "fields": {line(dict(scenario.fields))},',
         ' "procedures": [',
         ",\n".join(f"  {line(p)}" for p in procedures),
@@ -982,10 +1032,15 @@ class _Life:
         return self.events[-1].at
 
     def add(
-        self, at: datetime, kind: EventKind, city_status: str = "", due: datetime | None = None
+        self,
+        at: datetime,
+        kind: EventKind,
+        city_status: str = "",
+        due: datetime | None = None,
+        apology: bool = False,
     ) -> datetime:
         at = max(at, self.last) if self.events else at
-        self.events.append(Event(at, kind, city_status, due))
+        self.events.append(Event(at, kind, city_status, due, apology))
         return at
 
 
@@ -1037,7 +1092,8 @@ def _lifecycle(
     if finish > current_due and rng.random() < 0.3:
         # An apology letter (Mẫu 04) a day before the deadline moves the date once.
         letter = current_due - timedelta(days=1)
-        life.add(letter, EventKind.PROCESSING, due=current_due + timedelta(days=rng.randint(2, 7)))
+        moved = current_due + timedelta(days=rng.randint(2, 7))
+        life.add(letter, EventKind.PROCESSING, due=moved, apology=True)
     if words and rng.random() < 0.3:
         life.add(finish - _minutes(rng, 60, 1440), EventKind.PROCESSING, rng.choice(_CITY_WORDS))
     finished = life.add(finish, EventKind.FINISHED)
@@ -1190,3 +1246,19 @@ def _distort(
         national.append(_other_channel(rng, channel))
     if pick("channel", 0.005):
         city.append(_other_channel(rng, channel))
+
+
+SEED_SCENARIO = "heza-2024-07.json"
+
+
+def seed_scenario_path() -> Path:
+    """The seed scenario (HEZA, July 2024): `connectors/scenarios/` when installed, `scenarios/`
+    in a source tree."""
+    here = Path(__file__).resolve().parent
+    for candidate in (
+        here / "scenarios" / SEED_SCENARIO,
+        here.parent / "scenarios" / SEED_SCENARIO,
+    ):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"the seed scenario {SEED_SCENARIO} is not installed beside {here}")

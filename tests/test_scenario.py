@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from connectors import dataset as dataset_module
 from connectors import scenario
+from connectors.city import wire as city_wire
 from connectors.dataset import Applicant, Dataset
 from connectors.scenario import (
     DISTORTION_KINDS,
@@ -29,6 +31,7 @@ from connectors.scenario import (
 )
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status
+from reconcile.statusmap import StatusMap
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "000.00.45.H26-240701-0001"
@@ -234,6 +237,57 @@ def test_a_due_on_any_event_moves_the_due_date_from_then_on() -> None:
     assert s.views(at(21, 9)).city[0].due_at == at(22, 17)
     assert s.views(at(21, 10)).city[0].due_at == at(26, 17)
     assert s.views(at(25)).city[0].due_at == at(26, 17)
+
+
+LETTER = ev(at(21, 10), "processing", due=at(26, 17), apology=True)  # Mẫu 04, one day before
+
+
+def test_an_apology_letter_is_on_the_city_record_only() -> None:
+    s = build(dossier([RECEIVED, PROCESSING, LETTER, ev(at(24, 15), "finished")]))
+    before = s.views(at(21, 9))
+    assert before.city[0].apology_at is None
+    assert before.city[0].due_at == at(22, 17)
+    for when in (at(21, 10), at(25)):
+        city, national = s.views(when).city[0], s.views(when).national[0]
+        assert (city.due_at, city.apology_at) == (at(26, 17), at(21, 10))
+        assert (national.due_at, national.apology_at) == (at(26, 17), None)
+
+
+def test_the_latest_apology_letter_counts_and_a_lag_hides_a_recent_one() -> None:
+    second = ev(at(25, 9), "processing", due=at(29, 17), apology=True)
+    s = build(dossier([RECEIVED, PROCESSING, LETTER, second], city=[{"kind": "lag", "events": 1}]))
+    assert s.views().city[0].apology_at == at(21, 10)  # the lag leaves the first letter
+    unlagged = build(dossier([RECEIVED, PROCESSING, LETTER, second])).views()
+    assert unlagged.city[0].apology_at == at(25, 9)
+
+
+def test_a_migrated_apology_letter_shows_at_the_cut_over() -> None:
+    old = [*OLD[:2], ev(at(20, month=4), "processing", due=at(9, 17, month=5), apology=True)]
+    s = build(dossier([*old, *OLD[2:]], migrated={"at": iso(MIGRATED_AT)}))
+    assert s.views().city[0].apology_at == MIGRATED_AT
+
+
+def test_an_apology_letter_round_trips() -> None:
+    s = build(dossier([RECEIVED, PROCESSING, LETTER, ev(at(24, 15), "finished")]))
+    assert s.dossiers[0].events[2].apology
+    text = dump(s)
+    assert '"due": "2024-07-26T17:00:00+07:00", "apology": true}' in text
+    assert text.count('"apology"') == 1
+    assert loads(text) == s
+    assert dump(loads(text)) == text
+
+
+def test_the_city_wire_carries_the_apology_letter() -> None:
+    statuses = StatusMap.from_config({"new": 2, "processing": 4, "releasing": 9, "done": 10})
+    s = build(dossier([RECEIVED, PROCESSING, LETTER, ev(at(24, 15), "finished")]))
+    for view in (s.views(at(21, 9)), s.views()):
+        d = view.city[0]
+        native = city_wire.native_for(d.status, statuses)
+        raw = city_wire.encode(d, native, {"applicantIdNo": APPLICANT["id_number"]})
+        expected = "" if d.apology_at is None else d.apology_at.strftime("%d/%m/%Y %H:%M:%S")
+        assert raw["apologyDate"] == expected
+        back = city_wire.decode(raw, statuses)
+        assert back == replace(d, native_status=native, identity=back.identity)
 
 
 def test_views_at_several_times_show_events_as_they_happen() -> None:
@@ -680,6 +734,17 @@ BAD: list[tuple[Any, str, str]] = [
         "dossiers[0].migrated.at",
         "at or after the first event",
     ),
+    (
+        _set("dossiers.0.events.1", ev(at(1, 10), "processing", apology=True)),
+        "dossiers[0].events[1].apology",
+        'true only on an event that also has "due"',
+    ),
+    (
+        _set("dossiers.0.events.1", ev(at(1, 10), "processing", due=at(23, 17), apology="yes")),
+        "dossiers[0].events[1].apology",
+        "true or false",
+    ),
+    (_set("truth", ["figures"]), "truth", "an object"),
 ]
 
 
@@ -713,6 +778,7 @@ def test_the_documented_error_messages_are_the_real_ones() -> None:
         _set("dossiers.0.events.1.at", iso(at(1, 8))),
         _set("dossiers.0.events", supplement),
         _set("dossiers.1.national", [{"kind": "lost"}]),
+        _set("dossiers.0.events.1", ev(at(1, 10), "processing", apology=True)),
     ):
         with pytest.raises(ScenarioError) as caught:
             loads(_mutate(change), name="scenarios/mine.json")
@@ -781,6 +847,25 @@ def test_the_docs_example_loads_and_shows_what_the_docs_say() -> None:
     later = s.views(at(26, 10))
     assert sides(later)[0]["000.00.45.H26-240701-0001"].status is Status.RETURNED
     assert sides(later)[1]["000.00.45.H26-240701-0001"].status is Status.FINISHED
+
+
+def test_truth_is_free_form_documentation_that_round_trips() -> None:
+    truth = {
+        "description": "Hai hồ sơ / two dossiers",
+        "period": "2024-07",
+        "reconciled": {"3": 1, "7": 1},
+        "causes": {"migrated": [{"code": CODE, "effect": "excluded"}]},
+    }
+    doc = {**document(dossier(DONE)), "truth": truth}
+    s = loads(json.dumps(doc))
+    assert s.truth == truth
+    text = dump(s)
+    assert loads(text) == s
+    assert dump(loads(text)) == text
+    assert text.index('"truth"') < text.index('"dossiers"')
+    plain = build(dossier(DONE))
+    assert plain.truth == {}
+    assert '"truth"' not in dump(plain)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -40,7 +40,7 @@ SHAPE = RecordShape(
     timestamp=wire.FEED.stamp_field,
     status="dossierStatus",
     unknown_status="status-in-no-map",
-    dates=("receiveDate", "dueDate", "finishDate", "releaseDate"),
+    dates=("receiveDate", "dueDate", "apologyDate", "finishDate", "releaseDate"),
     texts=("serviceCode", "domainCode", "viaChannel", "dossierStatus"),
 )
 

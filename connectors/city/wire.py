@@ -6,9 +6,13 @@ A record (personal fields are read by nobody and never stored)::
      "serviceName": "...", "domainCode": "DT", "domainName": "Đầu tư",
      "viaChannel": "ONLINE", "dossierStatus": "processing",
      "receiveDate": "01/07/2024 08:30:00", "dueDate": "08/07/2024 17:00:00",
-     "finishDate": "", "releaseDate": "", "modifiedDate": "01/07/2024 08:30:00",
+     "apologyDate": "", "finishDate": "", "releaseDate": "",
+     "modifiedDate": "01/07/2024 08:30:00",
      "digitized": true, "supplements": [{"requestDate": "...", "completeDate": ""}],
      "applicantName": "...", "applicantIdNo": "...", "contactTelNo": "..."}
+
+`apologyDate` is when the apology letter (Mẫu 04) that moved `dueDate` was sent ("": none); the
+national portal has no such field.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
         received_at=required_time(raw, "receiveDate", DATE_FORMAT),
         updated_at=required_time(raw, "modifiedDate", DATE_FORMAT),
         due_at=optional_time(raw, "dueDate", DATE_FORMAT),
+        apology_at=optional_time(raw, "apologyDate", DATE_FORMAT),
         finished_at=optional_time(raw, "finishDate", DATE_FORMAT),
         returned_at=optional_time(raw, "releaseDate", DATE_FORMAT),
         pauses=tuple(pauses),
@@ -95,6 +100,7 @@ def encode(d: Dossier, native_status: str, extra: Mapping[str, Any]) -> dict[str
         "dossierStatus": native_status,
         "receiveDate": format_local(d.received_at, DATE_FORMAT),
         "dueDate": format_local(d.due_at, DATE_FORMAT),
+        "apologyDate": format_local(d.apology_at, DATE_FORMAT),
         "finishDate": format_local(d.finished_at, DATE_FORMAT),
         "releaseDate": format_local(d.returned_at, DATE_FORMAT),
         "modifiedDate": format_local(d.updated_at, DATE_FORMAT),
