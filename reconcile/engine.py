@@ -46,8 +46,9 @@ due_date           medium    no    the local due dates differ (one side having n
                                    with a calendar in the policy and the procedure's legal time in
                                    the catalogue, a side's due date is not the one syncd computes
                                    (`reconcile.deadlines`); detail: `computed=YYYY-MM-DD` and the
-                                   sides that differ from it. A side with an apology letter on
-                                   record (its due date was moved once) is not held to it.
+                                   sides that differ from it. A dossier with an apology letter on
+                                   record on either side (its due date was moved once, and only the
+                                   city records the letter) is not held to it.
 finished_date      medium    no    the local finish dates differ: `finished_at`, else `returned_at`
                                    (DOMAIN.md §7)
 channel            low       no    the channels differ
@@ -690,10 +691,11 @@ def _check_due(
     if due is None:
         return
     computed = local_date(due).isoformat()
+    moved = any(d.apology_at is not None for d in sides)  # an apology letter moved the date
     off = [
         d.source.value
         for d in sides
-        if d.apology_at is None and _day(d.due_at) is not None and _day(d.due_at) != computed
+        if not moved and _day(d.due_at) is not None and _day(d.due_at) != computed
     ]
     existing = next((m for m in found if m.kind is MismatchKind.DUE_DATE), None)
     if existing is None and not off:

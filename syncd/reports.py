@@ -401,18 +401,27 @@ def _differences_text(doc: Mapping[str, Any], lang: Language, limit: int) -> lis
     lines = [tr(lang, "report.differences", count=len({d["key"] for d in diffs}))]
     by_reason: dict[str, list[Mapping[str, Any]]] = {}
     for d in diffs:
-        by_reason.setdefault(d["reasons"][0]["kind"] if d["reasons"] else "", []).append(d)
+        shown = _plain(d["reasons"])
+        by_reason.setdefault(shown[0]["kind"] if shown else "", []).append(d)
     for kind, group in sorted(by_reason.items(), key=lambda item: -len(item[1])):
         label = reason_text({"kind": kind}, lang)
         lines.append(f"  {label}: {len(group)}")
         for d in group[:limit]:
             raw = ",".join(map(str, d["raw_cells"])) or "-"
             fixed = ",".join(map(str, d["corrected_cells"])) or "-"
-            why = "; ".join(reason_text(r, lang) for r in d["reasons"])
-            lines.append(f"    {d['key']}  [{raw}] -> [{fixed}]  {why}")
+            why = "; ".join(reason_text(r, lang) for r in _plain(d["reasons"]))
+            code = d["codes"][0] if d["codes"] else d["key"]
+            name = code if code == d["key"] else f"{code} ({d['key']})"
+            lines.append(f"    {name}  [{raw}] -> [{fixed}]  {why}")
         if len(group) > limit:
             lines.append("    " + tr(lang, "report.more", count=len(group) - limit))
     return lines
+
+
+def _plain(reasons: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """Reasons without an exclusion that its own mismatch kind already says (migrated)."""
+    kinds = {r["kind"] for r in reasons}
+    return [r for r in reasons if not (r["kind"] == "excluded" and r.get("detail") in kinds)]
 
 
 def _restatement_text(re: Mapping[str, Any], lang: Language, limit: int) -> list[str]:

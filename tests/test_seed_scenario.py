@@ -15,8 +15,9 @@ from types import ModuleType
 
 import pytest
 
-from connectors.dataset import PROCEDURES_PER_FIELD, Dataset
+from connectors.dataset import AGENCY_CODE, PROCEDURES_PER_FIELD, Dataset
 from connectors.dataset import procedures as procedure_fields
+from connectors.mockserver import start_mock_portals
 from connectors.scenario import Duplicate, EventKind, Scenario, ScenarioDossier, dump, load
 from reconcile.calendar import WorkingCalendar
 from reconcile.counts import COLUMNS, cells_of, counts
@@ -24,6 +25,12 @@ from reconcile.deadlines import computed_due
 from reconcile.engine import Decision, Policy, code_date, decide
 from reconcile.model import VN_TZ, Dossier, Pause, Source, Status, local_date
 from reconcile.period import Period
+from syncd.config import Config
+from syncd.reports import gather, to_json
+from syncd.service import Syncer
+from syncd.store import Store
+from syncd.summary import paragraph
+from tests.conftest import make_connectors
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = ROOT / "scenarios" / "heza-2024-07.json"
@@ -325,3 +332,52 @@ def test_the_docs_table_is_the_truths(seed: Scenario) -> None:
     for name, figures in rows.items():
         cells = " | ".join(str(figures[str(column)]) for column in COLUMNS)
         assert f"\n| {name} | {cells} |\n" in docs, name
+
+
+async def test_the_pipeline_reproduces_the_seed_and_explains_every_correction(
+    seed: Scenario, store: Store, config: Config
+) -> None:
+    """Mocks serving the seed scenario, a real cycle into Redis (catalogue, calendar, the
+    configured policy), then the report: raw city figures are the seed's, the reconciled ones
+    are the truth's, and every difference has its reason."""
+    portals = await start_mock_portals(seed, config.city_statuses())
+    assert seed.agency == AGENCY_CODE
+    connectors = make_connectors(portals, config)
+    try:
+        national = connectors[1]
+        syncer = Syncer(
+            store, connectors, clock=lambda: seed.now, policy=config.policy(), catalogue=national
+        )
+        await syncer.cycle()
+        gathered = await gather(store, PERIOD, config.report_settings(), seed.now)
+    finally:
+        for c in connectors:
+            await c.close()
+        await portals.stop()
+    doc = to_json(gathered)
+    truth = seed.truth
+    assert doc["raw"]["city"]["total"]["cells"] == truth["raw_city_columns"]
+    assert doc["raw"]["national"]["total"]["cells"] == truth["raw_national"]
+    assert doc["corrected"]["total"]["cells"] == truth["reconciled"]
+    assert doc["indicators"]["city"]["digitisation_rate"] == 1.0
+    assert sorted(gathered.report.behind("corrected", None, 10)) == truth["reconciled_late"]
+    assert sorted(gathered.report.behind("corrected", None, 13)) == truth["reconciled_overdue"]
+    city_diffs = [d for d in doc["differences"] if d["source"] == "city"]
+    migrated = sorted(c["code"] for c in truth["causes"]["migrated"])
+    assert (
+        sorted(d["key"] for d in city_diffs if any(r["kind"] == "migrated" for r in d["reasons"]))
+        == migrated
+    )
+    assert all(d["reasons"] for d in doc["differences"])
+    for column, raw in truth["raw_city_columns"].items():
+        moved = sum(
+            (int(column) in d["corrected_cells"]) - (int(column) in d["raw_cells"])
+            for d in city_diffs
+        )
+        assert raw + moved == truth["reconciled"][column], column
+    # The seed's own sentences, with the city's raw figures.
+    first = paragraph(doc, "vi", "city").splitlines()[0]
+    assert first == (
+        "Tính từ ngày 20/6/2024 đến ngày 19/7/2024 Ban Quản lý đã giải quyết được: 77 TTHC trên "
+        "hệ thống Một cửa thành phố; trong đó, 08 TTHC quá hạn."
+    )
