@@ -17,6 +17,7 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -28,7 +29,7 @@ from connectors.dataset import generate
 from reconcile.model import Source
 from reconcile.period import Period
 from syncd.embedded import EmbeddedRedis
-from syncd.reports import gather
+from syncd.reports import ReportSettings, gather
 from syncd.service import Syncer
 from syncd.store import Store
 
@@ -103,7 +104,8 @@ async def main() -> None:
         )
 
         t0 = time.perf_counter()
-        await gather(store, Period.parse("2024-07"), 20, {}, "bench")
+        settings = ReportSettings("bench", "bench", "bench", 20, {})
+        await gather(store, Period.parse("2024-07"), settings, datetime.now(UTC))
         print(f"report (corrected + both raw sides, streamed): {time.perf_counter() - t0:.2f}s")
         memory = await client.info("memory")
         print(

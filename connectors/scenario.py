@@ -55,7 +55,9 @@ from connectors.dataset import (
     procedures as procedure_fields,
 )
 from connectors.identity import identity_hash
+from reconcile.calendar import WorkingCalendar
 from reconcile.compare import MismatchKind
+from reconcile.deadlines import due_from
 from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status
 
 FORMAT = "syncd-scenario/1"
@@ -995,18 +997,14 @@ def catalogue(rng: random.Random) -> tuple[Procedure, ...]:
     return tuple(out)
 
 
-def add_days(start: datetime, procedure: Procedure) -> datetime:
-    """The due date on record: `days` working (Mon-Fri) or calendar days later, at 17:00."""
-    day = start
-    if not procedure.working_days:
-        day += timedelta(days=procedure.days)
-    else:
-        left = procedure.days
-        while left:
-            day += timedelta(days=1)
-            if day.weekday() < 5:
-                left -= 1
-    return day.replace(hour=17, minute=0, second=0)
+def add_days(start: datetime, procedure: Procedure, channel: Channel = Channel.ONLINE) -> datetime:
+    """The due date on record, as the law gives it (`reconcile.deadlines.due_from`): `days`
+    working days (Vietnamese holidays included) or calendar days, from the receipt day, a paper
+    dossier after 15:00 counting from the next working day."""
+    return due_from(start, channel, procedure, _CALENDAR)
+
+
+_CALENDAR = WorkingCalendar()
 
 
 def _working_time(rng: random.Random, start: datetime, days: int) -> datetime:
@@ -1058,7 +1056,8 @@ def _lifecycle(
     if online and rng.random() < 0.3:
         life.add(received - _minutes(rng, 30, 1440), EventKind.REGISTERED)
     life.add(received, EventKind.RECEIVED)
-    due = add_days(received, procedure)
+    channel = Channel.ONLINE if online else Channel.DIRECT
+    due = add_days(received, procedure, channel)
     allowed = (due - received).total_seconds() / 60
     finish = received + timedelta(minutes=int(allowed * rng.uniform(0.3, 1.3)) + 60)
     life.add(received + _minutes(rng, 30, 240), EventKind.PROCESSING)
@@ -1073,7 +1072,7 @@ def _lifecycle(
                 life.add(asked + timedelta(days=rng.randint(10, 40)), EventKind.WITHDRAWN)
             return life.events, due
         done = asked + _minutes(rng, 1440, 8640)
-        new_due = add_days(done, procedure)  # the decree's restart rule
+        new_due = add_days(done, procedure, channel)  # the decree's restart rule
         life.add(done, EventKind.SUPPLEMENT_COMPLETED, due=new_due)
         finish = done + (finish - asked if finish > asked else _minutes(rng, 600, 4320))
     elif roll < 0.14:

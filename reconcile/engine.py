@@ -47,8 +47,9 @@ due_date           medium    no    the local due dates differ (one side having n
                                    the catalogue, a side's due date is not the one syncd computes
                                    (`reconcile.deadlines`); detail: `computed=YYYY-MM-DD` and the
                                    sides that differ from it. A dossier with an apology letter on
-                                   record on either side (its due date was moved once, and only the
-                                   city records the letter) is not held to it.
+                                   record on either side (its due date was moved once) is not held
+                                   to it, nor is a national-only one (only the city records the
+                                   letter).
 finished_date      medium    no    the local finish dates differ: `finished_at`, else `returned_at`
                                    (DOMAIN.md §7)
 channel            low       no    the channels differ
@@ -682,6 +683,8 @@ def _check_due(
 ) -> None:
     """Hold each side's due date to the one the law gives (see `due_date` above)."""
     assert policy.calendar is not None
+    if city is None:
+        return  # only the city records apology letters: a national-only date may be moved
     sides = [d for d in (city, national) if d is not None]
     if len({d.status for d in sides}) > 1 or not sides[0].status.counted:
         return  # statuses first: dates are compared once they agree

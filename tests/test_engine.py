@@ -967,3 +967,39 @@ def test_rule_b_flags_migrated_dossiers_closed_before_the_cut_over(seed: int) ->
         # Without its dated code, rule (b) alone still tells.
         undated = replace(city_records[d.code], code="HS-" + d.code[-4:])
         assert "cutover=" in migration_evidence(undated, policy)
+
+
+def test_generated_due_dates_follow_the_law_so_only_shifted_ones_are_flagged() -> None:
+    """With the calendar and the catalogue, the engine holds due dates to the law; the
+    generator writes lawful ones, so a due_date mismatch means a distortion moved a date or
+    changed the channel."""
+    from connectors import scenario as scenario_module
+    from reconcile.calendar import WorkingCalendar
+    from reconcile.engine import MismatchKind
+
+    generated = scenario_module.generate(400, 3)
+    view = generated.views(generated.now)
+    procedures = {p.code: p for p in generated.procedures}
+    policy = Policy(calendar=WorkingCalendar())
+    city = {d.code: d for d in view.city}
+    national = {d.code: d for d in view.national}
+    flagged: set[str] = set()
+    checked = 0
+    for sd in generated.dossiers:
+        codes = sorted({sd.code, *sd.extra_codes()})
+        cs = [city[c] for c in codes if c in city]
+        ns = [national[c] for c in codes if c in national]
+        if not cs and not ns:
+            continue
+        decision = decide(cs, ns, policy, procedures)
+        checked += 1
+        if any(m.kind is MismatchKind.DUE_DATE for m in decision.mismatches):
+            flagged.add(sd.code)
+    assert checked > 300
+    distorted = {
+        sd.code
+        for sd in generated.dossiers
+        # a shifted date, or a wrong channel (the 15:00 paper rule then applies or not)
+        if any(x.kind in ("shifted", "channel") for side in (sd.city, sd.national) for x in side)
+    }
+    assert flagged <= distorted
