@@ -72,8 +72,8 @@ def month_range(first: date, last: date) -> list[str]:
 def span(records: Iterable[Dossier]) -> tuple[list[str], bool]:
     """Where a dossier belongs in the period index: the calendar months from its earliest date
     (receipt or finish) to its latest finish, and whether any of its records is still open (in a
-counted status: a refused or merely registered dossier counts in no period, so the open set,
-which every report reads, does not keep it).
+    counted status: a refused or merely registered dossier counts in no period, so the open set,
+    which every report reads, does not keep it).
 
     A dossier counts in a period only if it was received in it or open at its start (DOMAIN.md
     §7), so every period it counts in touches one of these months, or it is open: reading the
