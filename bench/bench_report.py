@@ -328,7 +328,6 @@ async def load_worker(url: str, prefix: str, total: int, worker: int, workers: i
     store = Store(client, prefix)
     syncer = Syncer(store, [], clock=lambda: NOW)
     policy = Policy()
-    as_of = NOW.date().isoformat()
     spent = {"generate": 0.0, "decide": 0.0, "upsert": 0.0, "apply": 0.0, "flags": 0.0}
     counts = {"city": 0, "national": 0, "mismatches": 0}
     try:
@@ -348,7 +347,7 @@ async def load_worker(url: str, prefix: str, total: int, worker: int, workers: i
             for start in range(0, len(decisions), APPLY_BATCH):
                 await store.apply(decisions[start : start + APPLY_BATCH], WorkItem((), ()), NOW)
             t4 = time.perf_counter()
-            await store.save_flags(syncer.flags(decisions), as_of)
+            await store.save_flags(syncer.flags(decisions))
             t5 = time.perf_counter()
             for name, seconds in zip(
                 spent, (t1 - t0, t3 - t2, t2 - t1, t4 - t3, t5 - t4), strict=True

@@ -151,82 +151,110 @@ class _Side:
         )
 
 
+class Ledger:
+    """A period's report built one entry at a time, so a caller can stream entries in batches
+    and keep only the tallies, the ledger and the differences (not the records)."""
+
+    def __init__(
+        self,
+        period: Period,
+        field_order: Sequence[str] = (),
+        policy: PausePolicy = PausePolicy.RESTART,
+    ) -> None:
+        self.period, self.policy = period, policy
+        self.sides = {name: _Side(period, field_order, policy) for name in FORMS}
+        self.differences: list[Difference] = []
+        self.seen: dict[Source, set[str]] = {Source.CITY: set(), Source.NATIONAL: set()}
+        self.count = 0
+
+    def add(self, entry: Entry) -> None:
+        self.count += 1
+        if entry.excluded:
+            corrected: frozenset[int] = frozenset()
+        else:
+            corrected = cells_of(entry.corrected, self.period, self.policy)
+        on_national = bool(entry.national)
+        self.sides[CORRECTED].add(entry.corrected, entry.key, corrected, on_national)
+        for source in (Source.CITY, Source.NATIONAL):
+            self._add_side(entry, source, corrected, on_national)
+
+    def _add_side(
+        self, entry: Entry, source: Source, corrected: frozenset[int], on_national: bool
+    ) -> None:
+        """Count `source`'s records of the entry and note each that differs from it."""
+        seen = self.seen[source]
+        unseen = {r.code: r for r in entry.records(source) if r.code not in seen}
+        seen.update(unseen)
+        records = list(unseen.values())
+        main_code = entry.main.get(source)
+        main = next((r for r in records if r.code == main_code), None)
+        if main is None and main_code is None and records:
+            main = records[0]
+        for record in records:
+            raw = cells_of(record, self.period, self.policy)
+            self.sides[source.value].add(record, record.code, raw, on_national)
+            want = corrected if record is main else frozenset()
+            same_field = record.field_code == entry.corrected.field_code
+            if raw != want or (raw and not same_field):
+                reasons = entry.reasons()
+                if record is not main and DUPLICATE not in entry.kinds:
+                    reasons = (Reason(DUPLICATE, f"{record.code} of {entry.key}"), *reasons)
+                self.differences.append(
+                    Difference(
+                        source,
+                        entry.key,
+                        (record.code,),
+                        record.field_code,
+                        tuple(sorted(raw)),
+                        tuple(sorted(want)),
+                        reasons or (Reason(UNEXPLAINED),),
+                        entry.corrected.field_code,
+                    )
+                )
+        if main is None and corrected:
+            missing = f"missing_{source.value}"
+            reasons = entry.reasons()
+            if not any(r.kind == missing for r in reasons):
+                reasons = (Reason(missing), *reasons)
+            self.differences.append(
+                Difference(
+                    source,
+                    entry.key,
+                    (),
+                    entry.corrected.field_code,
+                    (),
+                    tuple(sorted(corrected)),
+                    reasons,
+                    entry.corrected.field_code,
+                )
+            )
+
+    def result(self) -> PeriodReport:
+        sides = self.sides
+        return PeriodReport(
+            period=self.period,
+            policy=self.policy,
+            forms={name: side.tally.result() for name, side in sides.items()},
+            ledger={name: side.cells for name, side in sides.items()},
+            differences=tuple(self.differences),
+            indicators={
+                name: side.indicators(with_sync=name != Source.NATIONAL.value)
+                for name, side in sides.items()
+            },
+            entries=self.count,
+        )
+
+
 def build(
     entries: Iterable[Entry],
     period: Period,
     field_order: Sequence[str] = (),
     policy: PausePolicy = PausePolicy.RESTART,
 ) -> PeriodReport:
-    sides = {name: _Side(period, field_order, policy) for name in FORMS}
-    differences: list[Difference] = []
-    seen: dict[Source, set[str]] = {Source.CITY: set(), Source.NATIONAL: set()}
-    count = 0
+    ledger = Ledger(period, field_order, policy)
     for entry in entries:
-        count += 1
-        corrected = frozenset() if entry.excluded else cells_of(entry.corrected, period, policy)
-        on_national = bool(entry.national)
-        sides[CORRECTED].add(entry.corrected, entry.key, corrected, on_national)
-        for source in (Source.CITY, Source.NATIONAL):
-            unseen = {r.code: r for r in entry.records(source) if r.code not in seen[source]}
-            records = list(unseen.values())
-            seen[source].update(unseen)
-            main_code = entry.main.get(source)
-            main = next((r for r in records if r.code == main_code), None)
-            if main is None and main_code is None and records:
-                main = records[0]
-            compared = False
-            for record in records:
-                raw = cells_of(record, period, policy)
-                sides[source.value].add(record, record.code, raw, on_national)
-                is_main = record is main
-                compared |= is_main
-                want = corrected if is_main else frozenset()
-                same_field = record.field_code == entry.corrected.field_code
-                if raw != want or (raw and not same_field):
-                    reasons = entry.reasons()
-                    if not is_main and DUPLICATE not in entry.kinds:
-                        reasons = (Reason(DUPLICATE, f"{record.code} of {entry.key}"), *reasons)
-                    differences.append(
-                        Difference(
-                            source,
-                            entry.key,
-                            (record.code,),
-                            record.field_code,
-                            tuple(sorted(raw)),
-                            tuple(sorted(want)),
-                            reasons or (Reason(UNEXPLAINED),),
-                            entry.corrected.field_code,
-                        )
-                    )
-            if not compared and corrected:
-                missing = f"missing_{source.value}"
-                reasons = entry.reasons()
-                if not any(r.kind == missing for r in reasons):
-                    reasons = (Reason(missing), *reasons)
-                differences.append(
-                    Difference(
-                        source,
-                        entry.key,
-                        (),
-                        entry.corrected.field_code,
-                        (),
-                        tuple(sorted(corrected)),
-                        reasons,
-                        entry.corrected.field_code,
-                    )
-                )
-    return PeriodReport(
-        period=period,
-        policy=policy,
-        forms={name: side.tally.result() for name, side in sides.items()},
-        ledger={name: side.cells for name, side in sides.items()},
-        differences=tuple(differences),
-        indicators={
-            name: side.indicators(with_sync=name != Source.NATIONAL.value)
-            for name, side in sides.items()
-        },
-        entries=count,
-    )
+        ledger.add(entry)
+    return ledger.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +309,7 @@ __all__ = [
     "Difference",
     "Entry",
     "Indicators",
+    "Ledger",
     "PeriodReport",
     "Reason",
     "build",

@@ -29,9 +29,9 @@ from reconcile.ledger import (
     FORMS,
     Entry,
     Indicators,
+    Ledger,
     PeriodReport,
     Reason,
-    build,
     restatement,
 )
 from reconcile.model import VN_TZ, Dossier, Source
@@ -109,7 +109,7 @@ class Gathered:
 async def gather(store: Store, period: Period, settings: ReportSettings, now: datetime) -> Gathered:
     """The report of `period` from what the store holds now, read through the period index."""
     keys = await store.period_keys(period)
-    entries: list[Entry] = []
+    ledger = Ledger(period, list(settings.fields), PausePolicy(settings.pause_policy))
     reasons: dict[str, tuple[Reason, ...]] = {}
     updated: dict[str, str] = {}
     for start in range(0, len(keys), BATCH):
@@ -120,12 +120,11 @@ async def gather(store: Store, period: Period, settings: ReportSettings, now: da
         overrides = await store.overrides(list(corrected))
         for key, record in corrected.items():
             entry = _entry(key, record, excluded, kinds, matched, city, national, overrides)
-            entries.append(entry)
+            ledger.add(entry)
             updated[key] = record.updated_at.isoformat()
             if entry.reasons():
                 reasons[key] = entry.reasons()
-    report = build(entries, period, list(settings.fields), PausePolicy(settings.pause_policy))
-    return Gathered(settings, report, now, reasons, updated)
+    return Gathered(settings, ledger.result(), now, reasons, updated)
 
 
 def _entry(

@@ -257,7 +257,7 @@ class Syncer:
         decisions, absorbed, unrelated = await self.decide(codes)
         await self.store.apply(decisions, work, self.clock(), retired=sorted(absorbed))
         gone = [Flags(key, "", frozenset(), None) for key in sorted(absorbed)]
-        await self.store.save_flags([*self.flags(decisions), *gone], self.today().isoformat())
+        await self.store.save_flags([*self.flags(decisions), *gone])
         if unrelated:
             await self.store.enqueue(sorted(unrelated))
         await self.write_back(decisions)
@@ -446,7 +446,7 @@ class Syncer:
                 else Flags(key, d.field_code, frozenset(), None)
                 for key, d in corrected.items()
             ]
-            await self.store.save_flags(flags, today.isoformat())
+            await self.store.save_flags(flags)
             seen += len(keys)
         await self.store.record_flags_as_of(today.isoformat())
         log.info("flags_refreshed", dossiers=seen, as_of=today.isoformat())

@@ -37,7 +37,7 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:pidx:open                    SET   dossier keys with a record still open
     {P}:pidx:span                    HASH  key -> the index entries it is in ("2024-06,open")
     {P}:flags                        HASH  key -> deadline flags of the corrected record (JSON:
-                                           flags, due, days_late, field, as_of)
+                                           flags, due, days_late, field); none: no entry
     {P}:flag:<flag>                  SET   keys having the flag (overdue, late, due_soon,
                                            late_no_apology)
     {P}:flags:as_of                  STRING the day the open dossiers' flags were last computed
@@ -385,6 +385,32 @@ return 1
 """
 )
 
+_SAVE_FLAGS = """
+-- KEYS: flags, the base name of the per-flag sets ("{P}:flag", sets "{P}:flag:<name>")
+-- ARGV: per dossier: key, flag names "a,b" ('' = none), facts JSON ('' = none)
+local sets = KEYS[2]
+for i = 1, #ARGV, 3 do
+  local key, names, facts = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', KEYS[1], key)
+  if (old or '') ~= facts then
+    if old then
+      for _, name in ipairs(cjson.decode(old).flags) do
+        redis.call('SREM', sets .. ':' .. name, key)
+      end
+    end
+    if facts == '' then
+      redis.call('HDEL', KEYS[1], key)
+    else
+      redis.call('HSET', KEYS[1], key, facts)
+      for name in string.gmatch(names, '[^,]+') do
+        redis.call('SADD', sets .. ':' .. name, key)
+      end
+    end
+  end
+end
+return 1
+"""
+
 # Fields an operator may set on the corrected record (`{P}:override`, "<key>|<field>"): those the
 # engine can override, less `digitised`, which no mismatch is about.
 OVERRIDE_FIELDS = tuple(f for f in OVERRIDABLE_FIELDS if f != "digitised")
@@ -403,6 +429,7 @@ class Store:
         self._upsert = client.register_script(_UPSERT)
         self._enqueue = client.register_script(_ENQUEUE)
         self._apply = client.register_script(_APPLY)
+        self._save_flags = client.register_script(_SAVE_FLAGS)
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -763,27 +790,28 @@ class Store:
             {k: json.loads(m) for k, m in zip(keys, matched, strict=True) if m},
         )
 
-    async def save_flags(self, flags: Iterable[Flags], as_of: str) -> None:
-        """Store each dossier's flags (no flags: its entry removed) in one transaction."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for f in flags:
-                for name in Flag:
-                    if name in f.flags:
-                        pipe.sadd(self.key("flag", name.value), f.code)
-                    else:
-                        pipe.srem(self.key("flag", name.value), f.code)
-                if f.flags:
-                    facts = {
+    async def save_flags(self, flags: Iterable[Flags], batch: int = 2000) -> None:
+        """Store each dossier's flags (no flags: its entry removed), one script per batch that
+        writes only what changed: most dossiers' flags stay as they were from day to day."""
+        pending: list[str] = []
+        for f in flags:
+            facts = ""
+            if f.flags:
+                facts = json.dumps(
+                    {
                         "flags": sorted(f.flags),
                         "due": f.due.isoformat() if f.due else None,
                         "days_late": f.days_late,
                         "field": f.field_code,
-                        "as_of": as_of,
-                    }
-                    pipe.hset(self.key("flags"), f.code, json.dumps(facts, sort_keys=True))
-                else:
-                    pipe.hdel(self.key("flags"), f.code)
-            await pipe.execute()
+                    },
+                    sort_keys=True,
+                )
+            pending += (f.code, ",".join(sorted(f.flags)), facts)
+            if len(pending) >= 3 * batch:
+                await self._save_flags(keys=[self.key("flags"), self.key("flag")], args=pending)
+                pending = []
+        if pending:
+            await self._save_flags(keys=[self.key("flags"), self.key("flag")], args=pending)
 
     async def flagged(self, flag: Flag) -> dict[str, dict[str, Any]]:
         """The stored flags of every dossier having `flag`."""
