@@ -60,6 +60,10 @@ from syncd.report_cli import (
 from syncd.service import REDIS_ERRORS, Syncer
 from syncd.store import Store
 from syncd.summary import paragraph
+from syncd.users_cli import add_users_parser, users_verb
+from syncd.web.app import make_app
+from syncd.web.auth import AuthError
+from syncd.web.server import serving
 
 log = structlog.get_logger("syncd")
 
@@ -139,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     writeback = verbs.add_parser("writeback", help=t("help.writeback"))
     writeback.add_argument("--format", choices=("text", "json"), default="text")
+
+    verbs.add_parser("serve", help=t("help.serve"))
+    add_users_parser(verbs)
 
     check = verbs.add_parser("check-config", help=t("help.check"))
     check.add_argument("file", nargs="?", help=t("help.check_file"))
@@ -245,6 +252,14 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await writeback_log(config, args.format)
     if args.verb == "mismatches":
         return await mismatches(config, args)
+    if args.verb == "serve":
+        return await serve(config)
+    if args.verb == "users":
+        async with open_store(config) as store:
+            try:
+                return await users_verb(store, args)
+            except AuthError as exc:
+                raise UsageError(str(exc)) from None
     raise UsageError(args.verb)
 
 
@@ -322,22 +337,53 @@ def _redis_failed(config: Config, exc: BaseException) -> int:
     return 1
 
 
+async def serve(config: Config) -> int:
+    """The operator interface alone (its resync trigger still reaches the portals)."""
+    try:
+        async with open_syncer(config) as syncer, _http(config, syncer, always=True):
+            _install_stop(syncer)
+            await syncer.stopping.wait()
+    except REDIS_ERRORS as exc:
+        return _redis_failed(config, exc)
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _http(config: Config, syncer: Syncer, always: bool = False) -> AsyncIterator[None]:
+    """The operator interface for the block when `http.enabled` (or `always`: `serve`)."""
+    if not (always or config.http.enabled):
+        yield
+        return
+    app = make_app(syncer.store, config, syncer)
+    async with serving(app, config.http.host, config.http.port) as url:
+        print(t("http.serving", url=url), file=sys.stderr, flush=True)
+        log.info("http_serving", url=url)
+        yield
+
+
 async def run(config: Config, once: bool = False) -> int:
     try:
         async with open_syncer(config) as syncer:
-            _install_stop(syncer)
-            log.info("syncd_started", once=once, interval=config.runtime.poll_interval_seconds)
-            if not once:
-                redis_name = config.redis.url or config.redis.data_dir
-                print(t("run.started", redis=redis_name), file=sys.stderr, flush=True)
-            result = await syncer.run(
-                config.runtime.poll_interval_seconds,
-                once=once,
-                redis_retry_max=config.runtime.redis_retry_max_seconds,
-                max_redis_failures=5 if once else None,
-            )
+            if once:
+                return await _run(config, syncer, once)
+            async with _http(config, syncer):
+                return await _run(config, syncer, once)
     except REDIS_ERRORS as exc:
         return _redis_failed(config, exc)
+
+
+async def _run(config: Config, syncer: Syncer, once: bool) -> int:
+    _install_stop(syncer)
+    log.info("syncd_started", once=once, interval=config.runtime.poll_interval_seconds)
+    if not once:
+        redis_name = config.redis.url or config.redis.data_dir
+        print(t("run.started", redis=redis_name), file=sys.stderr, flush=True)
+    result = await syncer.run(
+        config.runtime.poll_interval_seconds,
+        once=once,
+        redis_retry_max=config.runtime.redis_retry_max_seconds,
+        max_redis_failures=5 if once else None,
+    )
     log.info("syncd_stopped")
     if not once:
         print(t("run.stopped"), file=sys.stderr)

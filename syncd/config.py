@@ -36,6 +36,8 @@ ENVIRONMENT: dict[str, str] = {
     "SYNCD_KEY_PREFIX": "redis.key_prefix",
     "SYNCD_DATA_DIR": "redis.data_dir",
     "SYNCD_POLL_INTERVAL": "runtime.poll_interval_seconds",
+    "SYNCD_HTTP_HOST": "http.host",
+    "SYNCD_HTTP_PORT": "http.port",
     "SYNCD_LOG_FORMAT": "log.format",
     "SYNCD_LOG_LEVEL": "log.level",
     "SYNCD_LANG": "ui.language",
@@ -106,6 +108,18 @@ class RuntimeConfig:
     reconcile_batch: int = field(metadata=_check("", low=1, high=5_000))
     redis_retry_max_seconds: float = field(metadata=_check("", low=0.1))
     sweep_interval_hours: float = field(metadata=_check("", low=0))
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    enabled: bool
+    host: str = field(metadata=_check("nonempty"))
+    port: int = field(metadata=_check("", low=0, high=65535))
+    session_hours: float = field(metadata=_check("", low=0.01))
+    login_attempts: int = field(metadata=_check("", low=1, high=1000))
+    login_window_seconds: int = field(metadata=_check("", low=1))
+    secure_cookies: bool
+    stalled_after_intervals: float = field(metadata=_check("", low=1))
 
 
 @dataclass(frozen=True)
@@ -221,6 +235,7 @@ class Config:
     agency: AgencyConfig
     redis: RedisConfig
     runtime: RuntimeConfig
+    http: HttpConfig
     log: LogConfig
     ui: UiConfig
     portals: PortalsConfig

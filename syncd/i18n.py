@@ -397,6 +397,49 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "writeback.enabled": {"vi": "đang đẩy", "en": "pushing"},
     "writeback.status": {"vi": "trạng thái", "en": "status"},
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
+    "help.serve": {
+        "vi": "chỉ phục vụ giao diện vận hành (API, trang web), không đồng bộ",
+        "en": "serve the operator interface (API, pages) only, without syncing",
+    },
+    "help.users": {"vi": "quản lý tài khoản người dùng", "en": "manage user accounts"},
+    "help.users_add": {"vi": "thêm người dùng", "en": "add a user"},
+    "help.users_remove": {
+        "vi": "xoá người dùng và các token của họ",
+        "en": "remove a user and their tokens",
+    },
+    "help.users_list": {"vi": "liệt kê người dùng và vai trò", "en": "list users and roles"},
+    "help.users_passwd": {"vi": "đặt lại mật khẩu", "en": "set a new password"},
+    "help.users_role": {"vi": "đổi vai trò", "en": "change a user's role"},
+    "help.users_token": {
+        "vi": "cấp một token API cho máy (chỉ hiển thị một lần)",
+        "en": "issue an API token for a machine (shown once)",
+    },
+    "help.token_label": {"vi": "ghi chú cho token", "en": "a label for the token"},
+    "help.password_stdin": {
+        "vi": "đọc mật khẩu từ dòng đầu của đầu vào chuẩn",
+        "en": "read the password from the first line of standard input",
+    },
+    "users.password_prompt": {"vi": "Mật khẩu: ", "en": "Password: "},
+    "users.password_again": {"vi": "Nhập lại mật khẩu: ", "en": "Password again: "},
+    "users.password_mismatch": {"vi": "hai mật khẩu không khớp", "en": "the passwords differ"},
+    "users.added": {"vi": "Đã thêm {name} ({role}).", "en": "Added {name} ({role})."},
+    "users.removed": {"vi": "Đã xoá {name}.", "en": "Removed {name}."},
+    "users.password_set": {
+        "vi": "Đã đặt mật khẩu mới cho {name}.",
+        "en": "New password set for {name}.",
+    },
+    "users.role_set": {
+        "vi": "{name} nay có vai trò {role}.",
+        "en": "{name} now has the role {role}.",
+    },
+    "users.token_once": {
+        "vi": "Hãy lưu token này: nó không được hiển thị lại.",
+        "en": "Keep this token: it will not be shown again.",
+    },
+    "http.serving": {
+        "vi": "Giao diện vận hành: {url}",
+        "en": "Operator interface: {url}",
+    },
     "help.check_file": {
         "vi": "tệp cần kiểm tra (mặc định: --config, hoặc cấu hình mặc định)",
         "en": "file to check (default: --config, or the defaults)",

@@ -26,6 +26,11 @@ from tests.test_store import snapshot
 SYNCD = [sys.executable, "-m", "syncd"]
 
 
+# JSON logs to read; the operator interface of `syncd run` on a free port (tests run in parallel
+# with other services on this machine).
+CLI_ENV = {"SYNCD_LOG_FORMAT": "json", "SYNCD_HTTP_PORT": "0"}
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> tuple[int, str, str]:
@@ -34,7 +39,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "SYNCD_LOG_FORMAT": "json", **(env or {})},
+        env={**os.environ, **CLI_ENV, **(env or {})},
     )
     return done.returncode, done.stdout, done.stderr
 
@@ -78,7 +83,7 @@ async def start_daemon(env: dict[str, str], *args: str) -> Daemon:
         *SYNCD,
         "run",
         *args,
-        env={**os.environ, "SYNCD_LOG_FORMAT": "json", **env},
+        env={**os.environ, **CLI_ENV, **env},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
