@@ -32,10 +32,11 @@ CLI_ENV = {"SYNCD_LOG_FORMAT": "json", "SYNCD_HTTP_PORT": "0"}
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: str | None = None
 ) -> tuple[int, str, str]:
     done = subprocess.run(
         [*SYNCD, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,
