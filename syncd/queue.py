@@ -69,6 +69,7 @@ local raw = redis.call('HGET', KEYS[1], id)
 if not raw then return {'unknown'} end
 local r = cjson.decode(raw)
 if r.state == nil then return {'unknown'} end
+local was = r.state
 local before = state_of(r)
 if op == 'claim' then
   if r.state ~= 'open' then
@@ -106,7 +107,7 @@ elseif op == 'reopen' then
   r.claimed_at = NULL
   remember(r, {at = now, event = 'reopened', by = who, reason = reason})
 end
-save(KEYS[1], KEYS[2], r, raw)
+save(KEYS[1], KEYS[2], r, raw, was)
 audit(KEYS[3], now, who, op, id, before, state_of(r))
 return {'ok', enc(r)}
 """
@@ -222,11 +223,21 @@ class MismatchQueue:
         limit: int = 50,
         offset: int = 0,
     ) -> Listing:
-        """`list`, with how many matched in all."""
+        """`list`, with how many matched in all.
+
+        Open and claimed mismatches (what operators page through) are read from the store's
+        sorted views: only the page's records are read, or with `field`, the ids in order and
+        the corrected records' field codes. The other states, and data of an older syncd whose
+        views are not rebuilt yet, are read record by record.
+        """
         if state is not None and state not in STATES:
             raise QueueError("queue.bad_state_filter", state=state, states=", ".join(STATES))
         if limit < 0 or offset < 0:
             raise QueueError("queue.bad_page")
+        if state in ACTIVE_STATES:
+            indexed = await self._search_indexed(state, kind, field, limit, offset)
+            if indexed is not None:
+                return indexed
         if state in ACTIVE_STATES:
             ids = [
                 _text(i)
@@ -247,6 +258,26 @@ class MismatchQueue:
             found = [r for r in found if codes.get(r["key"]) == field]
         found.sort(key=lambda r: (datetime.fromisoformat(r["detected_at"]), r["id"]))
         return Listing(found[offset : offset + limit], len(found))
+
+    async def _search_indexed(
+        self, state: str, kind: str | None, field: str | None, limit: int, offset: int
+    ) -> Listing | None:
+        if field is None:
+            page = await self.store.mismatch_page(state, kind, offset, limit)
+            if page is None:
+                return None
+            total, records = page
+            return Listing([r for r in records if r.get("state") == state], total)
+        ids = await self.store.mismatch_ids_by_time(state, kind)
+        if ids is None:
+            return None
+        keys = [i.rpartition("|")[0] for i in ids]
+        codes = await self._field_codes(sorted(set(keys)))
+        kept = [i for i, key in zip(ids, keys, strict=True) if codes.get(key) == field]
+        wanted = kept[offset : offset + limit]
+        found = await self.store.mismatch_records(wanted)
+        items = [found[i] for i in wanted if found.get(i, {}).get("state") == state]
+        return Listing(items, len(kept))
 
     async def _scan(self, kind: str | None) -> Records:
         match = f"*|{kind}" if kind and not any(c in kind for c in "*?[]\\") else None

@@ -8,6 +8,10 @@ results, so a reconciler that dies leaves its entries to be claimed again.
 
 Stopping (SIGTERM, SIGINT) is cooperative: the page or batch in hand is finished and written,
 then the loop ends.
+
+After each poll the portal's facts go to the store's status hash (last success or error, and
+the state of its HTTP client's circuit breaker); each poll and each reconciled batch are also
+reported to `Syncer.observer` (by default it does nothing; syncd.metrics counts them).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +48,27 @@ class CatalogueSource(Protocol):
 
 class Pusher(Protocol):
     async def push(self, dossier: Dossier) -> str: ...
+
+
+class Observer:
+    """What the sync loop reports as it goes (syncd.metrics counts it); by default nothing.
+
+    Called synchronously from the loop: an observer must not block."""
+
+    def polled(self, source: str, seconds: float, written: int, error: str | None) -> None:
+        """One poll of `source` ended: how long it took, how many records it wrote, and
+        the portal's error if it failed."""
+
+    def reconciled(self, count: int) -> None:
+        """One batch of `count` dossiers was reconciled and written."""
+
+
+def circuit_state(connector: Connector) -> str:
+    """The state of the circuit breaker of the connector's HTTP client (closed, open,
+    half_open), or "unknown" for a connector that has none."""
+    breaker = getattr(getattr(connector, "http", None), "breaker", None)
+    state = getattr(breaker, "state", None)
+    return str(state.value) if state is not None and hasattr(state, "value") else "unknown"
 
 
 class _Candidates:
@@ -148,7 +174,9 @@ class Syncer:
         self.calendar = calendar or self.policy.calendar or WorkingCalendar()
         self.due_soon_days = due_soon_days
         self._last_sweep: datetime | None = None
+        self._indexes_checked = False
         self.stopping = asyncio.Event()
+        self.observer = Observer()
 
     async def poll(
         self,
@@ -164,6 +192,7 @@ class Syncer:
         """
         result = PollResult(connector.source)
         resync = since != "stored"
+        started = time.monotonic()
         with structlog.contextvars.bound_contextvars(portal=connector.source.value):
             start = await self.store.cursor(connector.source) if since == "stored" else since
             try:
@@ -189,14 +218,21 @@ class Syncer:
                 result.error = str(exc)
                 log.error("portal_failed", error=str(exc), pages_done=result.pages)
                 await self.store.record_status(
-                    connector.source, last_error=str(exc), last_error_at=self.clock().isoformat()
+                    connector.source,
+                    last_error=str(exc),
+                    last_error_at=self.clock().isoformat(),
+                    circuit=circuit_state(connector),
                 )
-                return result
-            await self.store.record_status(
-                connector.source,
-                last_success_at=self.clock().isoformat(),
-                last_written=result.written,
-            )
+            else:
+                await self.store.record_status(
+                    connector.source,
+                    last_success_at=self.clock().isoformat(),
+                    last_written=result.written,
+                    circuit=circuit_state(connector),
+                )
+        self.observer.polled(
+            connector.source.value, time.monotonic() - started, result.written, result.error
+        )
         return result
 
     async def reconcile_pending(self) -> tuple[int, int]:
@@ -261,6 +297,7 @@ class Syncer:
         if unrelated:
             await self.store.enqueue(sorted(unrelated))
         await self.write_back(decisions)
+        self.observer.reconciled(len(decisions))
         for decision in decisions:
             if decision.mismatches:
                 log.debug(
@@ -478,6 +515,10 @@ class Syncer:
         last: CycleResult | None = None
         while not self.stopping.is_set():
             try:
+                if not self._indexes_checked:
+                    # Data of an older syncd: its derived views, once, before any write.
+                    await self.store.ensure_indexes()
+                    self._indexes_checked = True
                 if await self._sweep_due():
                     await self.sweep()
                 last = await self.cycle()

@@ -16,16 +16,33 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            detected_at, last_seen_at, resolution, claimed_by,
                                            claimed_at, history (the last 50 events)
     {P}:mismatch:open                SET   ids of mismatches open or claimed
+    {P}:mismatch:by_time:<state>     ZSET  ids of mismatches in that state (open, claimed),
+                                           score = detection time (epoch seconds), so that
+                                           ZRANGE pages them oldest detection first, then by id
+    {P}:mismatch:by_time:<state>:<kind>  ZSET  the same for one kind
+    {P}:mismatch:counts              HASH  "<state>|<kind>" -> how many records are in that state
+                                           (all four states, detected now or not)
+    {P}:mismatch:indexed             STRING "1" once the three views above cover every record;
+                                           absent on data written before they existed, until
+                                           `Store.rebuild_mismatch_index` (run by Syncer.run)
     {P}:mismatch:kinds               HASH  code -> comma list of the kinds detected now
     {P}:audit                        STREAM  {at, who, action, id, before, after}: every change
                                            of a mismatch's state (syncd's and operators')
+    {P}:audit:key:<key>              LIST  the audit entry ids about one dossier's mismatches,
+                                           oldest first (the last 1000)
     {P}:excluded                     HASH  code -> why the dossier is excluded (e.g. migrated)
     {P}:override                     HASH  "code|field" -> operator's value for the corrected
                                            record ('' = no value); see syncd.queue
     {P}:quarantine                   STREAM  {source, code, reason, raw, updated_at}: rejected
-                                           records, the
-                                           newest ~100,000 kept; personal fields removed
-    {P}:status                       HASH  "<source>:<field>" -> last cycle facts
+                                           records, the newest 100,000 kept; personal fields
+                                           removed
+    {P}:quarantine:counts            HASH  source -> entries of that portal in the stream (absent
+                                           on a stream written before it existed, until
+                                           `Store.quarantine_counts` counts them once)
+    {P}:status                       HASH  "<source>:<field>" -> last cycle facts:
+                                           last_success_at, last_written, last_error,
+                                           last_error_at, circuit (closed, open, half_open,
+                                           unknown); "sweep:last_at"
     {P}:idx:<source>                 HASH  code -> "alt,codes|fingerprint" as last indexed
     {P}:alt:<source>                 HASH  alternate code (MaHoSoKhac) -> the code carrying it
     {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
@@ -58,6 +75,13 @@ queued again); a kind no longer detected closes an open/claimed mismatch as `aut
 ("auto: no longer detected") and leaves a resolved one as it is; such a closed one reopens if
 it is detected again. Operators claim, resolve and reopen through syncd.queue. Every state
 change goes to the audit stream.
+
+The views of the mismatch records (`by_time`, `counts`) are kept by the scripts that write the
+records, in the same script, when a record's state changes (a record's detection time never
+changes). Data written before they existed has no `indexed` marker: readers then fall back to
+the records themselves (syncd.queue) or leave the counts out (/metrics) until
+`Store.rebuild_mismatch_index` has run; `Syncer.run` runs it once at start when the marker is
+missing. A sweep alone would not rebuild them, since an unchanged state touches no view.
 """
 
 from __future__ import annotations
@@ -71,6 +95,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
+import structlog
 
 from connectors.base import Cursor, Rejected
 from reconcile import codec
@@ -81,9 +106,14 @@ from reconcile.model import Dossier, Procedure, Source
 from reconcile.period import Period, span
 
 GROUP = "reconcilers"
+log = structlog.get_logger("syncd")
 
-_UPSERT = """
--- KEYS: rec, ver, cursor, dirty, work, quarantine, idx, alt, fp
+QUARANTINE_KEPT = 100_000
+
+_UPSERT = (
+    f"local QUARANTINE_KEPT = {QUARANTINE_KEPT}\n"
+    + """
+-- KEYS: rec, ver, cursor, dirty, work, quarantine, idx, alt, fp, quarantine:counts
 -- ARGV: source, cursor, record count n, n x (code, version, blob, alt codes "a,b", fingerprint),
 --       then (code, reason, raw, updated_at) per quarantined record
 -- The cursor is written last: if anything fails before it, the page is simply fetched again.
@@ -139,16 +169,71 @@ for i = 4, 3 + 5 * n, 5 do
     written = written + 1
   end
 end
-for i = 4 + 5 * n, #ARGV, 4 do
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', '100000', '*', 'source', ARGV[1], 'code', ARGV[i],
-             'reason', ARGV[i + 1], 'raw', ARGV[i + 2], 'updated_at', ARGV[i + 3])
+if #ARGV >= 4 + 5 * n then
+  -- The per-portal counts are kept only if they cover the whole stream: they exist already,
+  -- or the stream is empty (not a stream written before the counts existed).
+  local counting = redis.call('EXISTS', KEYS[10]) == 1 or redis.call('XLEN', KEYS[6]) == 0
+  for i = 4 + 5 * n, #ARGV, 4 do
+    redis.call('XADD', KEYS[6], '*', 'source', ARGV[1], 'code', ARGV[i],
+               'reason', ARGV[i + 1], 'raw', ARGV[i + 2], 'updated_at', ARGV[i + 3])
+    if counting then redis.call('HINCRBY', KEYS[10], ARGV[1], 1) end
+  end
+  local excess = redis.call('XLEN', KEYS[6]) - QUARANTINE_KEPT
+  if excess > 0 then
+    if counting then
+      for _, entry in ipairs(redis.call('XRANGE', KEYS[6], '-', '+', 'COUNT', excess)) do
+        local fields = entry[2]
+        for f = 1, #fields, 2 do
+          if fields[f] == 'source' then redis.call('HINCRBY', KEYS[10], fields[f + 1], -1) end
+        end
+      end
+    end
+    redis.call('XTRIM', KEYS[6], 'MAXLEN', QUARANTINE_KEPT)
+  end
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 end
 return written
 """
+)
 
+
+_RELEASE = """
+-- KEYS: quarantine, quarantine:counts; ARGV: entry ids
+local counting = redis.call('EXISTS', KEYS[2]) == 1
+for _, id in ipairs(ARGV) do
+  local found = redis.call('XRANGE', KEYS[1], id, id)
+  if #found > 0 then
+    if counting then
+      local fields = found[1][2]
+      for f = 1, #fields, 2 do
+        if fields[f] == 'source' then redis.call('HINCRBY', KEYS[2], fields[f + 1], -1) end
+      end
+    end
+    redis.call('XDEL', KEYS[1], id)
+  end
+end
+return 1
+"""
+
+_COUNT_TAIL = """
+-- KEYS: quarantine, quarantine:counts; ARGV: the last entry id counted, then source, count
+-- pairs: the counts of a stream written before they existed, and of what came after `last`.
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local counts = {}
+for i = 2, #ARGV, 2 do counts[ARGV[i]] = tonumber(ARGV[i + 1]) end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+')) do
+  if entry[1] ~= ARGV[1] then
+    local fields = entry[2]
+    for f = 1, #fields, 2 do
+      if fields[f] == 'source' then counts[fields[f + 1]] = (counts[fields[f + 1]] or 0) + 1 end
+    end
+  end
+end
+for source, n in pairs(counts) do redis.call('HSET', KEYS[2], source, n) end
+return 1
+"""
 
 _ENQUEUE = """
 local queued = 0
@@ -200,8 +285,15 @@ local function remember(r, entry)
 end
 
 local function audit(stream, at, who, action, id, before, after)
-  redis.call('XADD', stream, '*', 'at', at, 'who', who, 'action', action, 'id', id,
-             'before', before, 'after', after)
+  local entry = redis.call('XADD', stream, '*', 'at', at, 'who', who, 'action', action, 'id', id,
+                           'before', before, 'after', after)
+  -- Each dossier's entries, for its history page (the last 1000; same hash tag as the stream).
+  local key = string.match(id, '^(.*)|[^|]*$')
+  if key then
+    local index = stream .. ':key:' .. key
+    redis.call('RPUSH', index, entry)
+    redis.call('LTRIM', index, -1000, -1)
+  end
 end
 
 local function requeue(dirty, work, key)
@@ -225,14 +317,68 @@ local function withdraw(override, r)
   return any
 end
 
-local function save(hash, open, r, raw)
+local ACTIVE = {open = true, claimed = true}
+
+-- A time as Python's isoformat writes it, as epoch seconds in decimal text (the score of the
+-- sorted views): whole seconds computed exactly, the fraction copied as written, so a score is
+-- exact to the microsecond and equal instants have equal scores whatever their offset. No
+-- offset: UTC. Times before 1970 are not expected.
+local function epoch_text(iso)
+  local y, mo, d, h, mi, s, frac, zone = string.match(iso or '',
+    '^(%d+)-(%d+)-(%d+)[T ](%d+):(%d+):(%d+)(%.?%d*)(.*)$')
+  if not y then return '0' end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local secs = (era * 146097 + doe - 719468) * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60
+    + tonumber(s)
+  local sign, zh, zm = string.match(zone, '^([+-])(%d+):(%d+)')
+  if sign then
+    local offset = tonumber(zh) * 3600 + tonumber(zm) * 60
+    if sign == '+' then secs = secs - offset else secs = secs + offset end
+  end
+  return string.format('%d', secs) .. (frac == '.' and '' or frac)
+end
+
+-- The views of the records (see the key schema): counts by state and kind, and the sorted
+-- indexes of the open and claimed ones. `was`: the state the views show the record in (nil:
+-- in none). Only a change of state moves anything; the detection time never changes.
+local function reindex(hash, r, was)
+  if was == r.state then return end
+  local counts = hash .. ':counts'
+  local kind = r.kind or string.match(r.id, '|([^|]*)$') or ''
+  if was ~= nil then
+    local name = was .. '|' .. kind
+    if redis.call('HINCRBY', counts, name, -1) <= 0 then redis.call('HDEL', counts, name) end
+    if ACTIVE[was] then
+      redis.call('ZREM', hash .. ':by_time:' .. was, r.id)
+      redis.call('ZREM', hash .. ':by_time:' .. was .. ':' .. kind, r.id)
+    end
+  end
+  if r.state ~= nil then
+    redis.call('HINCRBY', counts, r.state .. '|' .. kind, 1)
+    if ACTIVE[r.state] then
+      local score = epoch_text(r.detected_at)
+      redis.call('ZADD', hash .. ':by_time:' .. r.state, score, r.id)
+      redis.call('ZADD', hash .. ':by_time:' .. r.state .. ':' .. kind, score, r.id)
+    end
+  end
+end
+
+-- Write a record (if it changed) and its place in the open set and the views; `was`: its
+-- state before (nil for a new record).
+local function save(hash, open, r, raw, was)
   local blob = enc(r)
   if blob ~= raw then redis.call('HSET', hash, r.id, blob) end
-  if r.state == 'open' or r.state == 'claimed' then
+  if ACTIVE[r.state] then
     redis.call('SADD', open, r.id)
   else
     redis.call('SREM', open, r.id)
   end
+  reindex(hash, r, was)
 end
 """
 
@@ -248,6 +394,8 @@ _APPLY = (
 --                            "p": months spanned ["YYYY-MM"], "o": still open (bool)}
 local now = ARGV[2]
 local e = tonumber(ARGV[3])
+-- No record yet: the views will cover every record from the first one on.
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2] .. ':indexed', '1') end
 local ids = {}
 for i = 4, 3 + e do ids[#ids + 1] = ARGV[i] end
 
@@ -322,6 +470,7 @@ for at = 4 + e, #ARGV, 3 do
       local id = key .. '|' .. m.kind
       local raw = redis.call('HGET', KEYS[2], id)
       local r = raw and cjson.decode(raw) or nil
+      local was = r and r.state
       if r ~= nil and r.state ~= nil then
         local changed = r.city ~= m.city or r.national ~= m.national
         local back = r.present == false and r.state == 'auto_resolved'
@@ -352,7 +501,7 @@ for at = 4 + e, #ARGV, 3 do
       if m.auto and (r.state == 'open' or r.state == 'claimed') then
         auto_resolve(r, 'auto: ' .. m.rule)
       end
-      save(KEYS[2], KEYS[3], r, raw)
+      save(KEYS[2], KEYS[3], r, raw, was)
     end
   end
   local previous = redis.call('HGET', KEYS[4], key)
@@ -362,10 +511,11 @@ for at = 4 + e, #ARGV, 3 do
         local raw = redis.call('HGET', KEYS[2], key .. '|' .. kind)
         local r = raw and cjson.decode(raw) or nil
         if r ~= nil and r.state ~= nil and r.present ~= false then
+          local was = r.state
           r.present = false
           remember(r, {at = now, event = 'no longer detected', by = 'syncd'})
           if r.state == 'open' or r.state == 'claimed' then auto_resolve(r, GONE) end
-          save(KEYS[2], KEYS[3], r, raw)
+          save(KEYS[2], KEYS[3], r, raw, was)
         end
       end
     end
@@ -384,6 +534,42 @@ end
 return 1
 """
 )
+
+_REINDEX = (
+    MISMATCH_LUA
+    + """
+-- KEYS: mismatch, mismatch:open; ARGV: ids. Puts each record in the views as if new (the
+-- views were emptied first), and in or out of the open set by its state.
+local indexed = 0
+for _, id in ipairs(ARGV) do
+  local raw = redis.call('HGET', KEYS[1], id)
+  local r = raw and cjson.decode(raw) or nil
+  if r ~= nil and r.state ~= nil then
+    save(KEYS[1], KEYS[2], r, raw, nil)
+    indexed = indexed + 1
+  end
+end
+return indexed
+"""
+)
+
+# One page of a sorted view and its records, read in one go (so that the total, the ids and the
+# records are of one moment).
+_PAGE = """
+-- KEYS: the sorted view, mismatch, mismatch:indexed; ARGV: offset, limit
+-- Returns {-1} when the views are not complete yet, else {total, record...}.
+if redis.call('EXISTS', KEYS[3]) == 0 then return {-1} end
+local out = {redis.call('ZCARD', KEYS[1])}
+local limit = tonumber(ARGV[2])
+if limit > 0 then
+  local first = tonumber(ARGV[1])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], first, first + limit - 1)) do
+    local raw = redis.call('HGET', KEYS[2], id)
+    if raw then out[#out + 1] = raw end
+  end
+end
+return out
+"""
 
 _SAVE_FLAGS = """
 -- KEYS: flags, the base name of the per-flag sets ("{P}:flag", sets "{P}:flag:<name>")
@@ -430,6 +616,10 @@ class Store:
         self._enqueue = client.register_script(_ENQUEUE)
         self._apply = client.register_script(_APPLY)
         self._save_flags = client.register_script(_SAVE_FLAGS)
+        self._release = client.register_script(_RELEASE)
+        self._count_tail = client.register_script(_COUNT_TAIL)
+        self._reindex = client.register_script(_REINDEX)
+        self._page = client.register_script(_PAGE)
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -462,6 +652,7 @@ class Store:
             self.key("idx", source.value),
             self.key("alt", source.value),
             self.key("fp", source.value),
+            self.key("quarantine", "counts"),
         ]
         return int(await self._upsert(keys=keys, args=args))
 
@@ -586,12 +777,51 @@ class Store:
         async for _, blob in self.redis.hscan_iter(key, count=batch):
             yield codec.loads(blob)
 
-    async def quarantined(self, count: int = 100) -> list[dict[str, str]]:
-        entries: Any = await self.redis.xrevrange(self.key("quarantine"), count=count)
-        return [
-            {"id": _str(entry_id), **{_str(k): _str(v) for k, v in fields.items()}}
-            for entry_id, fields in entries
-        ]
+    async def quarantined(
+        self, count: int = 100, source: Source | None = None
+    ) -> list[dict[str, str]]:
+        """The newest `count` quarantined entries (of one portal's, if `source` is given)."""
+        stream = self.key("quarantine")
+        if source is None:
+            entries: Any = await self.redis.xrevrange(stream, count=count)
+            return [_quarantine_entry(entry_id, fields) for entry_id, fields in entries]
+        found: list[dict[str, str]] = []
+        end, chunk = "+", max(count, 500)
+        while len(found) < count:
+            entries = await self.redis.xrevrange(stream, max=end, count=chunk)
+            found += [
+                entry
+                for entry_id, fields in entries
+                if (entry := _quarantine_entry(entry_id, fields))["source"] == source.value
+            ]
+            if len(entries) < chunk:
+                break
+            end = "(" + _str(entries[-1][0])
+        return found[:count]
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """How many entries each portal has in the quarantine (portals with none may be left
+        out). A stream written before the counts were kept is counted once, here."""
+        raw = await self.redis.hgetall(self.key("quarantine", "counts"))
+        if raw or not await self.redis.xlen(self.key("quarantine")):
+            return {_str(k): int(v) for k, v in raw.items() if int(v) > 0}
+        counts: dict[str, int] = {}
+        stream, start, last = self.key("quarantine"), "-", "0-0"
+        while True:
+            entries: Any = await self.redis.xrange(stream, min=start, count=1000)
+            for entry_id, fields in entries:
+                source = _quarantine_entry(entry_id, fields).get("source", "")
+                counts[source] = counts.get(source, 0) + 1
+                last = _str(entry_id)
+            if len(entries) < 1000:
+                break
+            start = "(" + last
+        # What came after `last` is counted by the script, which also writes the counts: from
+        # then on the upserts keep them.
+        pairs = [part for source, n in counts.items() for part in (source, n)]
+        await self._count_tail(keys=[stream, self.key("quarantine", "counts")], args=[last, *pairs])
+        raw = await self.redis.hgetall(self.key("quarantine", "counts"))
+        return {_str(k): int(v) for k, v in raw.items() if int(v) > 0}
 
     async def quarantine_entry(self, entry_id: str) -> dict[str, str] | None:
         try:
@@ -608,7 +838,8 @@ class Store:
 
     async def release_quarantined(self, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self.redis.xdel(self.key("quarantine"), *entry_ids)
+            keys = [self.key("quarantine"), self.key("quarantine", "counts")]
+            await self._release(keys=keys, args=list(entry_ids))
 
     async def save_procedures(self, procedures: Sequence[Procedure], fetched_at: datetime) -> None:
         """Replace the catalogue in one transaction."""
@@ -639,6 +870,15 @@ class Store:
     async def last_sweep(self) -> datetime | None:
         raw = await self.redis.hget(self.key("status"), "sweep:last_at")
         return datetime.fromisoformat(_str(raw)) if raw else None
+
+    async def status(self) -> dict[str, str]:
+        """The status hash: "<source>:<field>" -> value (see the key schema)."""
+        raw = await self.redis.hgetall(self.key("status"))
+        return {_str(k): _str(v) for k, v in raw.items()}
+
+    async def cursors(self) -> dict[Source, Cursor]:
+        raw = await self.redis.hgetall(self.key("cursor"))
+        return {Source(_str(k)): Cursor.decode(_str(v)) for k, v in raw.items()}
 
     async def record_status(self, source: Source, **facts: str | int) -> None:
         await self.redis.hset(
@@ -853,6 +1093,91 @@ class Store:
                 out.append(record)
         return out
 
+    # --- the views of the mismatch records ---------------------------------------------
+
+    async def mismatch_index_ready(self) -> bool:
+        """Whether the views (`by_time`, `counts`) cover every mismatch record."""
+        return bool(await self.redis.exists(self.key("mismatch", "indexed")))
+
+    async def rebuild_mismatch_index(self, batch: int = 1000) -> int:
+        """Build the views of the mismatch records (and the open set) afresh from the records;
+        returns how many records they hold. For data written before the views existed: run it
+        while nothing else writes mismatches (`Syncer.run` does, before its first cycle), since
+        a record changed during the rebuild may be counted twice."""
+        await self.redis.delete(self.key("mismatch", "indexed"))
+        stale = [self.key("mismatch", "counts")]
+        stale += [
+            _str(k)
+            async for k in self.redis.scan_iter(
+                match=self.key("mismatch", "by_time", "*"), count=1000
+            )
+        ]
+        await self.redis.delete(*stale)
+        keys = [self.key("mismatch"), self.key("mismatch", "open")]
+        indexed = 0
+        pending: list[str] = []
+        async for mismatch_id, _ in self.redis.hscan_iter(self.key("mismatch"), count=batch):
+            pending.append(_str(mismatch_id))
+            if len(pending) >= batch:
+                indexed += int(await self._reindex(keys=keys, args=pending))
+                pending = []
+        if pending:
+            indexed += int(await self._reindex(keys=keys, args=pending))
+        await self.redis.set(self.key("mismatch", "indexed"), "1")
+        return indexed
+
+    async def ensure_indexes(self) -> None:
+        """Build what data written by an older syncd lacks (see the key schema): the views of
+        the mismatch records, and the quarantine's per-portal counts."""
+        if not await self.mismatch_index_ready() and await self.redis.exists(self.key("mismatch")):
+            indexed = await self.rebuild_mismatch_index()
+            log.info("mismatch_index_rebuilt", records=indexed)
+        await self.quarantine_counts()
+
+    async def mismatch_counts(self) -> dict[tuple[str, str], int] | None:
+        """How many mismatch records are in each (state, kind); None while the views are not
+        complete (data of an older syncd not yet rebuilt)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(self.key("mismatch", "indexed"))
+            pipe.hgetall(self.key("mismatch", "counts"))
+            ready, raw = await pipe.execute()
+        if not ready:
+            return None
+        out: dict[tuple[str, str], int] = {}
+        for name, value in raw.items():
+            state, _, kind = _str(name).partition("|")
+            if int(value) > 0:
+                out[(state, kind)] = int(value)
+        return out
+
+    def _by_time(self, state: str, kind: str | None) -> str:
+        return self.key("mismatch", "by_time", state, *((kind,) if kind else ()))
+
+    async def mismatch_page(
+        self, state: str, kind: str | None, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        """One page of the records in `state` (open or claimed), of one kind if given, oldest
+        detection first, then by id, and how many there are in all; None while the views are
+        not complete."""
+        keys = [
+            self._by_time(state, kind),
+            self.key("mismatch"),
+            self.key("mismatch", "indexed"),
+        ]
+        reply: Any = await self._page(keys=keys, args=[offset, limit])
+        if int(reply[0]) < 0:
+            return None
+        return int(reply[0]), [json.loads(blob) for blob in reply[1:]]
+
+    async def mismatch_ids_by_time(self, state: str, kind: str | None) -> list[str] | None:
+        """Every id in `state` (open or claimed), of one kind if given, oldest detection
+        first, then by id; None while the views are not complete."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(self.key("mismatch", "indexed"))
+            pipe.zrange(self._by_time(state, kind), 0, -1)
+            ready, ids = await pipe.execute()
+        return [_str(i) for i in ids] if ready else None
+
     async def mismatch_records(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The records of these mismatch ids that exist, in one round trip."""
         if not ids:
@@ -882,6 +1207,10 @@ class Store:
         async for key in self.redis.scan_iter(match=f"{{{self.prefix}}}:*", count=1000):
             removed += int(await self.redis.unlink(key))
         return removed
+
+
+def _quarantine_entry(entry_id: Any, fields: Mapping[Any, Any]) -> dict[str, str]:
+    return {"id": _str(entry_id), **{_str(k): _str(v) for k, v in fields.items()}}
 
 
 def _decode_many(codes: Sequence[str], blobs: Sequence[Any]) -> dict[str, Dossier]:

@@ -42,6 +42,10 @@ async def snapshot(store: Store) -> dict[bytes, object]:
             out[key] = await store.redis.smembers(key)
         elif kind == "stream":
             out[key] = await store.redis.xrange(key)
+        elif kind == "zset":
+            out[key] = await store.redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            out[key] = await store.redis.lrange(key, 0, -1)
         else:
             out[key] = await store.redis.get(key)
     return out
