@@ -11,10 +11,12 @@ browser never sends a bearer token on its own.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
@@ -30,6 +32,7 @@ SESSION_COOKIE = "syncd_session"
 LANG_COOKIE = "syncd_lang"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC = "public"
+REPORT_CACHE_SECONDS = 30.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -67,9 +70,25 @@ class Context:
     queue: MismatchQueue
     syncer: Any = None  # a syncd.service.Syncer when the app can trigger resyncs
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # period label -> (monotonic time, report document): the dashboard's figures, recomputed
+    # at most every REPORT_CACHE_SECONDS (a month's report at 1M dossiers takes seconds).
+    report_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+    async def recent_report(self, period: Any) -> dict[str, Any]:
+        from syncd.report_cli import report_document
+
+        cached = self.report_cache.get(period.label)
+        if cached is not None and time.monotonic() - cached[0] < REPORT_CACHE_SECONDS:
+            return cached[1]
+        doc = await report_document(self.store, self.config, period, self.clock())
+        self.report_cache[period.label] = (time.monotonic(), doc)
+        return doc
 
 
 CONTEXT = web.AppKey("syncd", Context)
+USER = web.RequestKey("user", User)
+SESSION = web.RequestKey("session", Session)
+VIA = web.RequestKey("via", str)  # how the caller was identified: "token" or "cookie"
 
 
 def ctx(request: web.Request) -> Context:
@@ -77,13 +96,11 @@ def ctx(request: web.Request) -> Context:
 
 
 def user_of(request: web.Request) -> User | None:
-    user: User | None = request.get("user")
-    return user
+    return request.get(USER)
 
 
 def session_of(request: web.Request) -> Session | None:
-    session: Session | None = request.get("session")
-    return session
+    return request.get(SESSION)
 
 
 def wants_html(request: web.Request) -> bool:
@@ -111,11 +128,11 @@ async def identify(request: web.Request, handler: Handler) -> web.StreamResponse
         user = await users.by_token(header[len("Bearer ") :].strip())
         if user is None:
             return problem(401, "Unauthorized", "unknown or revoked token")
-        request["user"], request["via"] = user, "token"
+        request[USER], request[VIA] = user, "token"
     elif SESSION_COOKIE in request.cookies:
         session = await users.session(request.cookies[SESSION_COOKIE])
         if session is not None:
-            request["user"], request["session"], request["via"] = session.user, session, "cookie"
+            request[USER], request[SESSION], request[VIA] = session.user, session, "cookie"
     return await handler(request)
 
 
@@ -128,11 +145,11 @@ async def authorise(request: web.Request, handler: Handler) -> web.StreamRespons
         user = user_of(request)
         if user is None:
             if wants_html(request) and request.method in SAFE_METHODS:
-                raise web.HTTPSeeOther(f"/login?next={request.path_qs}")
+                raise web.HTTPSeeOther("/login?" + urlencode({"next": request.path_qs}))
             return problem(401, "Unauthorized", "log in or send a bearer token")
         if not user.can(role):
             return problem(403, "Forbidden", f"needs the {role} role")
-    if request.method not in SAFE_METHODS and request.get("via") == "cookie":
+    if request.method not in SAFE_METHODS and request.get(VIA) == "cookie":
         session = session_of(request)
         sent = request.headers.get("X-CSRF-Token")
         if sent is None and request.content_type in (

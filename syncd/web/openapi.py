@@ -1,0 +1,866 @@
+"""The OpenAPI 3.0 document of the HTTP interface, served at /api/openapi.json.
+
+It describes the JSON API (syncd.web.api) and the operations endpoints (syncd.web.ops: health,
+readiness, metrics, sync status, resync, quarantine). tests/test_openapi.py runs schemathesis
+against the live app to keep it true: no 5xx, and every response's status, content type and
+body as documented here.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from reconcile.compare import MismatchKind, Severity
+from syncd.queue import ACTIONS, STATES
+from syncd.web.auth import ROLES
+
+Schema = dict[str, Any]
+
+KINDS = [k.value for k in MismatchKind]
+SIDE_FIELDS = [
+    "status",
+    "received_at",
+    "due_at",
+    "finished_at",
+    "returned_at",
+    "channel",
+    "procedure_code",
+    "field_code",
+    "digitised",
+    "apology_at",
+    "alt_codes",
+]
+FLAGS = ["overdue", "due_soon", "late", "late_no_apology"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROBLEM = "application/problem+json"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"allOf": [schema], "nullable": True}
+    return {**schema, "nullable": True}
+
+
+STRING: Schema = {"type": "string"}
+TEXT_OR_NULL: Schema = {"type": "string", "nullable": True}
+TIME: Schema = {"type": "string", "description": "ISO 8601 time with its offset"}
+TIME_OR_NULL: Schema = {**TIME, "nullable": True}
+DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}
+ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, **extra}
+    schema["required"] = list(properties) if required is None else required
+    if not schema["required"]:
+        del schema["required"]
+    return schema
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def json_body(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def ok(description: str, schema: Schema) -> dict[str, Any]:
+    return {"description": description, "content": json_body(schema)}
+
+
+def problem(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description}
+
+
+def path(name: str, description: str, schema: Schema | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema or STRING,
+        "description": description,
+    }
+
+
+def operation(
+    summary: str,
+    role: str | None,
+    responses: dict[str, Any],
+    *,
+    tag: str,
+    parameters: list[dict[str, Any]] | None = None,
+    body: Schema | None = None,
+    description: str = "",
+    errors: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One operation; `role` None: public. Protected ones answer 401 and 403 too."""
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": dict(responses)}
+    notes = [description] if description else []
+    if role is None:
+        op["security"] = []
+    else:
+        notes.append(f"Needs the `{role}` role (or above).")
+        op["responses"]["401"] = problem("Unauthorized")
+        op["responses"]["403"] = problem("Forbidden")
+    codes = {"400": "BadRequest", "404": "NotFound", "409": "Conflict"}
+    for code in errors:
+        op["responses"][code] = problem(codes[code])
+    if notes:
+        op["description"] = " ".join(notes)
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": json_body(body)}
+    return op
+
+
+def _schemas() -> dict[str, Schema]:
+    resolution = obj(
+        {
+            "action": {"type": "string", "description": f"{', '.join(ACTIONS)}, or syncd's own"},
+            "value": TEXT_OR_NULL,
+            "reason": STRING,
+            "by": STRING,
+            "at": TIME,
+            "overrides": nullable({"type": "object", "additionalProperties": STRING}),
+        },
+        required=["action", "reason", "by", "at"],
+        nullable=True,
+        description="How the mismatch was resolved; null while open or claimed",
+    )
+    event = obj(
+        {
+            "at": TIME,
+            "event": STRING,
+            "by": STRING,
+            "state": {"type": "string", "enum": list(STATES)},
+            "city": TEXT_OR_NULL,
+            "national": TEXT_OR_NULL,
+            "action": STRING,
+            "value": TEXT_OR_NULL,
+            "reason": STRING,
+        },
+        required=["at", "event", "by", "state"],
+    )
+    mismatch = obj(
+        {
+            "id": {"type": "string", "description": "<dossier key>|<kind>"},
+            "code": STRING,
+            "key": {"type": "string", "description": "The dossier's key"},
+            "kind": {"type": "string", "enum": KINDS},
+            "severity": {"type": "string", "enum": [s.value for s in Severity]},
+            "city": {**TEXT_OR_NULL, "description": "The city's value as shown"},
+            "national": {**TEXT_OR_NULL, "description": "The national portal's value as shown"},
+            "detail": TEXT_OR_NULL,
+            "auto_resolvable": {"type": "boolean"},
+            "city_code": TEXT_OR_NULL,
+            "national_code": TEXT_OR_NULL,
+            "present": {"type": "boolean", "description": "Still detected"},
+            "state": {"type": "string", "enum": list(STATES)},
+            "detected_at": TIME,
+            "last_seen_at": TIME,
+            "resolution": ref("Resolution"),
+            "claimed_by": TEXT_OR_NULL,
+            "claimed_at": TIME_OR_NULL,
+            "history": array(ref("HistoryEvent")),
+        },
+        required=["id", "key", "kind", "state", "detected_at", "history"],
+    )
+    side = obj(
+        {
+            "field": {"type": "string", "enum": SIDE_FIELDS},
+            "city": TEXT_OR_NULL,
+            "national": TEXT_OR_NULL,
+            "corrected": TEXT_OR_NULL,
+            "differs": {"type": "boolean", "description": "The city and national values differ"},
+        }
+    )
+    detail = {
+        "allOf": [
+            ref("Mismatch"),
+            obj(
+                {
+                    "fields": {
+                        **array(STRING),
+                        "description": "The corrected record's fields the kind is about",
+                    },
+                    "sides": array(ref("SideRow")),
+                }
+            ),
+        ]
+    }
+    dossier = obj(
+        {
+            "source": {"type": "string", "enum": ["city", "national"]},
+            "code": STRING,
+            "procedure_code": STRING,
+            "field_code": STRING,
+            "channel": {"type": "integer", "minimum": 1, "maximum": 3},
+            "status": {"type": "integer", "minimum": 1, "maximum": 10},
+            "native_status": TEXT_OR_NULL,
+            "received_at": TIME,
+            "updated_at": TIME,
+            "due_at": TIME_OR_NULL,
+            "finished_at": TIME_OR_NULL,
+            "returned_at": TIME_OR_NULL,
+            "apology_at": TIME_OR_NULL,
+            "alt_codes": array(STRING),
+            "pauses": array(obj({"requested_at": TIME, "resumed_at": TIME_OR_NULL})),
+            "digitised": {"type": "boolean"},
+        },
+        description="A dossier as one system records it (no personal data)",
+    )
+    audit_side = {
+        "type": "object",
+        "additionalProperties": True,
+        "nullable": True,
+        "description": "For a mismatch: {state, resolution, claimed_by}; null on detection",
+    }
+    audit_entry = obj(
+        {
+            "entry": {"type": "string", "description": "The audit stream's entry id"},
+            "at": TIME,
+            "who": STRING,
+            "action": {
+                "type": "string",
+                "description": "detect, auto_resolve, reopen, claim, resolve, publish, "
+                "user_add, user_remove",
+            },
+            "id": {
+                "type": "string",
+                "description": 'A mismatch id, "report:<period>" or "user:<name>"',
+            },
+            "key": {**TEXT_OR_NULL, "description": "The dossier's key (mismatches only)"},
+            "before": audit_side,
+            "after": audit_side,
+        }
+    )
+    flags = obj(
+        {
+            "flags": array({"type": "string", "enum": FLAGS}),
+            "due": TEXT_OR_NULL,
+            "days_late": {"type": "integer"},
+            "field": TEXT_OR_NULL,
+        },
+        required=["flags"],
+        nullable=True,
+    )
+    dossier_detail = obj(
+        {
+            "key": STRING,
+            "city": array(ref("Dossier")),
+            "national": array(ref("Dossier")),
+            "corrected": nullable(ref("Dossier")),
+            "excluded": {**TEXT_OR_NULL, "description": "Why it is left out of the counts"},
+            "match": nullable(
+                obj(
+                    {
+                        "city": TEXT_OR_NULL,
+                        "national": TEXT_OR_NULL,
+                        "method": TEXT_OR_NULL,
+                    },
+                    required=[],
+                )
+            ),
+            "flags": ref("Flags"),
+            "overrides": {"type": "object", "additionalProperties": STRING},
+            "mismatches": array(ref("Mismatch")),
+            "history": array(ref("AuditEntry")),
+        }
+    )
+    overdue_row = obj(
+        {
+            "code": STRING,
+            "field": STRING,
+            "due": TEXT_OR_NULL,
+            "flags": array({"type": "string", "enum": FLAGS}),
+            "days_late": {"type": "integer"},
+            "procedure": STRING,
+            "received": STRING,
+            "status": {"type": "integer"},
+            "apology": TEXT_OR_NULL,
+        }
+    )
+    cells = {"type": "object", "additionalProperties": {"type": "integer"}}
+    portal = obj(
+        {
+            "last_success_at": TIME_OR_NULL,
+            "last_error": TEXT_OR_NULL,
+            "last_error_at": TIME_OR_NULL,
+            "lag_seconds": {"type": "number", "nullable": True},
+            "cursor": nullable(obj({"updated_at": TIME, "code": STRING})),
+            "circuit": {"type": "string", "enum": ["closed", "open", "half_open", "unknown"]},
+            "quarantined": {"type": "integer", "minimum": 0},
+            "resync": obj(
+                {
+                    "started_at": TIME_OR_NULL,
+                    "finished_at": TIME_OR_NULL,
+                    "error": TEXT_OR_NULL,
+                },
+                required=[],
+            ),
+        },
+        required=["last_success_at", "last_error", "lag_seconds", "circuit", "quarantined"],
+    )
+    quarantined = obj(
+        {
+            "id": {"type": "string", "description": "The quarantine stream's entry id"},
+            "at": TIME,
+            "portal": STRING,
+            "code": TEXT_OR_NULL,
+            "reason": STRING,
+            "updated_at": TIME_OR_NULL,
+            "raw": {"description": "The rejected record, personal fields removed"},
+        },
+        required=["id", "at", "portal", "reason"],
+    )
+    poller = obj({"stalled": {"type": "boolean"}, "last_success_at": TIME_OR_NULL}, required=[])
+    return {
+        "Problem": obj(
+            {
+                "type": STRING,
+                "title": STRING,
+                "status": {"type": "integer"},
+                "detail": STRING,
+            },
+            required=["title", "status"],
+            description="An error (RFC 9457)",
+        ),
+        "Resolution": resolution,
+        "HistoryEvent": event,
+        "Mismatch": mismatch,
+        "MismatchDetail": detail,
+        "SideRow": side,
+        "MismatchList": obj(
+            {
+                "items": array(ref("Mismatch")),
+                "total": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            }
+        ),
+        "Dossier": dossier,
+        "DossierDetail": dossier_detail,
+        "Flags": flags,
+        "AuditEntry": audit_entry,
+        "Overdue": obj(
+            {
+                "as_of": DAY,
+                "field": TEXT_OR_NULL,
+                "flag": STRING,
+                "dossiers": array(overdue_row),
+            }
+        ),
+        "Report": {
+            **obj(
+                {
+                    "schema": STRING,
+                    "form": STRING,
+                    "period": obj(
+                        {
+                            "label": STRING,
+                            "start": DAY,
+                            "end": DAY,
+                            "cutoff_day": {"type": "integer"},
+                        }
+                    ),
+                    "generated_at": TIME,
+                    "version": nullable(ANY_OBJECT),
+                    "corrected": ANY_OBJECT,
+                    "raw": ANY_OBJECT,
+                    "indicators": ANY_OBJECT,
+                    "differences": array(ANY_OBJECT),
+                    "ledger": ANY_OBJECT,
+                    "restatement": nullable(ANY_OBJECT),
+                }
+            ),
+            "description": 'Form 06/VPCP/KSTT as JSON (schema "syncd-report/2", see README)',
+        },
+        "ReportVersions": obj(
+            {
+                "period": STRING,
+                "versions": array(
+                    obj({"number": {"type": "integer"}, "published_at": TIME, "totals": cells})
+                ),
+            }
+        ),
+        "Published": obj({"period": STRING, "version": {"type": "integer"}, "published_at": TIME}),
+        "User": obj({"name": STRING, "role": {"type": "string", "enum": list(ROLES)}}),
+        "Me": obj(
+            {
+                "name": STRING,
+                "role": {"type": "string", "enum": list(ROLES)},
+                "via": {"type": "string", "enum": ["token", "cookie"]},
+            }
+        ),
+        "BulkResult": obj(
+            {
+                "resolved": array(STRING),
+                "failed": array(obj({"id": STRING, "error": STRING})),
+            }
+        ),
+        "SyncStatus": obj(
+            {"portals": obj({"city": portal, "national": portal}, required=[])},
+        ),
+        "QuarantineEntry": quarantined,
+        "Readiness": obj(
+            {
+                "ready": {"type": "boolean"},
+                "redis": {"type": "boolean"},
+                "pollers": obj({"city": poller, "national": poller}, required=[]),
+            },
+            required=["ready"],
+        ),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    mismatch_id = path(
+        "id",
+        'A mismatch id "<dossier key>|<kind>" (send "|" percent-encoded as %7C)',
+    )
+    filters = [
+        query("kind", {"type": "string", "enum": KINDS}, "Kind of mismatch"),
+        query("state", {"type": "string", "enum": list(STATES)}, "State"),
+        query("field", STRING, "The dossier's field code (from its corrected record)"),
+        query("since", DAY, "Detected on or after this local day"),
+        query("until", DAY, "Detected on or before this local day"),
+    ]
+    page = [
+        query("limit", {"type": "integer", "minimum": 0, "maximum": 500, "default": 50}, "Page"),
+        query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Skip this many"),
+    ]
+    resolve_body = obj(
+        {
+            "action": {"type": "string", "enum": list(ACTIONS)},
+            "value": {
+                **TEXT_OR_NULL,
+                "description": 'For "manual" only: FIELD=VALUE, e.g. status=10',
+            },
+            "reason": {"type": "string", "minLength": 1},
+        },
+        required=["action", "reason"],
+    )
+    bulk_body = obj(
+        {
+            "kind": {"type": "string", "enum": KINDS},
+            "state": {"type": "string", "enum": ["open", "claimed"]},
+            "field": STRING,
+            "since": DAY,
+            "until": DAY,
+            "action": {"type": "string", "enum": list(ACTIONS)},
+            "value": {**TEXT_OR_NULL, "description": 'For "manual" only: FIELD=VALUE'},
+            "reason": {"type": "string", "minLength": 1},
+        },
+        required=["action", "reason"],
+        description="At least one filter (kind, state, field, since, until) is required",
+    )
+    period = path(
+        "period",
+        "Reporting period YYYY-MM",
+        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2024-07"},
+    )
+    audit_params = [
+        query("since", STRING, "From this ISO 8601 time or audit entry id on (oldest first)"),
+        query("who", STRING, "Only this user's actions (syncd for the daemon's own)"),
+        query("key", STRING, "Only entries about this dossier"),
+    ]
+    mismatch_response = ok("The mismatch after the change", ref("Mismatch"))
+    csv_content = {"text/csv": {"schema": STRING}}
+    return {
+        "/api/openapi.json": {
+            "get": operation(
+                "This document",
+                None,
+                {"200": ok("The OpenAPI document", ANY_OBJECT)},
+                tag="meta",
+            )
+        },
+        "/api/v1/me": {
+            "get": operation(
+                "Who the caller is", "viewer", {"200": ok("The caller", ref("Me"))}, tag="meta"
+            )
+        },
+        "/api/v1/mismatches": {
+            "get": operation(
+                "List mismatches",
+                "viewer",
+                {"200": ok("A page of mismatches, oldest detection first", ref("MismatchList"))},
+                tag="mismatches",
+                parameters=filters + page,
+                errors=("400",),
+            )
+        },
+        "/api/v1/mismatches/bulk-resolve": {
+            "post": operation(
+                "Resolve every open or claimed mismatch of a filter the same way",
+                "operator",
+                {"200": ok("What was resolved and what could not be", ref("BulkResult"))},
+                tag="mismatches",
+                body=bulk_body,
+                errors=("400",),
+            )
+        },
+        "/api/v1/mismatches/{id}": {
+            "get": operation(
+                "One mismatch with both sides field by field",
+                "viewer",
+                {"200": ok("The mismatch", ref("MismatchDetail"))},
+                tag="mismatches",
+                parameters=[mismatch_id],
+                errors=("404",),
+            )
+        },
+        "/api/v1/mismatches/{id}/claim": {
+            "post": operation(
+                "Claim an open mismatch",
+                "operator",
+                {"200": mismatch_response},
+                tag="mismatches",
+                parameters=[mismatch_id],
+                errors=("404", "409"),
+            )
+        },
+        "/api/v1/mismatches/{id}/resolve": {
+            "post": operation(
+                "Resolve an open or claimed mismatch",
+                "operator",
+                {"200": mismatch_response},
+                tag="mismatches",
+                parameters=[mismatch_id],
+                body=resolve_body,
+                description="accept_city / accept_national write that side's values to the "
+                "corrected record, manual writes `value`, ignore only closes it.",
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/mismatches/{id}/reopen": {
+            "post": operation(
+                "Reopen a claimed or resolved mismatch",
+                "operator",
+                {"200": mismatch_response},
+                tag="mismatches",
+                parameters=[mismatch_id],
+                body=obj({"reason": {"type": "string", "minLength": 1}}),
+                errors=("400", "404", "409"),
+            )
+        },
+        "/api/v1/dossiers/{key}": {
+            "get": operation(
+                "One dossier: both sides, the corrected record, flags, mismatches, history",
+                "viewer",
+                {"200": ok("The dossier", ref("DossierDetail"))},
+                tag="dossiers",
+                parameters=[path("key", "The dossier's key (its code)")],
+                errors=("404",),
+            )
+        },
+        "/api/v1/overdue": {
+            "get": operation(
+                "Dossiers overdue, due soon or finished late",
+                "viewer",
+                {"200": ok("The flagged dossiers", ref("Overdue"))},
+                tag="dossiers",
+                parameters=[
+                    query("as_of", DAY, "At the end of this local day (default: today)"),
+                    query("field", STRING, "Only this field code"),
+                    query(
+                        "flag",
+                        {"type": "string", "enum": [*FLAGS, "all"], "default": "all"},
+                        "Only this flag",
+                    ),
+                ],
+                errors=("400",),
+            )
+        },
+        "/api/v1/reports/{period}": {
+            "get": operation(
+                "A period's form 06/VPCP/KSTT as JSON, CSV or XLSX",
+                "viewer",
+                {
+                    "200": {
+                        "description": "The report (computed now, or a published version)",
+                        "content": {
+                            "application/json": {"schema": ref("Report")},
+                            "text/csv": {"schema": STRING},
+                            XLSX: {"schema": {"type": "string", "format": "binary"}},
+                        },
+                    }
+                },
+                tag="reports",
+                parameters=[
+                    period,
+                    query(
+                        "format",
+                        {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+                        "Format",
+                    ),
+                    query("version", {"type": "integer", "minimum": 1}, "A published version"),
+                    query(
+                        "figures",
+                        {"type": "string", "enum": ["corrected", "city", "national"]},
+                        "CSV only: which figures",
+                    ),
+                    query("lang", {"type": "string", "enum": ["vi", "en"]}, "CSV and XLSX"),
+                ],
+                errors=("400", "404"),
+            )
+        },
+        "/api/v1/reports/{period}/versions": {
+            "get": operation(
+                "The published versions of a period's report",
+                "viewer",
+                {"200": ok("Versions, oldest first", ref("ReportVersions"))},
+                tag="reports",
+                parameters=[period],
+                errors=("400",),
+            )
+        },
+        "/api/v1/reports/{period}/publish": {
+            "post": operation(
+                "Publish the period's report as its next version",
+                "admin",
+                {"201": ok("The version published", ref("Published"))},
+                tag="reports",
+                parameters=[period],
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/audit": {
+            "get": operation(
+                "The audit trail",
+                "viewer",
+                {"200": ok("Entries, oldest first", obj({"items": array(ref("AuditEntry"))}))},
+                tag="audit",
+                parameters=[
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                        "The last this many (the first with since)",
+                    ),
+                    *audit_params,
+                ],
+                errors=("400",),
+            )
+        },
+        "/api/v1/audit.csv": {
+            "get": operation(
+                "The audit trail as CSV",
+                "viewer",
+                {"200": {"description": "CSV, one entry a row", "content": csv_content}},
+                tag="audit",
+                parameters=[
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000},
+                        "The last this many (the first with since)",
+                    ),
+                    *audit_params,
+                ],
+                errors=("400",),
+            )
+        },
+        "/api/v1/users": {
+            "get": operation(
+                "Users and their roles",
+                "admin",
+                {"200": ok("Users", obj({"items": array(ref("User"))}))},
+                tag="users",
+            ),
+            "post": operation(
+                "Add a user",
+                "admin",
+                {"201": ok("The user", ref("User"))},
+                tag="users",
+                body=obj(
+                    {
+                        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$"},
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "password": {"type": "string", "minLength": 10},
+                    }
+                ),
+                errors=("400", "409"),
+            ),
+        },
+        "/api/v1/users/{name}": {
+            "delete": operation(
+                "Remove a user and their tokens",
+                "admin",
+                {"204": {"description": "Removed"}},
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404", "409"),
+            )
+        },
+        # --- syncd.web.ops -----------------------------------------------------------------
+        "/healthz": {
+            "get": operation(
+                "Liveness",
+                None,
+                {"200": ok("The process answers", obj({"status": {"type": "string"}}))},
+                tag="operations",
+            )
+        },
+        "/readyz": {
+            "get": operation(
+                "Readiness: Redis reachable and no poller stalled",
+                None,
+                {
+                    "200": ok("Ready", ref("Readiness")),
+                    "503": ok("Not ready", ref("Readiness")),
+                },
+                tag="operations",
+            )
+        },
+        "/metrics": {
+            "get": operation(
+                "Prometheus metrics",
+                None,
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": STRING}},
+                    }
+                },
+                tag="operations",
+            )
+        },
+        "/api/v1/sync/status": {
+            "get": operation(
+                "Each portal's sync state",
+                "viewer",
+                {"200": ok("Sync status", ref("SyncStatus"))},
+                tag="operations",
+            )
+        },
+        "/api/v1/sync/resync": {
+            "post": operation(
+                "Read a portal again from a day (or from the beginning)",
+                "admin",
+                {
+                    "202": ok("Started", obj({"started": {"type": "boolean"}})),
+                    "503": problem("Unavailable"),
+                },
+                tag="operations",
+                body=obj(
+                    {
+                        "portal": {"type": "string", "enum": ["city", "national"]},
+                        "since": nullable(DAY),
+                    },
+                    required=["portal"],
+                    additionalProperties=False,
+                ),
+                description="Runs in the background; the sync status shows its progress. "
+                "503 when this server has no connection to the portals.",
+                errors=("400", "409"),
+            )
+        },
+        "/api/v1/quarantine": {
+            "get": operation(
+                "Records the connectors rejected (personal fields removed)",
+                "viewer",
+                {
+                    "200": ok(
+                        "Newest first, and how many each portal has",
+                        obj(
+                            {
+                                "items": array(ref("QuarantineEntry")),
+                                "counts": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                },
+                            }
+                        ),
+                    )
+                },
+                tag="operations",
+                parameters=[
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                        "At most this many",
+                    ),
+                    query("portal", {"type": "string", "enum": ["city", "national"]}, "Portal"),
+                ],
+                errors=("400",),
+            )
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    def one(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
+
+    return {
+        "BadRequest": one("Bad input: the detail says what"),
+        "Unauthorized": one("No credentials, or an unknown or revoked token"),
+        "Forbidden": one("The role is not enough, or a cookie caller sent no CSRF token"),
+        "NotFound": one("No such thing"),
+        "Conflict": one("The record's state does not allow this"),
+        "Unavailable": one("Not possible in this process now"),
+    }
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "syncd",
+            "version": "1",
+            "description": "Sync and reconciliation of administrative-procedure dossiers between "
+            "the city one-stop system and the National Public Service Portal: the mismatch "
+            "queue, dossiers, deadlines, reports, the audit trail, users, and operations. "
+            "Errors are application/problem+json. Callers authenticate with an API token "
+            "(`Authorization: Bearer`) or the pages' session cookie; a cookie caller must send "
+            "the session's CSRF token in `X-CSRF-Token` on every request that changes anything.",
+        },
+        "security": [{"bearerToken": []}, {"sessionCookie": []}],
+        "tags": [
+            {"name": name}
+            for name in (
+                "mismatches",
+                "dossiers",
+                "reports",
+                "audit",
+                "users",
+                "operations",
+                "meta",
+            )
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "responses": _responses(),
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token (`syncd users token NAME`)",
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "syncd_session",
+                    "description": "The pages' session (log in at /login); needs X-CSRF-Token "
+                    "on requests that change anything",
+                },
+            },
+        },
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (shared: do not modify it)."""
+    return _document()
