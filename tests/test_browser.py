@@ -1,0 +1,286 @@
+"""The web pages in a real browser: Debian's Chromium, headless, driven by Playwright against the
+app served on a free port, with data from a real sync cycle on the mock portals.
+
+Screenshots go to test-artifacts/screenshots/. These tests are skipped (with the reason) only if
+/usr/bin/chromium is missing; .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from connectors.base import Connector
+from connectors.scenario import Scenario
+from reconcile.period import Period
+from syncd.config import Config
+from syncd.report_cli import report_document
+from syncd.service import Syncer
+from syncd.store import Store
+from syncd.web.app import make_app
+from syncd.web.auth import Users
+from syncd.web.server import serving
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+PASSWORD = "mat-khau-du-dai"
+KIND = "collapsed_status"  # accepting the national portal's "finished" moves a form cell
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does) to run these",
+)
+
+
+@dataclass
+class Served:
+    url: str
+    store: Store
+    config: Config
+    scenario: Scenario
+    syncer: Syncer
+
+
+@pytest.fixture
+async def served(
+    store: Store, config: Config, scenario: Scenario, connectors: list[Connector]
+) -> AsyncIterator[Served]:
+    syncer = Syncer(store, connectors, clock=lambda: scenario.now)
+    await syncer.cycle()
+    users = Users(store)
+    for role in ("viewer", "operator"):
+        await users.add(f"{role}1", role, PASSWORD)
+    app = make_app(store, config, syncer=syncer, clock=lambda: scenario.now)
+    async with serving(app, "127.0.0.1", 0) as url:
+        yield Served(url, store, config, scenario, syncer)
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+        context.set_default_timeout(10_000)
+        tab = await context.new_page()
+        try:
+            yield tab
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def shot(page: Any, name: str) -> None:
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def log_in(page: Any, base: str, name: str, then: str = "/") -> None:
+    await page.goto(f"{base}/login?next={quote(then)}")
+    await page.get_by_label("Tên đăng nhập").fill(name)
+    await page.get_by_label("Mật khẩu").fill(PASSWORD)
+    await page.get_by_role("button", name="Đăng nhập").click()
+    await page.wait_for_url(f"{base}{then}")
+
+
+async def open_count(page: Any, base: str) -> int:
+    await page.goto(f"{base}/")
+    shown = await page.locator("#open-total").inner_text()
+    match = re.search(r"(\d+)\s*$", shown.strip())
+    assert match, shown
+    return int(match[1])
+
+
+async def form_cell(page: Any, base: str, label: str, field: str, column: int) -> int:
+    await page.goto(f"{base}/reports/{label}")
+    cell = page.locator(
+        f'#form06 tr[data-field="{field}"][data-figures="corrected"] td[data-column="{column}"] a'
+    )
+    return int((await cell.inner_text()).strip())
+
+
+async def first_open(store: Store, kind: str) -> dict[str, Any]:
+    found = sorted(
+        (r for r in await store.mismatches() if r["kind"] == kind and r["state"] == "open"),
+        key=lambda r: (r["detected_at"], r["id"]),
+    )
+    assert found, kind
+    return found[0]
+
+
+async def test_an_operator_filters_resolves_and_sees_the_figures_change(
+    served: Served, page: Any
+) -> None:
+    base = served.url
+    period = Period.containing(served.scenario.now.date(), served.config.report.cutoff_day)
+    target = await first_open(served.store, KIND)
+
+    await page.goto(f"{base}/")
+    assert "/login" in page.url
+    await shot(page, "01-login")
+    await log_in(page, base, "operator1")
+    assert await page.get_attribute("html", "lang") == "vi"
+    before_open = await open_count(page, base)
+    await shot(page, "02-dashboard")
+    before_pending = await form_cell(page, base, period.label, "total", 11)
+
+    # The queue, filtered by kind through the form.
+    await page.get_by_role("link", name="Sai lệch", exact=True).click()
+    await page.get_by_label("Loại sai lệch").select_option(KIND)
+    await page.get_by_role("button", name="Lọc", exact=True).click()
+    await page.wait_for_url(re.compile(rf"kind={KIND}"))
+    rows = page.locator("table tbody tr")
+    kinds = await page.locator("table tbody tr td:nth-child(2)").all_inner_texts()
+    assert await rows.count() == len(kinds) > 0
+    assert set(kinds) == {"trạng thái bị gộp thành đã xử lý"}
+    await shot(page, "03-queue-filtered")
+
+    # One mismatch: both sides field by field, the differing row marked in words.
+    await page.get_by_role("link", name=target["id"]).click()
+    await page.wait_for_selector("#sides")
+    status_row = page.locator('#sides tr[data-field="status"]')
+    assert "differs" in (await status_row.get_attribute("class") or "")
+    assert "≠ Khác nhau" in await status_row.inner_text()
+    await shot(page, "04-mismatch")
+
+    await page.get_by_label("Cách giải quyết").select_option("accept_national")
+    await page.get_by_label("Lý do (bắt buộc)").fill("Cổng DVCQG ghi đúng: hồ sơ đã xử lý xong")
+    await page.get_by_role("button", name="Giải quyết", exact=True).click()
+    await page.wait_for_selector(".flash-ok")
+    assert "Đã giải quyết sai lệch" in await page.locator(".flash-ok").inner_text()
+    assert await page.locator("#mismatch-state").inner_text() == "đã giải quyết"
+    assert await page.locator("#resolve-form").count() == 0
+    await shot(page, "05-resolved")
+
+    # The dashboard's open count drops at once; the form cell once the dossier is reconciled.
+    assert await open_count(page, base) == before_open - 1
+    await served.syncer.reconcile_pending()
+    await page.reload()
+    await shot(page, "06-dashboard-after")
+    doc = await report_document(served.store, served.config, period, served.scenario.now)
+    expected = doc["corrected"]["total"]["cells"]["11"]
+    after_pending = await form_cell(page, base, period.label, "total", 11)
+    assert after_pending == expected == before_pending - 1
+
+    # The cell's ledger: the dossiers behind it, each a link to its page.
+    await page.locator(
+        '#form06 tr[data-field="total"][data-figures="corrected"] td[data-column="11"] a'
+    ).click()
+    await page.wait_for_selector("#ledger-list")
+    listed = await page.locator("#ledger-list a").all_inner_texts()
+    assert target["key"] not in listed
+    assert len(listed) == expected
+    await shot(page, "07-report-cell")
+    await page.locator("#ledger-list a").first.click()
+    await page.wait_for_selector("#records")
+    assert await page.locator("h1").inner_text() == f"Hồ sơ {listed[0]}"
+    await shot(page, "08-dossier")
+
+    # The resolution is in the audit log, and the dossiers due later in the period are listed.
+    await page.get_by_role("link", name="Nhật ký", exact=True).click()
+    await page.get_by_label("Người thực hiện").fill("operator1")
+    await page.get_by_role("button", name="Lọc", exact=True).click()
+    await page.wait_for_url(re.compile(r"who=operator1"))
+    log_text = await page.locator("table.audit").inner_text()
+    assert target["id"] in log_text
+    assert "đang mở → đã giải quyết: lấy theo Cổng DVCQG" in log_text
+    await shot(page, "09-audit")
+    await page.get_by_role("link", name="Quá hạn", exact=True).click()
+    await page.get_by_label("Tính đến hết ngày").fill(period.end.isoformat())
+    await page.get_by_role("button", name="Xem", exact=True).click()
+    await page.wait_for_url(re.compile(r"as_of="))
+    assert await page.locator("#overdue tbody tr").count() > 0
+    await shot(page, "10-overdue")
+
+
+async def test_a_viewer_sees_no_forms_and_a_forged_post_is_refused(
+    served: Served, page: Any
+) -> None:
+    base = served.url
+    target = await first_open(served.store, KIND)
+    path = "/mismatches/" + quote(target["id"], safe="")
+    await log_in(page, base, "viewer1", then=path)
+    assert await page.locator("#read-only").is_visible()
+    for form in ("#claim-form", "#resolve-form", "#reopen-form"):
+        assert await page.locator(form).count() == 0
+    await shot(page, "11-viewer-mismatch")
+    csrf = await page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    assert csrf
+    forged = await page.request.post(
+        f"{base}{path}/resolve",
+        form={"csrf_token": csrf, "action": "ignore", "reason": "forged"},
+        max_redirects=0,
+    )
+    assert forged.status == 403
+    stored = (await served.store.mismatch_records([target["id"]]))[target["id"]]
+    assert stored["state"] == "open"
+
+
+async def test_the_resolve_form_works_from_the_keyboard(served: Served, page: Any) -> None:
+    base = served.url
+    target = await first_open(served.store, KIND)
+    path = "/mismatches/" + quote(target["id"], safe="")
+    await log_in(page, base, "operator1", then=path)
+    await page.goto(f"{base}{path}")
+
+    async def focused() -> str:
+        found: str = await page.evaluate(
+            "() => document.activeElement.id || document.activeElement.className || ''"
+        )
+        return found
+
+    await page.keyboard.press("Tab")
+    assert await focused() == "skip"  # the skip link comes first, and shows when focused
+    box = await page.locator("a.skip").bounding_box()
+    assert box is not None
+    assert box["y"] >= 0
+    await page.keyboard.press("Enter")
+    assert await focused() == "main"
+    for _ in range(80):
+        await page.keyboard.press("Tab")
+        if await focused() == "action":
+            break
+    assert await focused() == "action"
+    outline = await page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    await shot(page, "12-keyboard-focus")
+    await page.keyboard.press("End")  # the last choice: ignore
+    assert await page.locator("#action").input_value() == "ignore"
+    await page.keyboard.press("Tab")
+    assert await focused() == "value"
+    await page.keyboard.press("Tab")
+    assert await focused() == "reason"
+    await page.keyboard.type("Hồ sơ trùng lặp, đã kiểm tra")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("() => document.activeElement.textContent.trim()") == "Giải quyết"
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector(".flash-ok")
+    stored = (await served.store.mismatch_records([target["id"]]))[target["id"]]
+    assert stored["state"] == "resolved"
+    assert stored["resolution"]["reason"] == "Hồ sơ trùng lặp, đã kiểm tra"
+
+    # The English switch, on the page itself.
+    await page.get_by_role("link", name="English").click()
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await page.locator("#mismatch-state").inner_text() == "resolved"
+    await page.goto(f"{base}/")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert "Open mismatches by kind" in await page.locator("main").inner_text()
+    await shot(page, "13-dashboard-en")
