@@ -13,6 +13,7 @@ flight at a time) and prints p50, p99 and the throughput of:
 - GET /api/v1/mismatches?state=open&limit=50, the first page;
 - the same, a deep page (offset = mismatches - 1,000);
 - GET /api/v1/dossiers/{key}, one dossier's data (random keys);
+- the pages operators open: /mismatches?state=open and /dossiers/{key} (HTML, same token);
 - GET /metrics, under the same load, and then one scrape at a time (its Redis reads do not
   depend on the data size).
 
@@ -248,6 +249,10 @@ async def bench(args: argparse.Namespace, store: Store) -> None:
             "dossiers/{key}": [
                 f"{base}{DOSSIER.format(key=key_of(rng.randrange(dossiers)))}"
                 for _ in range(args.requests)
+            ],
+            "page /mismatches?state=open (HTML)": [f"{base}/mismatches?state=open"] * args.requests,
+            "page /dossiers/{key} (HTML)": [
+                f"{base}/dossiers/{key_of(rng.randrange(dossiers))}" for _ in range(args.requests)
             ],
             "metrics": [f"{base}/metrics"] * args.requests,
         }
