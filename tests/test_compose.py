@@ -323,3 +323,17 @@ def test_a_bad_value_in_the_syncd_environment_is_refused_with_key_and_variable(
         load_in_container("syncd", environment, workdir(instructions))
     assert "log.format" in str(refused.value)
     assert "SYNCD_LOG_FORMAT" in str(refused.value)
+
+
+def test_the_operator_interface_is_published_where_syncd_listens(
+    instructions: list[tuple[str, str]], built: dict[str, dict[str, Any]]
+) -> None:
+    service = built["syncd"]
+    config = load_in_container("syncd", environment_of("syncd", service), workdir(instructions))
+    assert config.http.enabled
+    # Inside a container, listening on loopback would make the published port unreachable.
+    assert config.http.host == "0.0.0.0"
+    published = [str(p).rsplit(":", 1)[-1] for p in service.get("ports", [])]
+    assert str(config.http.port) in published, "syncd: the interface's port is not published"
+    probe = " ".join(str(part) for part in service["healthcheck"]["test"])
+    assert f"127.0.0.1:{config.http.port}/readyz" in probe, "syncd: the healthcheck misses /readyz"
