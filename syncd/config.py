@@ -119,6 +119,7 @@ class HttpConfig:
     login_attempts: int = field(metadata=_check("", low=1, high=1000))
     login_window_seconds: int = field(metadata=_check("", low=1))
     secure_cookies: bool
+    behind_proxy: bool
     stalled_after_intervals: float = field(metadata=_check("", low=1))
 
 

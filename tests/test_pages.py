@@ -58,7 +58,12 @@ class Site:
 
 
 async def login(
-    client: Client, name: str, password: str, next_path: str = "/", lang: str = "vi"
+    client: Client,
+    name: str,
+    password: str,
+    next_path: str = "/",
+    lang: str = "vi",
+    headers: dict[str, str] | None = None,
 ) -> Any:
     form = await (await client.get(f"/login?lang={lang}")).text()
     token = LOGIN_TOKEN.search(form)
@@ -67,6 +72,7 @@ async def login(
         "/login",
         data={"username": name, "password": password, "login_token": token[1], "next": next_path},
         allow_redirects=False,
+        headers=headers,
     )
 
 
@@ -245,6 +251,24 @@ async def test_failed_logins_are_throttled_per_client_address(
     refused = await login(client, "admin1", PASSWORD)
     assert refused.status == 429
     assert SESSION_COOKIE not in refused.cookies
+
+
+async def test_behind_a_proxy_the_forwarded_client_address_is_throttled(
+    aiohttp_client: ClientFactory, store: Store, config: Config, scenario: Scenario
+) -> None:
+    attempts = 2
+    proxied = replace(config, http=replace(config.http, login_attempts=attempts, behind_proxy=True))
+    site = await make_site(aiohttp_client, store, proxied, scenario)
+    client = await site.client()
+    guesser = {"X-Forwarded-For": "198.51.100.7"}
+    for n in range(attempts):
+        assert (await login(client, f"guess{n}", "wrong", headers=guesser)).status == 401
+    # The guesser is refused, however it dresses the header (the proxy appends the real hop)...
+    forged = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+    assert (await login(client, "admin1", PASSWORD, headers=forged)).status == 429
+    # ...while a colleague behind the same proxy still logs in.
+    colleague = {"X-Forwarded-For": "192.0.2.20"}
+    assert (await login(client, "admin1", PASSWORD, headers=colleague)).status == 303
 
 
 @pytest.mark.parametrize(

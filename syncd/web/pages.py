@@ -94,6 +94,17 @@ SECURITY_HEADERS = {
 # Setup
 
 
+def client_address(request: web.Request, behind_proxy: bool) -> str:
+    """Who is logging in, for throttling: the connection's address, or behind a proxy (which
+    every client shares) the address the proxy appended last to X-Forwarded-For; a client can
+    forge what comes before it, not that."""
+    if behind_proxy:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        if hops and hops[-1]:
+            return hops[-1]
+    return request.remote or "unknown"
+
+
 def add_routes(app: web.Application) -> None:
     """Register the pages on `app`, with their templates and the style sheet."""
     aiohttp_jinja2.setup(
@@ -448,7 +459,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=text(lang, "login.stale"),
             status=400,
         )
-    who = (f"user:{name}", f"addr:{request.remote or 'unknown'}")
+    who = (f"user:{name}", f"addr:{client_address(request, settings.behind_proxy)}")
     for key in who:
         if not await c.users.login_allowed(key, settings.login_attempts):
             minutes = max(1, math.ceil(settings.login_window_seconds / 60))
