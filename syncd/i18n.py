@@ -563,6 +563,20 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Give exactly one resolution: --accept city|national, --value FIELD=VALUE or "
         "--ignore",
     },
+    "api.no_reason": {
+        "vi": "Cần nêu lý do (reason), không được để trống",
+        "en": "A reason is required and cannot be empty",
+    },
+    "api.no_who": {
+        "vi": "Không xác định được người thực hiện",
+        "en": "Who does it could not be determined",
+    },
+    "api.resolve_how": {
+        "vi": "Cần đúng một cách giải quyết (action): accept_city, accept_national, manual kèm "
+        "value TRƯỜNG=GIÁ_TRỊ, hoặc ignore",
+        "en": "Give exactly one resolution (action): accept_city, accept_national, manual with "
+        "a value FIELD=VALUE, or ignore",
+    },
     "queue.needs_value": {
         "vi": "Giải quyết bằng giá trị nhập tay cần một giá trị TRƯỜNG=GIÁ_TRỊ",
         "en": "A manual resolution needs a value FIELD=VALUE",

@@ -27,7 +27,10 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            `Store.rebuild_mismatch_index` (run by Syncer.run)
     {P}:mismatch:kinds               HASH  code -> comma list of the kinds detected now
     {P}:audit                        STREAM  {at, who, action, id, before, after}: every change
-                                           of a mismatch's state (syncd's and operators')
+                                           of a mismatch's state (syncd's and operators'), and
+                                           operators' other actions (id "report:<period>",
+                                           "user:<name>", "portal:<name>": publish, users,
+                                           resync; syncd.web.data.record_action)
     {P}:audit:key:<key>              LIST  the audit entry ids about one dossier's mismatches,
                                            oldest first (the last 1000)
     {P}:excluded                     HASH  code -> why the dossier is excluded (e.g. migrated)

@@ -337,6 +337,7 @@ async def test_bulk_resolve(api: Api) -> None:
     ):
         code, body = await api.post("/api/v1/mismatches/bulk-resolve", bad_body)
         assert code == 400, bad_body
+        assert "--" not in body["detail"], body  # the API's words, not the command line's
 
 
 async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:

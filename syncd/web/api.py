@@ -63,12 +63,21 @@ def bad(detail: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=detail)
 
 
+# The API's own wording where the queue's message names command-line flags.
+API_WORDING = {
+    "queue.no_reason": "api.no_reason",
+    "queue.no_who": "api.no_who",
+    "queue.resolve_how": "api.resolve_how",
+}
+
+
 def queue_failure(exc: QueueError) -> web.HTTPException:
+    text = t(API_WORDING[exc.message], **exc.values) if exc.message in API_WORDING else str(exc)
     if exc.message == "queue.unknown":
-        return web.HTTPNotFound(text=str(exc))
+        return web.HTTPNotFound(text=text)
     if exc.message in CONFLICTS:
-        return web.HTTPConflict(text=str(exc))
-    return bad(str(exc))
+        return web.HTTPConflict(text=text)
+    return bad(text)
 
 
 def api(handler: Handler) -> Handler:
