@@ -179,15 +179,12 @@ async def overdue_flags(
     return found
 
 
-async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -> int:
-    try:
-        as_of = date.fromisoformat(args.as_of) if args.as_of else now_utc().astimezone(VN_TZ).date()
-    except ValueError:
-        raise ReportUsageError(t("overdue.bad_date", value=args.as_of)) from None
-    rows = await overdue_flags(store, config, as_of, args.field)
-    if args.flag != "all":
-        rows = [(f, facts) for f, facts in rows if Flag(args.flag) in f.flags]
-    records = [
+async def overdue_records(
+    store: Store, config: Config, as_of: date, field_code: str | None, flag: str = "all"
+) -> list[dict[str, Any]]:
+    """`overdue_flags` as plain records (the CLI's and the API's), only `flag` unless "all"."""
+    rows = await overdue_flags(store, config, as_of, field_code)
+    return [
         {
             "code": f.code,
             "field": f.field_code,
@@ -197,7 +194,16 @@ async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -
             **facts,
         }
         for f, facts in rows
+        if flag == "all" or Flag(flag) in f.flags
     ]
+
+
+async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -> int:
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else now_utc().astimezone(VN_TZ).date()
+    except ValueError:
+        raise ReportUsageError(t("overdue.bad_date", value=args.as_of)) from None
+    records = await overdue_records(store, config, as_of, args.field, args.flag)
     if args.format == "json":
         print(
             json.dumps(

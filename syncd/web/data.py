@@ -24,11 +24,10 @@ from typing import Any
 import redis.exceptions
 
 from reconcile.compare import MismatchKind
-from reconcile.flags import Flag
 from reconcile.model import VN_TZ, Dossier
 from syncd.i18n import t
 from syncd.queue import QueueError, _stream_id, fields_of
-from syncd.report_cli import LISTED_FLAGS, overdue_flags
+from syncd.report_cli import LISTED_FLAGS, overdue_records
 from syncd.web.app import Context
 
 # The dossier fields shown side by side on a mismatch, in this order.
@@ -507,24 +506,11 @@ async def overdue_list(
     computed from the corrected records (syncd.report_cli.overdue_flags)."""
     if flag is not None and flag not in LISTED_FLAGS:
         raise InputError(f"flag {flag!r}: one of {', '.join(LISTED_FLAGS)}")
-    rows = await overdue_flags(c.store, c.config, as_of, field or None)
-    if flag not in (None, "all"):
-        rows = [(f, facts) for f, facts in rows if Flag(flag) in f.flags]
     return {
         "as_of": as_of.isoformat(),
         "field": field or None,
         "flag": flag or "all",
-        "dossiers": [
-            {
-                "code": f.code,
-                "field": f.field_code,
-                "due": f.due.isoformat() if f.due else None,
-                "flags": sorted(f.flags),
-                "days_late": f.days_late,
-                **facts,
-            }
-            for f, facts in rows
-        ],
+        "dossiers": await overdue_records(c.store, c.config, as_of, field or None, flag or "all"),
     }
 
 

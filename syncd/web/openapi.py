@@ -11,27 +11,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from reconcile.compare import MismatchKind, Severity
+from reconcile.compare import Severity
+from reconcile.flags import Flag
 from syncd.queue import ACTIONS, STATES
+from syncd.web import data
 from syncd.web.auth import ROLES
 
 Schema = dict[str, Any]
 
-KINDS = [k.value for k in MismatchKind]
-SIDE_FIELDS = [
-    "status",
-    "received_at",
-    "due_at",
-    "finished_at",
-    "returned_at",
-    "channel",
-    "procedure_code",
-    "field_code",
-    "digitised",
-    "apology_at",
-    "alt_codes",
-]
-FLAGS = ["overdue", "due_soon", "late", "late_no_apology"]
+KINDS = list(data.KINDS)
+SIDE_FIELDS = list(data.SIDE_FIELDS)
+FLAGS = [flag.value for flag in Flag]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROBLEM = "application/problem+json"
 
