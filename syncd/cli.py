@@ -355,10 +355,18 @@ async def _http(config: Config, syncer: Syncer, always: bool = False) -> AsyncIt
         yield
         return
     app = make_app(syncer.store, config, syncer)
-    async with serving(app, config.http.host, config.http.port) as url:
+    try:
+        served = serving(app, config.http.host, config.http.port)
+        url = await served.__aenter__()
+    except OSError as exc:
+        where = f"{config.http.host}:{config.http.port}"
+        raise UsageError(t("http.cannot_listen", where=where, reason=exc.strerror or exc)) from None
+    try:
         print(t("http.serving", url=url), file=sys.stderr, flush=True)
         log.info("http_serving", url=url)
         yield
+    finally:
+        await served.__aexit__(None, None, None)
 
 
 async def run(config: Config, once: bool = False) -> int:

@@ -436,6 +436,12 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "Hãy lưu token này: nó không được hiển thị lại.",
         "en": "Keep this token: it will not be shown again.",
     },
+    "http.cannot_listen": {
+        "vi": "Không mở được giao diện vận hành tại {where}: {reason}. Đổi http.port "
+        "(SYNCD_HTTP_PORT) hoặc tắt bằng http.enabled = false.",
+        "en": "Cannot serve the operator interface on {where}: {reason}. Change http.port "
+        "(SYNCD_HTTP_PORT) or turn it off with http.enabled = false.",
+    },
     "http.serving": {
         "vi": "Giao diện vận hành: {url}",
         "en": "Operator interface: {url}",

@@ -266,3 +266,16 @@ async def test_without_a_redis_url_run_uses_an_embedded_server_that_keeps_its_da
     report = json.loads(out)
     assert report["period"]["label"] == "2024-07"
     assert report["corrected"]["total"]["cells"]["3"] > 0
+
+
+def test_run_with_its_http_port_taken_says_so_and_exits_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"SYNCD_REDIS_URL": REDIS_URL, "SYNCD_HTTP_PORT": str(port)}
+        code, _, err = run_cli("--lang", "en", "run", env=env, timeout=30)
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err
+    assert "http.port" in err
+    assert "Traceback" not in err
