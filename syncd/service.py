@@ -217,6 +217,7 @@ class Syncer:
             except PortalError as exc:
                 result.error = str(exc)
                 log.error("portal_failed", error=str(exc), pages_done=result.pages)
+                await self.store.record_error(connector.source, self.clock().isoformat(), str(exc))
                 await self.store.record_status(
                     connector.source,
                     last_error=str(exc),

@@ -42,6 +42,8 @@ of one agency lives in one slot and the scripts below may touch them together):
     {P}:quarantine:counts            HASH  source -> entries of that portal in the stream (absent
                                            on a stream written before it existed, until
                                            `Store.quarantine_counts` counts them once)
+    {P}:errors:<source>              LIST  a portal's last 20 poll failures, newest first (JSON:
+                                           at, error)
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts:
                                            last_success_at, last_written, last_error,
                                            last_error_at, circuit (closed, open, half_open,
@@ -109,6 +111,7 @@ from reconcile.model import Dossier, Procedure, Source
 from reconcile.period import Period, span
 
 GROUP = "reconcilers"
+RECENT_ERRORS = 20
 log = structlog.get_logger("syncd")
 
 QUARANTINE_KEPT = 100_000
@@ -887,6 +890,18 @@ class Store:
         await self.redis.hset(
             self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}
         )
+
+    async def record_error(self, source: Source, at: str, error: str) -> None:
+        """Keep a portal's failure among its last `RECENT_ERRORS`, newest first."""
+        key = self.key("errors", source.value)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, json.dumps({"at": at, "error": error}, ensure_ascii=False))
+            pipe.ltrim(key, 0, RECENT_ERRORS - 1)
+            await pipe.execute()
+
+    async def recent_errors(self, source: Source) -> list[dict[str, str]]:
+        raw = await self.redis.lrange(self.key("errors", source.value), 0, -1)
+        return [json.loads(item) for item in raw]
 
     # --- work queue ----------------------------------------------------------------------
 

@@ -20,8 +20,10 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.base import Connector, Rejected
+from connectors.city.client import CityConnector, CitySettings
 from connectors.dataset import Dataset
 from connectors.http import BreakerState
+from connectors.mockserver import CITY_API_KEY
 from reconcile.compare import Decision, Mismatch, MismatchKind, Severity
 from reconcile.flags import Flag
 from reconcile.model import VN_TZ, Source
@@ -33,6 +35,7 @@ from syncd.store import Store, WorkItem
 from syncd.web.app import make_app
 from syncd.web.auth import ROLES, Users
 from syncd.web.ops import METRICS, RESYNCS
+from tests.conftest import FAST_HTTP
 from tests.test_store import T0, dossier
 
 ClientFactory = Callable[..., Any]
@@ -266,6 +269,7 @@ async def test_sync_status(
         "last_success_at": None,
         "last_error": None,
         "last_error_at": None,
+        "recent_errors": [],
         "lag_seconds": None,
         "cursor": None,
         "circuit": "unknown",
@@ -294,6 +298,24 @@ async def test_sync_status(
         assert portal["last_error"] is None
     assert body["portals"]["national"]["quarantined"] == 1
     assert body["portals"]["city"]["quarantined"] == 0
+
+    # A portal that cannot be reached: its failures are listed, newest first.
+    down = CityConnector(
+        CitySettings("http://127.0.0.1:9", CITY_API_KEY, 50, FAST_HTTP), config.city_statuses()
+    )
+    try:
+        for _ in range(2):
+            clock.now += timedelta(seconds=1)
+            assert (await Syncer(store, [down], clock=clock).poll(down)).error
+    finally:
+        await down.close()
+    city = (await ops.get("/api/v1/sync/status"))[1]["portals"]["city"]
+    assert [e["at"] for e in city["recent_errors"]] == [
+        clock.now.isoformat(),
+        (clock.now - timedelta(seconds=1)).isoformat(),
+    ]
+    assert city["last_error"] == city["recent_errors"][0]["error"]
+    assert city["last_success_at"] == polled_at.isoformat()
 
 
 async def test_resync_is_for_admins_and_writes_the_records(

@@ -287,6 +287,7 @@ def _schemas() -> dict[str, Schema]:
             "last_success_at": TIME_OR_NULL,
             "last_error": TEXT_OR_NULL,
             "last_error_at": TIME_OR_NULL,
+            "recent_errors": array(obj({"at": TIME, "error": STRING})),
             "lag_seconds": {"type": "number", "nullable": True},
             "cursor": nullable(obj({"updated_at": TIME, "code": STRING})),
             "circuit": {"type": "string", "enum": ["closed", "open", "half_open", "unknown"]},

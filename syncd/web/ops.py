@@ -130,7 +130,8 @@ async def metrics(request: web.Request) -> web.Response:
 async def sync_status(c: Context) -> dict[str, Any]:
     """Each portal's facts (for the JSON API and the pages): {"portals": {"city": {...},
     "national": {...}}}, each with last_success_at, last_error, last_error_at (ISO 8601 or
-    None; the last error stays after later successes, compare the times), lag_seconds (since
+    None; the last error stays after later successes, compare the times), recent_errors (the
+    last 20 failures, newest first: {at, error}), lag_seconds (since
     the last success, None if never), cursor ({updated_at, code} or None), circuit (closed,
     open, half_open, or unknown before the first poll), quarantined (records in the
     quarantine) and resync ({started_at, finished_at, error}: the last one)."""
@@ -158,6 +159,7 @@ async def sync_status(c: Context) -> dict[str, Any]:
                 if cursor
                 else None
             ),
+            "recent_errors": await c.store.recent_errors(source),
             "circuit": fact("circuit") or "unknown",
             "quarantined": quarantined.get(s, 0),
             "resync": {
