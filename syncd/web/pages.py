@@ -462,6 +462,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     who = (f"user:{name}", f"addr:{client_address(request, settings.behind_proxy)}")
     for key in who:
         if not await c.users.login_allowed(key, settings.login_attempts):
+            log.warning("login_throttled", user=name, on=key.partition(":")[0])
             minutes = max(1, math.ceil(settings.login_window_seconds / 60))
             return _login_page(
                 request,
@@ -473,6 +474,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             )
     user = await c.users.verify(name, password) if name and password else None
     if user is None:
+        log.warning("login_failed", user=name)
         for key in who:
             await c.users.login_failed(key, settings.login_window_seconds)
         return _login_page(
@@ -484,6 +486,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             status=401,
         )
     await c.users.login_succeeded(who[0])
+    log.info("login", user=user.name, role=user.role)
     old = session_of(request)
     if old is not None:
         await c.users.close_session(old.id)
