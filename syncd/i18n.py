@@ -6,7 +6,8 @@ Log events stay in English: they are for machines and administrators, and their 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
@@ -506,19 +507,35 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "kind.missing_national": {"vi": "thiếu trên DVCQG", "en": "missing on the national portal"},
     "kind.missing_city": {"vi": "thiếu trên Một cửa", "en": "missing on the city system"},
-    "kind.status": {"vi": "lệch trạng thái", "en": "status mismatch"},
-    "kind.collapsed_status": {"vi": "trạng thái bị gộp thành đã xử lý", "en": "collapsed status"},
-    "kind.received_date": {"vi": "lệch ngày tiếp nhận", "en": "received date"},
-    "kind.due_date": {"vi": "lệch ngày hẹn trả", "en": "due date"},
-    "kind.finished_date": {"vi": "lệch ngày kết thúc xử lý", "en": "finished date"},
-    "kind.channel": {"vi": "lệch kênh thực hiện", "en": "channel"},
-    "kind.procedure": {"vi": "lệch thủ tục", "en": "procedure"},
-    "kind.field": {"vi": "lệch lĩnh vực", "en": "field"},
-    "kind.duplicate": {"vi": "hồ sơ trùng", "en": "duplicate"},
+    "kind.status": {"vi": "lệch trạng thái", "en": "statuses differ"},
+    "kind.collapsed_status": {
+        "vi": "trạng thái bị gộp thành đã xử lý",
+        "en": "status collapsed into finished",
+    },
+    "kind.received_date": {"vi": "lệch ngày tiếp nhận", "en": "received dates differ"},
+    "kind.due_date": {"vi": "lệch ngày hẹn trả", "en": "due dates differ"},
+    "kind.finished_date": {"vi": "lệch ngày kết thúc xử lý", "en": "finish dates differ"},
+    "kind.channel": {"vi": "lệch kênh thực hiện", "en": "channels differ"},
+    "kind.procedure": {"vi": "lệch thủ tục", "en": "procedure codes differ"},
+    "kind.field": {"vi": "lệch lĩnh vực", "en": "fields differ"},
+    "kind.duplicate": {"vi": "hồ sơ trùng", "en": "duplicate dossier"},
     "kind.migrated": {"vi": "chuyển từ hệ thống cũ", "en": "migrated from the old system"},
     "kind.unknown_procedure": {
         "vi": "thủ tục không có trong danh mục",
         "en": "procedure not in the catalogue",
+    },
+    # Reasons a report gives beside the mismatch kinds (syncd.reports, "differences").
+    "kind.excluded": {"vi": "không tính vào kỳ báo cáo", "en": "left out of the period"},
+    "kind.override": {"vi": "cán bộ đã sửa số liệu", "en": "corrected by an operator"},
+    "kind.unexplained": {
+        "vi": "dữ liệu hai bên khác nhau ở trường không đối chiếu",
+        "en": "the records differ in a field reconciliation does not compare",
+    },
+    "kind.gone": {"vi": "không còn thuộc kỳ báo cáo", "en": "no longer in the period"},
+    "kind.updated": {"vi": "dữ liệu hồ sơ đã thay đổi", "en": "the dossier's data changed"},
+    "kind.new": {
+        "vi": "hồ sơ mới đồng bộ sau khi công bố",
+        "en": "a dossier synced after publication",
     },
     "state.open": {"vi": "đang mở", "en": "open"},
     "state.claimed": {"vi": "đã nhận xử lý", "en": "claimed"},
@@ -709,3 +726,20 @@ def t(message: str, /, **values: object) -> str:
 def tr(lang: Language, message: str, /, **values: object) -> str:
     """`message` in `lang`."""
     return MESSAGES[message][lang].format(**values)
+
+
+def reason_text(reason: Mapping[str, Any], lang: Language) -> str:
+    """A report's reason in words, as a sentence: its kind's label (`kind.*`, the one
+    vocabulary of mismatch kinds), then its detail ("Chuyển từ hệ thống cũ
+    (code_date=2024-04-15)"); for "excluded", the detail is itself a kind."""
+    kind = str(reason.get("kind") or "")
+    detail = str(reason.get("detail") or "")
+    label = _sentence(tr(lang, f"kind.{kind}") if f"kind.{kind}" in MESSAGES else kind)
+    if kind == "excluded" and detail:
+        because = tr(lang, f"kind.{detail}") if f"kind.{detail}" in MESSAGES else detail
+        return f"{label}: {because}"
+    return f"{label} ({detail})" if detail else label
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

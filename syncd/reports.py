@@ -36,10 +36,9 @@ from reconcile.ledger import (
 )
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
-from syncd.i18n import Language, language, tr
+from syncd.i18n import Language, language, reason_text, tr
 from syncd.store import Store
 from syncd.summary import percent_text
-from syncd.xlsx import reason_text
 
 FORM = "06/VPCP/KSTT"
 SCHEMA = "syncd-report/2"

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from syncd.i18n import Language, tr
+from syncd.i18n import Language, reason_text, tr
 from syncd.summary import vn_day
 
 COLUMNS = tuple(range(3, 14))
@@ -136,46 +136,6 @@ SOURCES: dict[str, Text] = {
 }
 
 # The reasons a dossier is counted differently: mismatch kinds, and "excluded".
-REASONS: dict[str, Text] = {
-    "missing_national": {
-        "vi": "Chưa đồng bộ lên Cổng DVCQG",
-        "en": "Not synchronised to the national portal",
-    },
-    "missing_city": {
-        "vi": "Không có trên hệ thống Một cửa",
-        "en": "Not on the city one-stop system",
-    },
-    "status": {"vi": "Trạng thái khác nhau", "en": "Statuses differ"},
-    "collapsed_status": {
-        "vi": "Trạng thái bị gộp thành đã xử lý xong",
-        "en": "Status collapsed into finished",
-    },
-    "received_date": {"vi": "Ngày tiếp nhận khác nhau", "en": "Received dates differ"},
-    "due_date": {"vi": "Ngày hẹn trả khác nhau", "en": "Due dates differ"},
-    "finished_date": {"vi": "Ngày kết thúc khác nhau", "en": "Finish dates differ"},
-    "channel": {"vi": "Kênh nộp khác nhau", "en": "Submission channels differ"},
-    "procedure": {"vi": "Mã thủ tục khác nhau", "en": "Procedure codes differ"},
-    "field": {"vi": "Lĩnh vực khác nhau", "en": "Fields differ"},
-    "duplicate": {"vi": "Hồ sơ trùng", "en": "Duplicate dossier"},
-    "migrated": {"vi": "Hồ sơ chuyển từ hệ thống cũ", "en": "Migrated from the old system"},
-    "unknown_procedure": {
-        "vi": "Thủ tục không có trong danh mục",
-        "en": "Procedure not in the catalogue",
-    },
-    "excluded": {"vi": "Không tính vào kỳ báo cáo", "en": "Left out of the period"},
-    "override": {"vi": "Cán bộ đã sửa số liệu", "en": "Corrected by an operator"},
-    "unexplained": {
-        "vi": "Dữ liệu hai bên khác nhau ở trường không đối chiếu",
-        "en": "The records differ in a field reconciliation does not compare",
-    },
-    "gone": {"vi": "Không còn thuộc kỳ báo cáo", "en": "No longer in the period"},
-    "updated": {"vi": "Dữ liệu hồ sơ đã thay đổi", "en": "The dossier's data changed"},
-    "new": {
-        "vi": "Hồ sơ mới đồng bộ sau khi công bố",
-        "en": "A dossier synced after publication",
-    },
-}
-
 INDICATORS: dict[str, Text] = {
     "online_share": {"vi": "Tỷ lệ tiếp nhận trực tuyến", "en": "Share received online"},
     "digitisation_rate": {"vi": "Tỷ lệ số hoá hồ sơ", "en": "Digitisation rate"},
@@ -573,18 +533,6 @@ def _comparison_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> 
 
 def _cells_text(cells: Iterable[Any]) -> str:
     return ", ".join(str(c) for c in cells)
-
-
-def reason_text(reason: Mapping[str, Any], lang: Language) -> str:
-    """One reason in words: its label, then its detail ("Hồ sơ chuyển từ hệ thống cũ
-    (code_date=2024-04-15)"); for "excluded", the detail is itself a reason kind."""
-    kind = str(reason.get("kind") or "")
-    detail = str(reason.get("detail") or "")
-    label = REASONS[kind][lang] if kind in REASONS else kind
-    if kind == "excluded" and detail:
-        because = REASONS[detail][lang] if detail in REASONS else detail
-        return f"{label}: {because}"
-    return f"{label} ({detail})" if detail else label
 
 
 def _differences_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> None:

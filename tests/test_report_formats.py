@@ -361,18 +361,19 @@ def test_the_differences_sheet_explains_each_dossier(seed_doc: dict[str, Any]) -
     assert first[5:] == (
         "3, 4, 7, 9",
         None,
-        "Hồ sơ chuyển từ hệ thống cũ (code_date=2024-04-15)",
+        "Chuyển từ hệ thống cũ (code_date=2024-04-15)",
     )
-    assert lines[6][7] == "Không tính vào kỳ báo cáo: Hồ sơ chuyển từ hệ thống cũ"
+    # The reasons use the mismatch kinds' one vocabulary (syncd.i18n `kind.*`), as sentences.
+    assert lines[6][7] == "Không tính vào kỳ báo cáo: chuyển từ hệ thống cũ"
     assert lines[11][7] == "Hồ sơ trùng"
     assert lines[12][7] == (
-        "Trạng thái khác nhau (city 4, national 10); Trạng thái bị gộp thành đã xử lý xong"
+        "Lệch trạng thái (city 4, national 10); Trạng thái bị gộp thành đã xử lý"
     )
     assert lines[13][1:3] == ("Cổng DVCQG", "000.00.45.H26-240703-0003")
-    assert lines[13][7] == "Chưa đồng bộ lên Cổng DVCQG"
+    assert lines[13][7] == "Thiếu trên DVCQG"
     english = list(workbook(seed_doc, "en")["Differences"].iter_rows(min_row=4, values_only=True))
     assert english[0][1] == "City one-stop system"
-    assert english[6][7] == "Left out of the period: Migrated from the old system"
+    assert english[6][7] == "Left out of the period: migrated from the old system"
 
 
 def test_no_differences_says_so() -> None:

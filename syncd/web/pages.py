@@ -620,12 +620,12 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     figure_rows = [
         {
             "name": "corrected",
-            "label": "figures.corrected",
+            "label": "report.corrected",
             "values": [corrected[str(col)] for col in DASHBOARD_COLUMNS],
         },
         {
             "name": "city",
-            "label": "figures.city",
+            "label": "report.city",
             "values": [city[str(col)] for col in DASHBOARD_COLUMNS],
         },
         {
@@ -1029,7 +1029,7 @@ def _form_groups(
         (
             "total",
             None,
-            text(lang, "report.total_row"),
+            text(lang, "report.total"),
             True,
             {f: tables[f]["total"] for f in FORMS},
         )
@@ -1102,7 +1102,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             names = {r.get("field_code"): r.get("field") for r in doc["corrected"]["rows"]}
             selected = (code, column, figures)
             cell = {
-                "name": text(lang, "report.total_row")
+                "name": text(lang, "report.total")
                 if field_code is None
                 else names.get(field_code) or field_code,
                 "column": column,

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from syncd.i18n import MESSAGES, Language
-from syncd.xlsx import reason_text
+from syncd.i18n import MESSAGES, Language, reason_text
 
 Text = dict[Language, str]
 
@@ -37,8 +36,6 @@ PAGE_TEXTS: dict[str, Text] = {
     "flash.ok": {"vi": "Thông báo", "en": "Notice"},
     "flash.error": {"vi": "Lỗi", "en": "Error"},
     "none": {"vi": "—", "en": "—"},
-    "yes": {"vi": "có", "en": "yes"},
-    "no": {"vi": "không", "en": "no"},
     "table.scroll": {
         "vi": "Bảng có thể cuộn ngang",
         "en": "The table scrolls horizontally",
@@ -125,9 +122,6 @@ PAGE_TEXTS: dict[str, Text] = {
     "col.total": {"vi": "Tổng", "en": "Total"},
     "col.figures": {"vi": "Số liệu", "en": "Figures"},
     "col.difference": {"vi": "Chênh lệch", "en": "Difference"},
-    "figures.corrected": {"vi": "Sau đối soát", "en": "Reconciled"},
-    "figures.city": {"vi": "Một cửa thành phố (thô)", "en": "City system (raw)"},
-    "figures.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
     # --- mismatch queue ------------------------------------------------------------------
     "mm.title": {"vi": "Hàng đợi sai lệch", "en": "Mismatch queue"},
     "filter.legend": {"vi": "Bộ lọc", "en": "Filters"},
@@ -361,7 +355,6 @@ PAGE_TEXTS: dict[str, Text] = {
     },
     "report.added": {"vi": "Thêm vào", "en": "Added"},
     "report.removed": {"vi": "Bớt ra", "en": "Removed"},
-    "report.total_row": {"vi": "Tổng cộng", "en": "Total"},
     # --- audit ---------------------------------------------------------------------------
     "audit.title": {"vi": "Nhật ký thao tác", "en": "Audit log"},
     "audit.who": {"vi": "Người thực hiện", "en": "Who"},
