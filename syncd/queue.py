@@ -195,6 +195,22 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def check_resolution(action: str, reason: str, value: str | None) -> tuple[str, str] | None:
+    """Raise QueueError unless (action, reason, value) is a valid resolution; the manual
+    (field, value) when the action is manual. Needs no record: a batch can be checked before
+    any of it is resolved."""
+    if action not in ACTIONS:
+        raise QueueError("queue.bad_action", action=action, actions=", ".join(ACTIONS))
+    _required(reason, "queue.no_reason")
+    if action == "manual":
+        if not value:
+            raise QueueError("queue.needs_value")
+        return parse_value(value)
+    if value is not None:
+        raise QueueError("queue.value_only_manual")
+    return None
+
+
 class MismatchQueue:
     def __init__(self, store: Store, clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
@@ -315,18 +331,10 @@ class MismatchQueue:
         """Resolve an open or claimed mismatch: accept_city, accept_national, manual (with
         `value` "FIELD=V") or ignore, always with a reason."""
         who = _required(who, "queue.no_who")
-        if action not in ACTIONS:
-            raise QueueError("queue.bad_action", action=action, actions=", ".join(ACTIONS))
-        reason = _required(reason, "queue.no_reason")
-        overrides: dict[str, str] = {}
-        if action == "manual":
-            if not value:
-                raise QueueError("queue.needs_value")
-            field, manual = parse_value(value)
-            overrides[field] = manual
-        elif value is not None:
-            raise QueueError("queue.value_only_manual")
-        elif action != "ignore":
+        manual = check_resolution(action, reason, value)
+        reason = reason.strip()
+        overrides: dict[str, str] = dict([manual]) if manual else {}
+        if action in ("accept_city", "accept_national"):
             overrides = await self._side_values(mismatch_id, Source(action.removeprefix("accept_")))
         shown = ", ".join(f"{f}={v}" for f, v in overrides.items())
         pairs = [part for item in overrides.items() for part in item]

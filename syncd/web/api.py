@@ -24,7 +24,7 @@ from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language, language, t
-from syncd.queue import ACTIONS, ACTIVE_STATES, STATES, QueueError, parse_value
+from syncd.queue import ACTIVE_STATES, STATES, QueueError, check_resolution
 from syncd.report_cli import report_document
 from syncd.reports import publish, render_csv
 from syncd.web import data, openapi
@@ -223,16 +223,7 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
         raise bad("give at least one filter: kind, state, field, since or until")
     if state is not None and state not in ACTIVE_STATES:
         raise bad(f"state {state!r}: bulk resolve takes {' or '.join(ACTIVE_STATES)} mismatches")
-    if action not in ACTIONS:
-        raise QueueError("queue.bad_action", action=action, actions=", ".join(ACTIONS))
-    if not reason.strip():
-        raise QueueError("queue.no_reason")
-    if action == "manual":
-        if not value:
-            raise QueueError("queue.needs_value")
-        parse_value(value)
-    elif value is not None:
-        raise QueueError("queue.value_only_manual")
+    check_resolution(action, reason, value)  # a bad request changes nothing
     found = await data.list_mismatches(
         c, kind=kind, state=state, field=field, since=since, until=until, limit=data.EVERYTHING
     )
