@@ -158,9 +158,9 @@ async def overdue_flags(
     calendar = config.calendar.calendar()
     found: list[tuple[Flags, Mapping[str, Any]]] = []
     for start in range(0, len(keys), 2000):
-        corrected, excluded, _, _ = await store.report_facts(keys[start : start + 2000])
-        for key, d in sorted(corrected.items()):
-            if key in excluded or (field_code and d.field_code != field_code):
+        counted = await store.counted(keys[start : start + 2000])
+        for _, d in sorted(counted.items()):
+            if field_code and d.field_code != field_code:
                 continue
             flags = flags_of(d, as_of, calendar, config.deadlines.due_soon_days)
             late_here = Flag.LATE not in flags or (

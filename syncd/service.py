@@ -477,14 +477,11 @@ class Syncer:
             return 0
         seen = 0
         async for keys in self.store.open_keys():
-            corrected, excluded, _, _ = await self.store.report_facts(keys)
-            flags = [
-                flags_of(d, today, self.calendar, self.due_soon_days)
-                if key not in excluded
-                else Flags(key, d.field_code, frozenset(), None)
-                for key, d in corrected.items()
-            ]
-            await self.store.save_flags(flags)
+            # Excluded dossiers are left out: reconciling them cleared their flags.
+            counted = await self.store.counted(keys)
+            await self.store.save_flags(
+                flags_of(d, today, self.calendar, self.due_soon_days) for d in counted.values()
+            )
             seen += len(keys)
         await self.store.record_flags_as_of(today.isoformat())
         log.info("flags_refreshed", dossiers=seen, as_of=today.isoformat())

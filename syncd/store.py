@@ -774,6 +774,18 @@ class Store:
             return {}
         return _decode_many(keys, await self.redis.hmget(self.key("corrected"), list(keys)))
 
+    async def counted(self, keys: Sequence[str]) -> dict[str, Dossier]:
+        """The corrected records of these keys that reports count (not excluded), in one
+        round trip: what deadline flags are computed on."""
+        if not keys:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self.key("corrected"), list(keys))
+            pipe.hmget(self.key("excluded"), list(keys))
+            blobs, excluded = await pipe.execute()
+        kept = [(k, b) for k, b, x in zip(keys, blobs, excluded, strict=True) if b and not x]
+        return {k: codec.loads(b) for k, b in kept}
+
     async def count(self, source: Source) -> int:
         return int(await self.redis.hlen(self.key("rec", source.value)))
 
