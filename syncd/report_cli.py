@@ -20,7 +20,7 @@ from typing import Any
 from connectors.national.statistics import statistics_payload
 from reconcile.flags import Flag, Flags, flags_of
 from reconcile.ledger import CORRECTED, FORMS
-from reconcile.model import VN_TZ
+from reconcile.model import local_date
 from reconcile.period import Period
 from syncd.config import Config
 from syncd.i18n import language, t
@@ -159,23 +159,21 @@ async def overdue_flags(
     found: list[tuple[Flags, Mapping[str, Any]]] = []
     for start in range(0, len(keys), 2000):
         counted = await store.counted(keys[start : start + 2000])
-        for _, d in sorted(counted.items()):
+        for key in sorted(counted):
+            d = counted[key]
             if field_code and d.field_code != field_code:
                 continue
             flags = flags_of(d, as_of, calendar, config.deadlines.due_soon_days)
-            late_here = Flag.LATE not in flags or (
-                (finished := d.finish_date()) is not None and finished in period
-            )
-            if flags.flags and late_here:
-                facts = {
-                    "procedure": d.procedure_code,
-                    "received": d.received_at.astimezone(VN_TZ).date().isoformat(),
-                    "status": int(d.status),
-                    "apology": d.apology_at.astimezone(VN_TZ).date().isoformat()
-                    if d.apology_at
-                    else None,
-                }
-                found.append((flags, facts))
+            finished = d.finish_date()
+            if not flags.flags or (Flag.LATE in flags and finished not in period):
+                continue  # nothing to say, or finished late in another period
+            facts = {
+                "procedure": d.procedure_code,
+                "received": local_date(d.received_at).isoformat(),
+                "status": int(d.status),
+                "apology": local_date(d.apology_at).isoformat() if d.apology_at else None,
+            }
+            found.append((flags, facts))
     return found
 
 
@@ -200,7 +198,7 @@ async def overdue_records(
 
 async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -> int:
     try:
-        as_of = date.fromisoformat(args.as_of) if args.as_of else now_utc().astimezone(VN_TZ).date()
+        as_of = date.fromisoformat(args.as_of) if args.as_of else local_date(now_utc())
     except ValueError:
         raise ReportUsageError(t("overdue.bad_date", value=args.as_of)) from None
     records = await overdue_records(store, config, as_of, args.field, args.flag)
