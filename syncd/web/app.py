@@ -21,8 +21,10 @@ from urllib.parse import urlencode
 import structlog
 from aiohttp import web
 
+from reconcile.period import Period
 from syncd.config import Config
 from syncd.queue import MismatchQueue
+from syncd.report_cli import report_document
 from syncd.store import Store
 from syncd.web.auth import ROLES, Session, User, Users
 
@@ -74,9 +76,7 @@ class Context:
     # at most every REPORT_CACHE_SECONDS (a month's report at 1M dossiers takes seconds).
     report_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
-    async def recent_report(self, period: Any) -> dict[str, Any]:
-        from syncd.report_cli import report_document
-
+    async def recent_report(self, period: Period) -> dict[str, Any]:
         cached = self.report_cache.get(period.label)
         if cached is not None and time.monotonic() - cached[0] < REPORT_CACHE_SECONDS:
             return cached[1]
