@@ -50,3 +50,24 @@ def test_every_configuration_table_is_documented() -> None:
         assert f"`{key}`" in README, f"mock.faults.{key}"
     for key in vars(config.portals.city):
         assert f"`portals.city.{key}`" in README or f"`{key}`" in README, key
+
+
+def test_every_http_route_of_the_api_and_operations_is_documented() -> None:
+    import redis.asyncio as aioredis
+
+    from syncd.store import Store
+    from syncd.web.app import make_app
+
+    app = make_app(Store(aioredis.Redis(), "readme"), config_module.load(env={}))
+    documented = 0
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource else ""
+        if route.method == "HEAD" or not path.startswith(
+            ("/api/", "/healthz", "/readyz", "/metrics")
+        ):
+            continue
+        assert f"{route.method} {path}" in README or (
+            route.method == "GET" and f"`{path}`" in README
+        ), f"{route.method} {path}"
+        documented += 1
+    assert documented >= 20
