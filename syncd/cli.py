@@ -798,7 +798,10 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
                 for figures in ("city", "corrected"):
                     out.write(t(f"demo.paragraph.{figures}") + "\n")
                     out.write(paragraph(doc, language(), figures) + "\n")
-            write_report(doc, args.format, args.output, "corrected")
+            try:
+                write_report(doc, args.format, args.output, "corrected")
+            except ReportUsageError as exc:
+                raise UsageError(str(exc)) from None
     finally:
         await portals.stop()
     return 0

@@ -159,6 +159,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Period {label} has no published version {number}.",
     },
     "report.written": {"vi": "Đã ghi {path}", "en": "Wrote {path}"},
+    "report.unwritable": {
+        "vi": "Không ghi được tệp {path}: {reason}",
+        "en": "Cannot write {path}: {reason}",
+    },
     "report.bad_cell": {
         "vi": "ô {cell!r} không hợp lệ: cần LĨNH_VỰC:CỘT (cột 3-13), ví dụ DT:10 hoặc total:7",
         "en": "cell {cell!r} is not valid: FIELD:COLUMN (columns 3-13) is needed, e.g. DT:10 "

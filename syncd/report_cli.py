@@ -120,28 +120,38 @@ def parse_cell(text: str) -> tuple[str | None, int]:
 
 
 def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: str) -> None:
+    """Render `doc` in `fmt` to `output` (stdout when None, except XLSX, which defaults to
+    bieu-06-<period>.xlsx). An unwritable file is a ReportUsageError naming it."""
     lang = language()
+    content: str | bytes
     if fmt == "xlsx":
-        path = Path(output or f"bieu-06-{doc['period']['label']}.xlsx")
-        path.write_bytes(render_xlsx(doc, lang))
-        print(t("report.written", path=path))
-        return
-    if fmt == "json":
-        text = render_json(doc)
+        output = output or f"bieu-06-{doc['period']['label']}.xlsx"
+        content = render_xlsx(doc, lang)
+    elif fmt == "json":
+        content = render_json(doc)
     elif fmt == "csv":
-        text = render_csv(doc, lang, figures)
+        content = render_csv(doc, lang, figures)
     elif fmt == "paragraph":
-        text = paragraph(doc, lang, figures) + "\n"
+        content = paragraph(doc, lang, figures) + "\n"
     elif fmt == "dvcqg":
         payload = statistics_payload(doc, doc["agency"]["code"])
-        text = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+        content = json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
     else:
-        text = render_text(doc, lang)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        print(t("report.written", path=output))
-    else:
-        sys.stdout.write(text)
+        content = render_text(doc, lang)
+    if output is None:
+        assert isinstance(content, str)
+        sys.stdout.write(content)
+        return
+    try:
+        if isinstance(content, bytes):
+            Path(output).write_bytes(content)
+        else:
+            Path(output).write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise ReportUsageError(
+            t("report.unwritable", path=output, reason=exc.strerror or exc)
+        ) from None
+    print(t("report.written", path=output))
 
 
 # --------------------------------------------------------------------------------------------

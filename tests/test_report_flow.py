@@ -162,6 +162,13 @@ async def test_report_and_overdue_verbs(
     code, out, _ = await cli("report", "--period", "2024-07", "--format", "dvcqg", env=env)
     assert json.loads(out)["Thang"] == 7
 
+    nowhere = str(tmp_path / "missing-dir" / "form.xlsx")
+    code, _, err = await cli(
+        "report", "--period", "2024-07", "--format", "xlsx", "-o", nowhere, env=env
+    )
+    assert code == 2
+    assert nowhere in err
+    assert "Traceback" not in err
     code, _, err = await cli("report", "--period", "2024-07", "--cell", "DT:14", env=env)
     assert code == 2
     assert "DT:14" in err
