@@ -609,6 +609,15 @@ OVERRIDE_FIELDS = tuple(f for f in OVERRIDABLE_FIELDS if f != "digitised")
 
 
 @dataclass(frozen=True, slots=True)
+class ReadState:
+    """One portal's reads as the store knows them (`Store.read_states`)."""
+
+    source: Source
+    last_complete_at: datetime | None
+    failures_since: tuple[dict[str, str], ...]  # {"at", "error"}, newest first
+
+
+@dataclass(frozen=True, slots=True)
 class WorkItem:
     entry_ids: tuple[str, ...]
     codes: tuple[str, ...]
@@ -914,6 +923,29 @@ class Store:
     async def recent_errors(self, source: Source) -> list[dict[str, str]]:
         raw = await self.redis.lrange(self.key("errors", source.value), 0, -1)
         return [json.loads(item) for item in raw]
+
+    async def read_states(self) -> dict[Source, ReadState]:
+        """What is known of each portal's reads: when the last complete read ended (None: the
+        store never completed one) and the polls that failed since, newest first."""
+        status = await self.status()
+        out: dict[Source, ReadState] = {}
+        for source in Source:
+            stamp = status.get(f"{source.value}:last_complete_at") or status.get(
+                f"{source.value}:last_success_at"
+            )
+            complete = datetime.fromisoformat(stamp) if stamp else None
+            failed = tuple(
+                e
+                for e in await self.recent_errors(source)
+                if complete is None or datetime.fromisoformat(e["at"]) > complete
+            )
+            out[source] = ReadState(source, complete, failed)
+        return out
+
+    async def dead_letters(self) -> list[dict[str, Any]]:
+        """Dossiers whose reconciliation failed too often to be retried on schedule: code,
+        error, attempts, first_at, last_at (none until poison isolation writes them)."""
+        return []
 
     # --- work queue ----------------------------------------------------------------------
 
