@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from reconcile.engine import (
     AUTHORITY_FIELDS,
+    BOTH_SIDES,
     OVERRIDABLE_FIELDS,
     REACHABLE,
     SEVERITY,
@@ -25,6 +26,7 @@ from reconcile.engine import (
     Severity,
     code_date,
     decide,
+    decide_all,
     fingerprint,
     migration_evidence,
     status_direction,
@@ -33,6 +35,7 @@ from reconcile.model import Dossier
 
 __all__ = [
     "AUTHORITY_FIELDS",
+    "BOTH_SIDES",
     "OVERRIDABLE_FIELDS",
     "REACHABLE",
     "SEVERITY",
@@ -47,6 +50,7 @@ __all__ = [
     "code_date",
     "compare",
     "decide",
+    "decide_all",
     "fingerprint",
     "migration_evidence",
     "status_direction",

@@ -1,10 +1,12 @@
 """The reconciliation engine: match the records of one dossier, find what differs, correct it.
 
-`decide` is a pure function. The I/O layer hands it every record either portal holds that may
-be one dossier (gathered by code, alternate code and fingerprint); `decide` pairs them, picks
-the dossier it decides about (the *main* pair), compares the pair field by field, merges it
-into the corrected record under a `Policy`, and says which other records belong to other
-dossiers (`Decision.unrelated`), so the I/O layer can decide about those separately.
+`decide_all` is a pure function. The I/O layer hands it every record either portal holds that
+is linked to the dossiers being reconciled (by code, alternate code and fingerprint, followed
+until nothing new is linked: whole link components); `decide_all` splits them into dossiers the
+same way whatever order they came in, and for each one (`decide`) pairs its records, compares
+the pair field by field and merges it into the corrected record under a `Policy`. `decide` alone
+decides about the *main* dossier of the records it is given and says which records belong to
+other dossiers (`Decision.unrelated`).
 
 Matching, strongest first (`MatchMethod`):
 
@@ -212,6 +214,9 @@ class Decision:
     push: Dossier | None = None
     # Every record of the main dossier (the main pair first, then its duplicates).
     records: tuple[Dossier, ...] = ()
+    # Portals on which the dossier is absent but whose view is not complete: its absence there
+    # is judged once they have completed a read (`decide_all`).
+    waiting: tuple[Source, ...] = ()
 
     @property
     def code(self) -> str:
@@ -448,6 +453,45 @@ def _alt_linked(a: Dossier, b: Dossier) -> bool:
 
 def _strongly_linked(a: Dossier, b: Dossier) -> bool:
     return a.code == b.code or _alt_linked(a, b)
+
+
+def link_labels(d: Dossier) -> tuple[str, ...]:
+    """What links a record to others: its code and alternate codes ("c:<code>") and its
+    fingerprint ("f:<fingerprint>"). Records sharing a label are in one link component."""
+    labels = [f"c:{code}" for code in (d.code, *d.alt_codes) if code]
+    fp = fingerprint(d)
+    if fp is not None:
+        labels.append(f"f:{fp}")
+    return tuple(labels)
+
+
+def components(records: Iterable[Dossier]) -> list[tuple[Dossier, ...]]:
+    """The link components of these records (records sharing a `link_labels` label, followed
+    transitively), each in the records' given order, ordered by their first record. The I/O
+    layer hands `decide_all` whole components; a component is never split by how records
+    arrive."""
+    items = list(records)
+    parent: dict[str, str] = {}
+
+    def root(label: str) -> str:
+        parent.setdefault(label, label)
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    for d in items:
+        labels = link_labels(d) or (f"r:{id(d)}",)
+        first = root(labels[0])
+        for other in labels[1:]:
+            top = root(other)
+            if top != first:
+                parent[top] = first
+    grouped: dict[str, list[Dossier]] = {}
+    for d in items:
+        labels = link_labels(d) or (f"r:{id(d)}",)
+        grouped.setdefault(root(labels[0]), []).append(d)
+    return [tuple(group) for group in grouped.values()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -725,30 +769,85 @@ def _joined(records: Sequence[Dossier]) -> str | None:
 _KIND_ORDER = {kind: i for i, kind in enumerate(MismatchKind)}
 
 
+# Both portals' views complete: absence on either side may be judged.
+BOTH_SIDES: frozenset[Source] = frozenset(Source)
+
+
 def decide(
     city: Sequence[Dossier],
     national: Sequence[Dossier],
     policy: Policy,
     procedures: Collection[str] | Mapping[str, Procedure] | None = None,
     overrides: Mapping[str, str] | None = None,
+    complete: Collection[Source] = BOTH_SIDES,
 ) -> Decision:
-    """The decision about the dossier these records are about (see the module docstring).
+    """The decision about the main dossier of these records (see the module docstring).
 
     `city` and `national`: every record each portal holds that may be this dossier;
     `procedures`: the catalogue, its codes or its procedures by code (a procedure not in it is
     flagged, never dropped; empty or None: no check; with procedures and a calendar in the
     policy, due dates are checked against the law); `overrides`: operators' corrections,
-    applied to the corrected record last.
+    applied to the corrected record last; `complete`: the portals whose view is complete (see
+    `decide_all`).
     """
     cs, ns = _canonical(city), _canonical(national)
     if not cs and not ns:
         raise ValueError("decide() needs at least one record")
     group = _group(cs, ns)
+    return _decide(group, policy, procedures, overrides or {}, frozenset(complete))
+
+
+def decide_all(
+    city: Sequence[Dossier],
+    national: Sequence[Dossier],
+    policy: Policy,
+    procedures: Collection[str] | Mapping[str, Procedure] | None = None,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+    complete: Collection[Source] = BOTH_SIDES,
+) -> tuple[Decision, ...]:
+    """Decisions about every dossier these records hold, each record in exactly one.
+
+    The records are split into dossiers by taking the main dossier (`_group`) of what is left,
+    again and again, over the records in their canonical order: the split, the keys and every
+    decision are a function of the set of records alone, never of the order they came in or of
+    which code was queued first. Records with no link between them do not influence each
+    other's decisions, so deciding a union of link components is deciding each on its own; the
+    I/O layer must hand in whole components (every record linked by code, alternate code or
+    fingerprint, transitively) for the result to be the same whichever member brought them.
+
+    `overrides`: operators' corrections by dossier key. `complete`: the portals whose view is
+    complete, i.e. whose last read reached the end of their change feed. A dossier missing on a
+    portal whose view is not complete is not judged missing there (the record may lie beyond
+    where the read stopped): its decision names that portal in `waiting` instead, and it pushes
+    nothing while the national view is incomplete.
+    """
+    cs, ns = _canonical(city), _canonical(national)
+    views = frozenset(complete)
+    out: list[Decision] = []
+    while cs or ns:
+        group = _group(cs, ns)
+        main = group.city if group.city is not None else group.national
+        assert main is not None
+        out.append(_decide(group, policy, procedures, (overrides or {}).get(main.code, {}), views))
+        taken = {id(d) for d in group.records()}
+        cs = [d for d in cs if id(d) not in taken]
+        ns = [d for d in ns if id(d) not in taken]
+    return tuple(out)
+
+
+def _decide(
+    group: _Group,
+    policy: Policy,
+    procedures: Collection[str] | Mapping[str, Procedure] | None,
+    overrides: Mapping[str, str],
+    complete: frozenset[Source],
+) -> Decision:
     c, n = group.city, group.national
     key = c.code if c is not None else n.code if n is not None else ""
     evidence = migration_evidence(c, policy) if c is not None else ""
     migrated = bool(evidence)
     mismatches: list[Mismatch] = []
+    waiting: tuple[Source, ...] = ()
     if migrated and c is not None:
         mismatches.append(
             Mismatch(
@@ -763,7 +862,9 @@ def decide(
     if c is not None and n is not None:
         mismatches += _compare_pair(key, c, n, migrated, policy)
     elif c is not None:
-        if c.status.counted and not migrated:
+        if c.status.counted and not migrated and Source.NATIONAL not in complete:
+            waiting = (Source.NATIONAL,)
+        elif c.status.counted and not migrated:
             mismatches.append(
                 Mismatch(
                     key,
@@ -774,6 +875,8 @@ def decide(
                     auto_resolvable=True,
                 )
             )
+    elif n is not None and Source.CITY not in complete:
+        waiting = (Source.CITY,)
     elif n is not None:
         mismatches.append(
             Mismatch(
@@ -803,7 +906,7 @@ def decide(
             )
         )
 
-    corrected = _apply_overrides(_merge(c, n, policy), overrides or {})
+    corrected = _apply_overrides(_merge(c, n, policy), overrides)
     alt_codes = _other_codes(group.records(), key)
     if corrected.code != key or corrected.alt_codes != alt_codes:
         corrected = replace(corrected, code=key, alt_codes=alt_codes)
@@ -823,7 +926,7 @@ def decide(
     mismatches.sort(key=lambda m: _KIND_ORDER[m.kind])
 
     push: Dossier | None = None
-    if any(m.auto_resolvable for m in mismatches):
+    if Source.NATIONAL in complete and any(m.auto_resolvable for m in mismatches):
         code = n.code if n is not None else key
         push = replace(
             corrected,
@@ -844,4 +947,5 @@ def decide(
         unrelated=group.unrelated,
         push=push,
         records=tuple(group.records()),
+        waiting=waiting,
     )

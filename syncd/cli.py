@@ -48,6 +48,7 @@ from syncd import queue as queue_module
 from syncd.config import Config, ConfigError
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
 from syncd.i18n import MESSAGES, language, set_language, t
+from syncd.leases import Leases, consumer_name
 from syncd.report_cli import (
     REPORT_FORMATS,
     ReportUsageError,
@@ -309,16 +310,21 @@ async def open_syncer(
     try:
         async with open_store(config, prefix) as store:
             sweep = config.runtime.sweep_interval_hours
+            consumer = consumer_name()
             yield Syncer(
                 store,
                 connectors,
                 config.runtime.reconcile_batch,
+                consumer=consumer,
                 catalogue=national_connector,
                 catalogue_refresh=timedelta(hours=config.catalogue.refresh_hours),
                 policy=config.policy(),
                 pusher=national_connector if config.writeback.enabled else None,
                 sweep_interval=timedelta(hours=sweep) if sweep else None,
                 due_soon_days=config.deadlines.due_soon_days,
+                retries=config.runtime.retries(),
+                leases=Leases(store, consumer, timedelta(seconds=config.runtime.lease_seconds)),
+                rereads=config.reread.schedules(),
             )
     finally:
         for connector in connectors:
@@ -451,9 +457,8 @@ async def _unknown_entries(store: Store, ids: Sequence[str]) -> list[str]:
     return [i for i in ids if await store.quarantine_entry(i) is None]
 
 
-def _entry_time(entry_id: str) -> str:
-    millis = int(entry_id.split("-")[0])
-    return datetime.fromtimestamp(millis / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+def _entry_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
 async def quarantine(config: Config, args: argparse.Namespace) -> int:
@@ -473,20 +478,19 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
             entry = await store.quarantine_entry(args.id)
             if entry is None:
                 raise UsageError(t("quarantine.no_entry", id=args.id))
-            print(f"{t('quarantine.id')}: {entry['id']} ({_entry_time(entry['id'])})")
+            print(f"{t('quarantine.id')}: {entry['id']} ({_entry_time(entry['last_at'])})")
             print(f"{t('quarantine.portal')}: {entry['source']}")
             print(f"{t('quarantine.code')}: {entry['code'] or '-'}")
             print(f"{t('quarantine.reason')}: {entry['reason']}")
             raw = json.dumps(json.loads(entry["raw"]), ensure_ascii=False, indent=2)
             print(f"{t('quarantine.raw')}:\n{raw}")
             return 0
-        entries = await store.quarantined(count=args.limit)
-        if args.portal:
-            entries = [e for e in entries if e["source"] == args.portal]
+        portal = Source(args.portal) if args.portal else None
+        entries = await store.quarantined(args.limit, portal)
         total = await store.quarantine_count()
         print(t("quarantine.count", shown=len(entries), total=total))
         for e in entries:
-            when, code = _entry_time(e["id"]), e["code"] or "-"
+            when, code = _entry_time(e["last_at"]), e["code"] or "-"
             print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {e['reason']}")
     return 0
 

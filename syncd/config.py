@@ -8,6 +8,7 @@ environment variable), the key, and what was expected.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -27,6 +28,8 @@ from reconcile.model import VN_TZ, Source
 from reconcile.statusmap import StatusMap
 from syncd.i18n import t
 from syncd.reports import ReportSettings
+from syncd.service import Reread
+from syncd.store import RetryPolicy
 
 DEFAULTS_NAME = "syncd.toml"
 
@@ -108,6 +111,39 @@ class RuntimeConfig:
     reconcile_batch: int = field(metadata=_check("", low=1, high=5_000))
     redis_retry_max_seconds: float = field(metadata=_check("", low=0.1))
     sweep_interval_hours: float = field(metadata=_check("", low=0))
+    lease_seconds: float = field(metadata=_check("", low=1, high=3600))
+    retry_after_seconds: float = field(metadata=_check("", low=0.1))
+    retry_max_seconds: float = field(metadata=_check("", low=0.1))
+    dead_letter_after: int = field(metadata=_check("", low=1, high=100))
+
+    def retries(self) -> RetryPolicy:
+        return RetryPolicy(self.dead_letter_after, self.retry_after_seconds, self.retry_max_seconds)
+
+
+@dataclass(frozen=True)
+class RereadConfig:
+    recent_window_hours: float = field(metadata=_check("", low=0))
+    recent_every_minutes: float = field(metadata=_check("", low=0))
+    deep_window_days: float = field(metadata=_check("", low=0))
+    deep_every_hours: float = field(metadata=_check("", low=0))
+    full_every_days: float = field(metadata=_check("", low=0))
+
+    def schedules(self) -> tuple[Reread, ...]:
+        """The re-reads switched on (an interval of 0 switches one off), most frequent first."""
+        planned = (
+            Reread(
+                "recent",
+                timedelta(hours=self.recent_window_hours),
+                timedelta(minutes=self.recent_every_minutes),
+            ),
+            Reread(
+                "deep",
+                timedelta(days=self.deep_window_days),
+                timedelta(hours=self.deep_every_hours),
+            ),
+            Reread("full", None, timedelta(days=self.full_every_days)),
+        )
+        return tuple(r for r in planned if r.every > timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -248,6 +284,7 @@ class Config:
     writeback: WritebackConfig
     calendar: CalendarConfig
     deadlines: DeadlinesConfig
+    reread: RereadConfig
     sources: tuple[str, ...] = field(default=(), compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -512,7 +549,7 @@ def _number(
         except ValueError:
             raise ConfigError(where, key, _expected(expected, raw)) from None
     valid_type = isinstance(value, int) if tp is int else isinstance(value, int | float)
-    if isinstance(value, bool) or not valid_type:
+    if isinstance(value, bool) or not valid_type or not math.isfinite(value):
         raise ConfigError(where, key, _expected(expected, raw))
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(where, key, _expected(expected, raw))

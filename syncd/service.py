@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
@@ -31,14 +29,19 @@ import structlog
 
 from connectors.base import Connector, Cursor, Page, PortalError
 from reconcile.calendar import WorkingCalendar
-from reconcile.compare import Decision, Policy, decide, fingerprint
+from reconcile.compare import Decision, Policy, decide_all
+from reconcile.engine import components
 from reconcile.flags import Flags, flags_of
 from reconcile.model import VN_TZ, Dossier, Procedure, Source
-from syncd.store import Store, WorkItem
+from syncd.leases import Leases, consumer_name
+from syncd.store import LeaseLost, RetryPolicy, Store, Unit, WorkItem
 
 log = structlog.get_logger("syncd")
 
-MATCH_HOPS = 3
+MAINTENANCE = "maintenance"
+QUARANTINE_RETRY_BASE = timedelta(minutes=1)
+QUARANTINE_RETRY_MAX = timedelta(days=1)
+LEASE_LOST = "lease lost: another process polls this portal now"
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 
@@ -62,6 +65,27 @@ class Observer:
     def reconciled(self, count: int) -> None:
         """One batch of `count` dossiers was reconciled and written."""
 
+    def failed(self, count: int) -> None:
+        """`count` queued dossiers could not be reconciled (retried later, or dead letters)."""
+
+    def cycle_failed(self) -> None:
+        """A cycle ended with an unexpected error; the loop goes on after a pause."""
+
+
+def poll_duty(source: Source) -> str:
+    """The lease name of polling `source`."""
+    return f"poll:{source.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reread:
+    """A scheduled re-read of each portal: what changed within `window` before the polling
+    cursor (None: everything), every `every`."""
+
+    name: str
+    window: timedelta | None
+    every: timedelta
+
 
 def circuit_state(connector: Connector) -> str:
     """The state of the circuit breaker of the connector's HTTP client (closed, open,
@@ -71,39 +95,24 @@ def circuit_state(connector: Connector) -> str:
     return str(state.value) if state is not None and hasattr(state, "value") else "unknown"
 
 
-class _Candidates:
-    """The records loaded for a batch, indexed by code, alternate code and fingerprint."""
-
-    def __init__(self, records: Mapping[str, Dossier]) -> None:
-        self.by_code = dict(records)
-        self.by_alt: dict[str, list[Dossier]] = {}
-        self.by_print: dict[str, list[Dossier]] = {}
-        self.prints: dict[str, str | None] = {}
-        for d in records.values():
-            for alt in d.alt_codes:
-                self.by_alt.setdefault(alt, []).append(d)
-            fp = self.prints[d.code] = fingerprint(d)
-            if fp:
-                self.by_print.setdefault(fp, []).append(d)
-
-    def linked(self, codes: set[str], prints: set[str]) -> list[Dossier]:
-        found = {c: self.by_code[c] for c in codes if c in self.by_code}
-        for c in codes:
-            found |= {d.code: d for d in self.by_alt.get(c, ())}
-        for fp in prints:
-            found |= {d.code: d for d in self.by_print.get(fp, ())}
-        return list(found.values())
+def _alts(records: Sequence[Dossier]) -> set[str]:
+    return {a for d in records for a in d.alt_codes}
 
 
-def _group_of(
-    code: str, city: _Candidates, national: _Candidates
-) -> tuple[list[Dossier], list[Dossier]]:
-    """The records that may be the dossier of `code`: its own on each side, and those linked
-    to them by an alternate code or a fingerprint (the engine decides which truly are)."""
-    seeds = [d for d in (city.by_code.get(code), national.by_code.get(code)) if d is not None]
-    codes = {code} | {a for d in seeds for a in d.alt_codes}
-    prints = {fp for d in seeds if (fp := fingerprint(d))}
-    return city.linked(codes, prints), national.linked(codes, prints)
+@dataclass
+class Batch:
+    """What `Syncer.decide` made of a batch: units to write (with their dossiers' flags), and
+    the codes that failed with their error."""
+
+    snapshot: int
+    units: list[Unit] = field(default_factory=list)
+    flags: dict[int, list[Flags]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, unit: Unit, flags: list[Flags]) -> None:
+        self.units.append(unit)
+        gone = [Flags(key, "", frozenset(), None) for key in unit.retired]
+        self.flags[id(unit)] = [*flags, *gone]
 
 
 @dataclass
@@ -114,6 +123,8 @@ class PollResult:
     written: int = 0
     rejected: int = 0
     error: str | None = None
+    # The read reached the end of the portal's change feed (no error, not stopped).
+    complete: bool = False
 
 
 @dataclass
@@ -159,11 +170,14 @@ class Syncer:
         sweep_interval: timedelta | None = None,
         calendar: WorkingCalendar | None = None,
         due_soon_days: int = 1,
+        retries: RetryPolicy | None = None,
+        leases: Leases | None = None,
+        rereads: Sequence[Reread] = (),
     ) -> None:
         self.store = store
         self.connectors = connectors
         self.batch = batch
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or consumer_name()
         self.clock = clock
         self.catalogue = catalogue
         self.catalogue_refresh = catalogue_refresh
@@ -173,6 +187,12 @@ class Syncer:
         self.sweep_interval = sweep_interval
         self.calendar = calendar or self.policy.calendar or WorkingCalendar()
         self.due_soon_days = due_soon_days
+        self.retries = retries or RetryPolicy()
+        # None: this process is the only one, and does every duty without leases.
+        self.leases = leases
+        self.tokens: dict[str, str] = {}
+        self.rereads = tuple(rereads)
+        self.last_cycle: CycleResult | None = None
         self._last_sweep: datetime | None = None
         self._indexes_checked = False
         self.stopping = asyncio.Event()
@@ -186,15 +206,73 @@ class Syncer:
     ) -> PollResult:
         """Read the portal's changes into the store, page by page.
 
-        By default from the stored cursor, which each page moves on. With an explicit `since`
-        (a resync) the stored cursor is left alone: re-reading is harmless, and the regular polls
-        go on from where they were.
+        By default from the stored cursor, which each page moves on; a read that reaches the
+        end of the feed makes the store's view of the portal complete (`Store.mark_read`), one
+        that stops short makes it incomplete. With an explicit `since` (a resync) the stored
+        cursor is left alone: re-reading is harmless, and the regular polls go on from where
+        they were.
         """
+        regular = since == "stored"
+        start = await self.store.cursor(connector.source) if since == "stored" else since
+        result = await self._read(connector, start, None if regular else "", progress=progress)
+        if regular and result.error != LEASE_LOST:
+            # Only the regular poll, which reads the whole feed after the cursor, tells
+            # whether the store's view of the portal is complete (absence is judged on a
+            # complete view only).
+            requeued = await self.store.mark_read(connector.source, result.complete, self.clock())
+            if requeued:
+                log.info("view_complete", portal=connector.source.value, requeued=requeued)
+        return result
+
+    async def reread(self, connector: Connector, schedule: Reread) -> PollResult:
+        """Read again what the portal changed within `schedule.window` before the polling
+        cursor (everything, for a full re-read), to catch what polling missed: records a
+        portal stamps behind the cursor (a lagging record that moves to an older event with
+        that event's time). Writing is idempotent, so only what was missed changes; it is
+        counted as late updates (`{P}:status` "<portal>:late_updates"). The re-read's position
+        is kept with every page, so an interrupted one resumes where it stopped."""
+        source = connector.source
+        under_way, start = await self.store.reread_position(source, schedule.name)
+        cursor = await self.store.cursor(source)
+        if not under_way:
+            if schedule.window is not None and cursor is not None:
+                start = Cursor(cursor.updated_at - schedule.window, "")
+            else:
+                start = None
+            await self.store.start_reread(source, schedule.name, start)
+            await self.store.record_status(
+                source, **{f"{schedule.name}:reread_started_at": self.clock().isoformat()}
+            )
+        log.info("reread_started", portal=source.value, reread=schedule.name, resumed=under_way)
+        result = await self._read(connector, start, schedule.name, late_after=cursor)
+        if result.complete:
+            status = await self.store.status()
+            began = status.get(f"{source.value}:{schedule.name}:reread_started_at")
+            await self.store.end_reread(source, schedule.name, self.clock())
+            if schedule.window is None and began:
+                # A full pass saw every record the portal has: quarantine entries without a
+                # code that it did not meet again are gone from the portal, or decode now.
+                await self.store.release_unseen(source, datetime.fromisoformat(began))
+            log.info(
+                "reread_done", portal=source.value, reread=schedule.name, written=result.written
+            )
+        return result
+
+    async def _read(
+        self,
+        connector: Connector,
+        start: Cursor | None,
+        position: str | None,
+        late_after: Cursor | None = None,
+        progress: Callable[[Page], None] | None = None,
+    ) -> PollResult:
+        """Page through the portal's changes after `start` into the store. `position`: where
+        each page's cursor is kept (None: the polling cursor; "": nowhere, a resync; else the
+        re-read of that name)."""
         result = PollResult(connector.source)
-        resync = since != "stored"
         started = time.monotonic()
+        token = self._token(connector.source)
         with structlog.contextvars.bound_contextvars(portal=connector.source.value):
-            start = await self.store.cursor(connector.source) if since == "stored" else since
             try:
                 async for page in connector.pages(start):
                     result.pages += 1
@@ -207,13 +285,23 @@ class Syncer:
                     result.written += await self.store.upsert(
                         connector.source,
                         page.dossiers,
-                        None if resync else page.cursor,
+                        page.cursor if position != "" else None,
                         page.rejected,
+                        token=token,
+                        late_after=late_after,
+                        now=self.clock(),
+                        reread=position or None,
                     )
                     if progress is not None:
                         progress(page)
                     if self.stopping.is_set():
                         break
+                else:
+                    result.complete = True
+            except LeaseLost:
+                result.error = LEASE_LOST
+                log.warning("lease_lost", duty=poll_duty(connector.source))
+                self._drop_token(connector.source)
             except PortalError as exc:
                 result.error = str(exc)
                 log.error("portal_failed", error=str(exc), pages_done=result.pages)
@@ -239,6 +327,7 @@ class Syncer:
     async def reconcile_pending(self) -> tuple[int, int]:
         """Reconcile queued codes batch by batch until the queue is empty (or stopping)."""
         await self.store.ensure_group()
+        await self.store.promote_retries(self.clock())
         reconciled = mismatches = 0
         while not self.stopping.is_set():
             work = await self.store.take_work(self.consumer, self.batch)
@@ -249,56 +338,54 @@ class Syncer:
             mismatches += sum(len(d.mismatches) for d in decisions)
         return reconciled, mismatches
 
-    async def decide(self, codes: Sequence[str]) -> tuple[list[Decision], set[str], set[str]]:
-        """Decisions about the dossiers of `codes`, the keys they absorb (codes that were
-        decided about on their own before a match joined them to another), and codes met on
-        the way that belong to other dossiers (to be reconciled on their own)."""
-        city, national = await self.store.load_both(codes)
-        # Links found through one record can lead to another (a national duplicate found by
-        # the fingerprint of a city record found by an alternate code): follow them a few hops.
-        known_city, known_national = dict(city), dict(national)
-        frontier = list(codes)
-        for _ in range(MATCH_HOPS):
-            extra_city, extra_national = await self.store.related(
-                {c: known_city[c] for c in frontier if c in known_city},
-                {c: known_national[c] for c in frontier if c in known_national},
-                frontier,
-            )
-            frontier = sorted(
-                (extra_city.keys() - known_city.keys())
-                | (extra_national.keys() - known_national.keys())
-            )
-            known_city |= extra_city
-            known_national |= extra_national
-            if not frontier:
-                break
-        all_city, all_national = _Candidates(known_city), _Candidates(known_national)
-        overrides = await self.store.overrides(list(codes))
+    async def decide(self, codes: Sequence[str]) -> Batch:
+        """Decide about the dossiers of `codes` and of every record linked to them: one unit
+        per link component (`reconcile.engine.components`), so a dossier's decision never
+        depends on which of its codes was queued, or in which batch. A component whose
+        records cannot be decided (a record that does not decode, an operator's value that
+        does not parse, a bug) fails alone: its queued codes are in `failures`."""
+        linked = await self.store.load_linked(codes)
+        records = [*linked.city.values(), *linked.national.values()]
+        overrides = await self.store.overrides(sorted({d.code for d in records}))
         known = self.procedures or None
-        decisions: dict[str, Decision] = {}
-        absorbed: set[str] = set()
-        unrelated: set[str] = set()
-        for code in codes:
-            if code not in city and code not in national:
-                continue
-            group_city, group_national = _group_of(code, all_city, all_national)
-            decision = decide(group_city, group_national, self.policy, known, overrides.get(code))
-            decisions[decision.key] = decision
-            unrelated |= set(decision.unrelated)
-            members = {d.code for d in (*group_city, *group_national)}
-            absorbed |= members - set(decision.unrelated) - {decision.key}
-        absorbed -= decisions.keys()
-        return list(decisions.values()), absorbed, unrelated - decisions.keys() - absorbed
+        queued = set(codes)
+        batch = Batch(linked.snapshot)
+        for component in components(records):
+            own = sorted({d.code for d in component})
+            seeds = sorted(queued.intersection(own) | queued.intersection(_alts(component)))
+            broken = [c for c in (*own, *_alts(component)) if c in linked.broken]
+            try:
+                if broken:
+                    raise ValueError(f"stored record {broken[0]}: {linked.broken[broken[0]]}")
+                decisions = decide_all(
+                    [d for d in component if d.source is Source.CITY],
+                    [d for d in component if d.source is Source.NATIONAL],
+                    self.policy,
+                    known,
+                    overrides,
+                    linked.complete,
+                )
+                keys = {d.key for d in decisions}
+                unit = Unit(tuple(own), decisions, tuple(c for c in own if c not in keys))
+                batch.add(unit, self.flags(decisions))
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.error("reconcile_failed", codes=seeds or own, error=error)
+                batch.failures.update(dict.fromkeys(seeds or own, error))
+            queued -= {*own, *seeds}
+        for code in sorted(queued & linked.broken.keys()):
+            batch.failures[code] = f"stored record {code}: {linked.broken[code]}"
+        return batch
 
     async def _reconcile(self, codes: Sequence[str], work: WorkItem) -> list[Decision]:
-        decisions, absorbed, unrelated = await self.decide(codes)
-        await self.store.apply(decisions, work, self.clock(), retired=sorted(absorbed))
-        gone = [Flags(key, "", frozenset(), None) for key in sorted(absorbed)]
-        await self.store.save_flags([*self.flags(decisions), *gone])
-        if unrelated:
-            await self.store.enqueue(sorted(unrelated))
+        batch = await self.decide(codes)
+        applied = await self._apply(batch, work)
+        decisions = [d for unit in applied for d in unit.decisions]
+        await self.store.save_flags(flag for unit in applied for flag in batch.flags[id(unit)])
         await self.write_back(decisions)
         self.observer.reconciled(len(decisions))
+        if batch.failures:
+            self.observer.failed(len(batch.failures))
         for decision in decisions:
             if decision.mismatches:
                 log.debug(
@@ -307,6 +394,32 @@ class Syncer:
                     kinds=[m.kind.value for m in decision.mismatches],
                 )
         return decisions
+
+    async def _apply(self, batch: Batch, work: WorkItem) -> list[Unit]:
+        """Write the batch's units and failures with the acknowledgement of its work; the
+        units written (those no newer reconciliation overtook). A unit the store refuses (a
+        script error on data it holds) fails alone: the others are written one by one."""
+        now = self.clock()
+        try:
+            skipped = await self.store.apply_units(
+                batch.units, work, now, batch.snapshot, batch.failures, self.retries
+            )
+        except redis.exceptions.ResponseError as exc:
+            log.error("apply_failed", error=str(exc), units=len(batch.units))
+            skipped = set()
+            for index, unit in enumerate(batch.units):
+                try:
+                    skipped |= {index} & await self.store.apply_units(
+                        [unit], WorkItem((), ()), now, batch.snapshot
+                    )
+                except redis.exceptions.ResponseError as unit_exc:
+                    skipped.add(index)
+                    error = f"ResponseError: {unit_exc}"
+                    batch.failures.update(dict.fromkeys(unit.codes, error))
+            await self.store.apply_units([], work, now, None, batch.failures, self.retries)
+        if skipped:
+            log.info("reconcile_overtaken", units=len(skipped))
+        return [unit for index, unit in enumerate(batch.units) if index not in skipped]
 
     async def write_back(self, decisions: Sequence[Decision]) -> None:
         """Push what reconciliation found safe to fix to the national portal, or, in dry run
@@ -423,6 +536,47 @@ class Syncer:
         await self.reconcile_pending()
         return result
 
+    async def retry_quarantine_due(self, connector: Connector) -> int:
+        """Fetch again, by code, the quarantined records of this portal whose retry is due:
+        one that decodes now is stored (which releases its entry) and reconciled; one that
+        still fails stays, its next retry later (doubling, at most a day). Returns how many
+        were released."""
+        now = self.clock()
+        due = [
+            e
+            for e in await self.store.quarantine_due(now)
+            if e["source"] == connector.source.value and e["code"]
+        ]
+        released = 0
+        for entry in due:
+            try:
+                page = await connector.fetch_one(entry["code"])
+            except PortalError as exc:
+                log.warning("quarantine_retry_failed", code=entry["code"], error=str(exc))
+                page = None
+            if page is not None and page.dossiers and not page.rejected:
+                await self.store.upsert(
+                    connector.source, page.dossiers, None, token=self._token(connector.source)
+                )
+                released += 1
+                continue
+            attempts = int(entry["attempts"]) + 1
+            delay = min(QUARANTINE_RETRY_MAX, QUARANTINE_RETRY_BASE * 2**attempts)
+            if page is not None and page.rejected:
+                # Still malformed: the entry takes the latest reason and raw form.
+                await self.store.upsert(
+                    connector.source,
+                    [],
+                    None,
+                    page.rejected,
+                    now=now,
+                    token=self._token(connector.source),
+                )
+            await self.store.reschedule_quarantined(entry["id"], attempts, now + delay)
+        if released:
+            log.info("quarantine_healed", portal=connector.source.value, released=released)
+        return released
+
     async def _refetch(self, connector: Connector, code: str) -> Dossier | None:
         """The portal's record of `code` if it now decodes; None if not (or unreachable)."""
         try:
@@ -487,10 +641,94 @@ class Syncer:
         log.info("flags_refreshed", dossiers=seen, as_of=today.isoformat())
         return seen
 
+    # --- duties and leases -----------------------------------------------------------------
+
+    def _token(self, source: Source) -> str:
+        """The fencing token this process polls `source` under ("" without leases)."""
+        if self.leases is None:
+            return ""
+        return self.tokens.get(poll_duty(source)) or ""
+
+    def _drop_token(self, source: Source) -> None:
+        self.tokens.pop(poll_duty(source), None)
+
+    def holds(self, duty: str) -> bool:
+        """Whether this process does `duty` now (always, without leases)."""
+        return self.leases is None or bool(self.tokens.get(duty))
+
+    @property
+    def duties(self) -> list[str]:
+        return [*(poll_duty(c.source) for c in self.connectors), MAINTENANCE]
+
+    async def keep_leases(self) -> None:
+        """Renew the leases held, take those free, and say this consumer is alive."""
+        if self.leases is None:
+            return
+        await self.leases.heartbeat()
+        for duty in self.duties:
+            token = await self.leases.hold(duty)
+            had = self.tokens.get(duty)
+            if token and token != had:
+                log.info("lease_acquired", duty=duty)
+            elif had and not token:
+                log.warning("lease_lost", duty=duty)
+            if token:
+                self.tokens[duty] = token
+            else:
+                self.tokens.pop(duty, None)
+
+    async def _keeping_leases(self) -> None:
+        """`keep_leases` every third of a lease period, until cancelled; Redis outages are
+        waited out (the leases lapse, and fencing keeps a lapsed holder from writing)."""
+        assert self.leases is not None
+        tick = self.leases.period.total_seconds() / 3
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                await self.keep_leases()
+            except REDIS_ERRORS as exc:
+                log.warning("lease_renewal_failed", error=str(exc))
+
+    async def release_leases(self) -> None:
+        """Give up the leases held (on a clean stop: a standby takes over at once)."""
+        if self.leases is None:
+            return
+        with contextlib.suppress(*REDIS_ERRORS):
+            for duty, token in list(self.tokens.items()):
+                await self.leases.release(duty, token)
+            await self.leases.retire()
+        self.tokens.clear()
+
+    # --- the cycle -------------------------------------------------------------------------
+
+    async def _portal_duty(self, connector: Connector) -> PollResult:
+        """One portal's part of a cycle: poll, then the re-reads that are due and the
+        quarantined records whose retry is due (only after a successful poll)."""
+        result = await self.poll(connector)
+        if result.error or self.stopping.is_set():
+            return result
+        status = await self.store.status()
+        now = self.clock()
+        for schedule in self.rereads:
+            field = f"{connector.source.value}:{schedule.name}"
+            last = status.get(f"{field}:reread_at")
+            under_way, _ = await self.store.reread_position(connector.source, schedule.name)
+            if under_way or last is None or now - datetime.fromisoformat(last) >= schedule.every:
+                if last is None and not under_way:
+                    # The first poll read everything: the schedule starts now.
+                    await self.store.end_reread(connector.source, schedule.name, now)
+                    continue
+                reread = await self.reread(connector, schedule)
+                if reread.error or self.stopping.is_set():
+                    break
+        await self.retry_quarantine_due(connector)
+        return result
+
     async def cycle(self) -> CycleResult:
         await self.refresh_catalogue()
+        polled = [c for c in self.connectors if self.holds(poll_duty(c.source))]
         results = await asyncio.gather(
-            *(self.poll(c) for c in self.connectors), return_exceptions=True
+            *(self._portal_duty(c) for c in polled), return_exceptions=True
         )
         cycle = CycleResult()
         for outcome in results:
@@ -508,35 +746,77 @@ class Syncer:
         max_redis_failures: int | None = None,
     ) -> CycleResult | None:
         """Cycle until stopped (or once). Redis outages are waited out with backoff; after
-        `max_redis_failures` consecutive ones (if set) the last error is raised."""
+        `max_redis_failures` consecutive ones (if set) the last error is raised. Any other
+        error of a cycle is logged with its traceback, counted, and waited out the same way:
+        only a signal (or a bad configuration, before this) ends the loop. With leases, a
+        process polls only the portals whose lease it holds and stands by for the others."""
         failures = 0
+        redis_down = False
         last: CycleResult | None = None
-        while not self.stopping.is_set():
-            try:
-                if not self._indexes_checked:
-                    # Data of an older syncd: its derived views, once, before any write.
-                    await self.store.ensure_indexes()
-                    self._indexes_checked = True
-                if await self._sweep_due():
-                    await self.sweep()
-                last = await self.cycle()
-                await self.refresh_flags()
-            except REDIS_ERRORS as exc:
-                failures += 1
-                if max_redis_failures is not None and failures >= max_redis_failures:
-                    raise
-                delay = min(redis_retry_max, 0.5 * 2**failures)
-                log.warning("redis_unavailable", error=str(exc), attempt=failures, retry_in=delay)
-                await self._sleep(delay)
-                continue
-            if failures:
-                log.info("redis_recovered", after_attempts=failures)
-                failures = 0
-            log.info("cycle_done", **last.summary())
-            if once:
-                break
-            await self._sleep(interval)
+        keeper = None
+        if self.leases is not None and not once:
+            keeper = asyncio.create_task(self._keeping_leases())
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self._one_cycle()
+                    last = self.last_cycle
+                except REDIS_ERRORS as exc:
+                    failures += 1
+                    redis_down = True
+                    if max_redis_failures is not None and failures >= max_redis_failures:
+                        raise
+                    delay = min(redis_retry_max, 0.5 * 2**failures)
+                    log.warning(
+                        "redis_unavailable", error=str(exc), attempt=failures, retry_in=delay
+                    )
+                    await self._sleep(delay)
+                    continue
+                except Exception:
+                    failures += 1
+                    self.observer.cycle_failed()
+                    delay = min(redis_retry_max, 0.5 * 2**failures)
+                    log.exception("cycle_failed", attempt=failures, retry_in=delay)
+                    if once:
+                        return None
+                    await self._sleep(delay)
+                    continue
+                if failures:
+                    event = "redis_recovered" if redis_down else "cycle_recovered"
+                    log.info(event, after_attempts=failures)
+                    failures, redis_down = 0, False
+                assert last is not None
+                log.info("cycle_done", **last.summary())
+                if once:
+                    break
+                await self._sleep(interval)
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+            await self.release_leases()
         return last
+
+    async def _one_cycle(self) -> None:
+        await self.keep_leases()
+        standby = [d for d in self.duties if not self.holds(d)]
+        if standby:
+            log.info("standby", duties=standby)
+        if not self._indexes_checked:
+            # Data of an older syncd: its derived views, once, before any write.
+            await self.store.ensure_indexes()
+            self._indexes_checked = True
+        if self.leases is not None:
+            claimed = await self.leases.claim_from_dead()
+            if claimed:
+                log.info("work_claimed_from_dead_consumers", entries=claimed)
+        maintaining = self.holds(MAINTENANCE)
+        if maintaining and await self._sweep_due():
+            await self.sweep()
+        self.last_cycle = await self.cycle()
+        if maintaining:
+            await self.refresh_flags()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

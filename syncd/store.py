@@ -91,10 +91,11 @@ missing. A sweep alone would not rebuild them, since an unchanged state touches 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -107,7 +108,7 @@ from reconcile import codec
 from reconcile.compare import Decision, Mismatch
 from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
 from reconcile.flags import Flag, Flags
-from reconcile.model import Dossier, Procedure, Source
+from reconcile.model import Dossier, Procedure, Source, to_micros
 from reconcile.period import Period, span
 
 GROUP = "reconcilers"
@@ -115,14 +116,75 @@ RECENT_ERRORS = 20
 log = structlog.get_logger("syncd")
 
 QUARANTINE_KEPT = 100_000
+QUARANTINE_FIRST_RETRY_SECONDS = 60
+# Records one link component may hold before `Store.load_linked` stops following links.
+LINKED_LIMIT = 2_000
 
-_UPSERT = (
+
+class LeaseLost(RuntimeError):
+    """A poller's fencing token is no longer its lease's: another process polls that portal
+    now, and this one must stop writing."""
+
+
+# Lua shared by the scripts that write the quarantine (`{P}:quarantined`, see the key schema).
+QUARANTINE_LUA = (
     f"local QUARANTINE_KEPT = {QUARANTINE_KEPT}\n"
     + """
--- KEYS: rec, ver, cursor, dirty, work, quarantine, idx, alt, fp, quarantine:counts
--- ARGV: source, cursor, record count n, n x (code, version, blob, alt codes "a,b", fingerprint),
---       then (code, reason, raw, updated_at) per quarantined record
--- The cursor is written last: if anything fails before it, the page is simply fetched again.
+local function q_release(q, id)
+  local old = redis.call('HGET', q[1], id)
+  if not old then return 0 end
+  local e = cjson.decode(old)
+  if redis.call('HINCRBY', q[4], e.source, -1) <= 0 then redis.call('HDEL', q[4], e.source) end
+  redis.call('HDEL', q[1], id)
+  redis.call('ZREM', q[2], id)
+  redis.call('ZREM', q[3], id)
+  return 1
+end
+-- One entry per (portal, record): seen again, it keeps its first time and retry schedule and
+-- takes the latest reason, raw form and change time. q = {hash, by_time, retry, counts}.
+local function q_put(q, id, source, code, reason, raw, stamp, now, score, first_retry)
+  local old = redis.call('HGET', q[1], id)
+  local e
+  if old then
+    e = cjson.decode(old)
+    e.count = (tonumber(e.count) or 1) + 1
+  else
+    if redis.call('HLEN', q[1]) >= QUARANTINE_KEPT then
+      local oldest = redis.call('ZRANGE', q[2], 0, 0)
+      if oldest[1] then q_release(q, oldest[1]) end
+    end
+    e = {id = id, source = source, code = code, first_at = now, count = 1, attempts = 0}
+    redis.call('HINCRBY', q[4], source, 1)
+    if code ~= '' then
+      e.next_retry = score + tonumber(first_retry)
+      redis.call('ZADD', q[3], e.next_retry, id)
+    end
+  end
+  e.reason, e.raw, e.updated_at, e.last_at = reason, raw, stamp, now
+  redis.call('HSET', q[1], id, cjson.encode(e))
+  redis.call('ZADD', q[2], score, id)
+end
+"""
+)
+
+_UPSERT = (
+    QUARANTINE_LUA
+    + """
+-- KEYS: rec, ver, cursor, dirty, work, quarantined, idx, alt, fp, quarantine:counts,
+--       quarantined:by_time, quarantined:retry, seq, status, lease (of this portal's poller),
+--       heartbeat
+-- ARGV: cursor field (the source, or "<source>:<re-read>" in `reread`), cursor, fencing token
+--       ('' = none), late threshold (µs, '' = none), now (ISO),
+--       now (epoch seconds), first retry delay (s), record count n,
+--       n x (code, version, blob, alt codes "a,b", fingerprint),
+--       then (id, code, reason, raw, updated_at) per quarantined record
+-- Returns {written, late}, or {-1, 0} when the fencing token is not the lease's (nothing
+-- written). The cursor is written last: if anything fails before it, the page is simply
+-- fetched again.
+local field, token = ARGV[1], ARGV[3]
+local source = string.match(field, '^[^:]+')
+if token ~= '' and redis.call('GET', KEYS[15]) ~= token then return {-1, 0} end
+local q = {KEYS[6], KEYS[11], KEYS[12], KEYS[10]}
 local function without(list, code)
   local kept = {}
   for c in string.gmatch(list or '', '[^,]+') do
@@ -130,35 +192,35 @@ local function without(list, code)
   end
   return table.concat(kept, ',')
 end
+local function add(hash, name, code)
+  local rest = without(redis.call('HGET', hash, name), code)
+  redis.call('HSET', hash, name, rest == '' and code or (rest .. ',' .. code))
+end
+local function drop(hash, name, code)
+  local rest = without(redis.call('HGET', hash, name), code)
+  if rest == '' then redis.call('HDEL', hash, name) else redis.call('HSET', hash, name, rest) end
+end
+-- The alternate-code and fingerprint indexes map a name to every code having it ("a,b").
 local function index(code, alts, fp)
   local entry = alts .. '|' .. fp
   local old = redis.call('HGET', KEYS[7], code)
   if old == entry then return end
   if old then
     local sep = string.find(old, '|', 1, true)
-    for a in string.gmatch(string.sub(old, 1, sep - 1), '[^,]+') do
-      if redis.call('HGET', KEYS[8], a) == code then redis.call('HDEL', KEYS[8], a) end
-    end
+    for a in string.gmatch(string.sub(old, 1, sep - 1), '[^,]+') do drop(KEYS[8], a, code) end
     local ofp = string.sub(old, sep + 1)
-    if ofp ~= '' then
-      local rest = without(redis.call('HGET', KEYS[9], ofp), code)
-      if rest == '' then
-        redis.call('HDEL', KEYS[9], ofp)
-      else
-        redis.call('HSET', KEYS[9], ofp, rest)
-      end
-    end
+    if ofp ~= '' then drop(KEYS[9], ofp, code) end
   end
-  for a in string.gmatch(alts, '[^,]+') do redis.call('HSET', KEYS[8], a, code) end
-  if fp ~= '' then
-    local rest = without(redis.call('HGET', KEYS[9], fp), code)
-    redis.call('HSET', KEYS[9], fp, rest == '' and code or (rest .. ',' .. code))
-  end
+  for a in string.gmatch(alts, '[^,]+') do add(KEYS[8], a, code) end
+  if fp ~= '' then add(KEYS[9], fp, code) end
   redis.call('HSET', KEYS[7], code, entry)
 end
-local n = tonumber(ARGV[3])
-local written = 0
-for i = 4, 3 + 5 * n, 5 do
+local late_after = tonumber(ARGV[4])
+local now, score, first_retry = ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local n = tonumber(ARGV[8])
+local healing = redis.call('EXISTS', KEYS[6]) == 1
+local written, late = 0, 0
+for i = 9, 8 + 5 * n, 5 do
   local code, version, blob = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[2], code)
   local newer = (not current) or tonumber(current) < tonumber(version)
@@ -173,72 +235,78 @@ for i = 4, 3 + 5 * n, 5 do
       redis.call('XADD', KEYS[5], '*', 'c', code)
     end
     written = written + 1
+    if late_after and tonumber(version) <= late_after then late = late + 1 end
   end
+  -- The record decodes now: a quarantine entry of its code is healed.
+  if healing then q_release(q, source .. ':' .. code) end
 end
-if #ARGV >= 4 + 5 * n then
-  -- The per-portal counts are kept only if they cover the whole stream: they exist already,
-  -- or the stream is empty (not a stream written before the counts existed).
-  local counting = redis.call('EXISTS', KEYS[10]) == 1 or redis.call('XLEN', KEYS[6]) == 0
-  for i = 4 + 5 * n, #ARGV, 4 do
-    redis.call('XADD', KEYS[6], '*', 'source', ARGV[1], 'code', ARGV[i],
-               'reason', ARGV[i + 1], 'raw', ARGV[i + 2], 'updated_at', ARGV[i + 3])
-    if counting then redis.call('HINCRBY', KEYS[10], ARGV[1], 1) end
-  end
-  local excess = redis.call('XLEN', KEYS[6]) - QUARANTINE_KEPT
-  if excess > 0 then
-    if counting then
-      for _, entry in ipairs(redis.call('XRANGE', KEYS[6], '-', '+', 'COUNT', excess)) do
-        local fields = entry[2]
-        for f = 1, #fields, 2 do
-          if fields[f] == 'source' then redis.call('HINCRBY', KEYS[10], fields[f + 1], -1) end
-        end
-      end
-    end
-    redis.call('XTRIM', KEYS[6], 'MAXLEN', QUARANTINE_KEPT)
-  end
+for i = 9 + 5 * n, #ARGV, 5 do
+  q_put(q, ARGV[i], source, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], now, score,
+        first_retry)
 end
+if written > 0 then redis.call('INCR', KEYS[13]) end
+if late > 0 then redis.call('HINCRBY', KEYS[14], source .. ':late_updates', late) end
+redis.call('HSET', KEYS[16], 'poll:' .. source, now)
 if ARGV[2] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  redis.call('HSET', KEYS[3], field, ARGV[2])
 end
-return written
+return {written, late}
 """
 )
 
 
-_RELEASE = """
--- KEYS: quarantine, quarantine:counts; ARGV: entry ids
-local counting = redis.call('EXISTS', KEYS[2]) == 1
-for _, id in ipairs(ARGV) do
-  local found = redis.call('XRANGE', KEYS[1], id, id)
-  if #found > 0 then
-    if counting then
-      local fields = found[1][2]
-      for f = 1, #fields, 2 do
-        if fields[f] == 'source' then redis.call('HINCRBY', KEYS[2], fields[f + 1], -1) end
-      end
-    end
-    redis.call('XDEL', KEYS[1], id)
-  end
-end
+_REQUARANTINE = """
+-- KEYS: quarantined, quarantined:by_time, quarantined:retry, quarantine:counts
+-- ARGV: id, attempts made, next retry (epoch seconds)
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local e = cjson.decode(raw)
+e.attempts = tonumber(ARGV[2])
+e.next_retry = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
+redis.call('ZADD', KEYS[3], e.next_retry, ARGV[1])
 return 1
 """
 
-_COUNT_TAIL = """
--- KEYS: quarantine, quarantine:counts; ARGV: the last entry id counted, then source, count
--- pairs: the counts of a stream written before they existed, and of what came after `last`.
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local counts = {}
-for i = 2, #ARGV, 2 do counts[ARGV[i]] = tonumber(ARGV[i + 1]) end
-for _, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+')) do
-  if entry[1] ~= ARGV[1] then
-    local fields = entry[2]
-    for f = 1, #fields, 2 do
-      if fields[f] == 'source' then counts[fields[f + 1]] = (counts[fields[f + 1]] or 0) + 1 end
-    end
+_RELEASE = (
+    QUARANTINE_LUA
+    + """
+-- KEYS: quarantined, quarantined:by_time, quarantined:retry, quarantine:counts; ARGV: ids
+local q = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local released = 0
+for _, id in ipairs(ARGV) do released = released + q_release(q, id) end
+return released
+"""
+)
+
+_MARK_READ = """
+-- KEYS: status, pending set of this portal, dirty, work
+-- ARGV: source, '1' the read completed / '0' it did not, at (ISO)
+-- A completed read makes the portal's view complete: the dossiers waiting for it to judge
+-- their absence are queued again.
+redis.call('HSET', KEYS[1], ARGV[1] .. ':complete', ARGV[2])
+if ARGV[2] ~= '1' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1] .. ':last_complete_at', ARGV[3])
+local queued = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('SADD', KEYS[3], key) == 1 then
+    redis.call('XADD', KEYS[4], '*', 'c', key)
+    queued = queued + 1
   end
 end
-for source, n in pairs(counts) do redis.call('HSET', KEYS[2], source, n) end
-return 1
+redis.call('DEL', KEYS[2])
+return queued
+"""
+
+_PROMOTE = """
+-- KEYS: retry, dirty, work; ARGV: now (epoch seconds), at most how many
+-- Queue the codes whose retry is due.
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, code in ipairs(due) do
+  redis.call('ZREM', KEYS[1], code)
+  if redis.call('SADD', KEYS[2], code) == 1 then redis.call('XADD', KEYS[3], '*', 'c', code) end
+end
+return #due
 """
 
 _ENQUEUE = """
@@ -392,18 +460,29 @@ _APPLY = (
     MISMATCH_LUA
     + """
 -- KEYS: corrected, mismatch, mismatch:open, mismatch:kinds, audit, excluded, override, dirty,
---       work, match, pidx (the period index's base name)
--- ARGV: group, now, number of entry ids e, e ids, then per decision: key, corrected blob
---       ('' = none), facts: {"x": excluded reason or null, "c", "n": the matched pair's
---                            city and national codes (or null),
---                            "m": [{kind, severity, city, national, detail, auto, rule}],
---                            "p": months spanned ["YYYY-MM"], "o": still open (bool)}
-local now = ARGV[2]
-local e = tonumber(ARGV[3])
+--       work, match, pidx (the period index's base name), stamp, pending (base name of the
+--       sets "<base>:city", "<base>:national"), poison, deadletter, retry
+-- ARGV: group, now (ISO), now (epoch seconds), snapshot ('' = no check), dead-letter attempts,
+--       backoff base (s), backoff cap (s), number of entry ids e, e ids,
+--       number of units u, per unit: number of codes k, k codes (every code the unit was
+--       decided from), number of decisions d, d x (key, corrected blob ('' = none), facts):
+--       facts: {"x": excluded reason or null, "c", "n": the matched pair's city and national
+--               codes (or null), "m": [{kind, severity, city, national, detail, auto, rule}],
+--               "p": months spanned ["YYYY-MM"], "o": still open (bool),
+--               "w": portals whose complete read its absence waits for},
+--       then the number of failed codes f, f x (code, error)
+-- A unit is written only if none of its codes was written from a newer snapshot (`stamp`):
+-- another reconciler saw newer data, and what it wrote stands. Returns the numbers (1-based)
+-- of the units skipped.
+local now, now_epoch = ARGV[2], tonumber(ARGV[3])
+local snapshot = tonumber(ARGV[4])
+local dead_after, backoff, backoff_cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local e = tonumber(ARGV[8])
 -- No record yet: the views will cover every record from the first one on.
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2] .. ':indexed', '1') end
 local ids = {}
-for i = 4, 3 + e do ids[#ids + 1] = ARGV[i] end
+for i = 9, 8 + e do ids[#ids + 1] = ARGV[i] end
+local poisoned = redis.call('EXISTS', KEYS[14]) == 1 or redis.call('EXISTS', KEYS[15]) == 1
 
 local function auto_resolve(r, reason)
   local before = state_of(r)
@@ -449,14 +528,22 @@ local function index(key, months, still_open)
   end
 end
 
-for at = 4 + e, #ARGV, 3 do
-  local key, blob, facts = ARGV[at], ARGV[at + 1], cjson.decode(ARGV[at + 2])
+local function write(key, blob, facts)
   if blob == '' then
     redis.call('HDEL', KEYS[1], key)
     index(key, {}, false)
   else
     redis.call('HSET', KEYS[1], key, blob)
     index(key, facts.p or {}, facts.o == true)
+  end
+  local waiting = {}
+  for _, side in ipairs(facts.w or {}) do waiting[side] = true end
+  for _, side in ipairs({'city', 'national'}) do
+    if waiting[side] then
+      redis.call('SADD', KEYS[13] .. ':' .. side, key)
+    else
+      redis.call('SREM', KEYS[13] .. ':' .. side, key)
+    end
   end
   if facts.x == NULL then
     redis.call('HDEL', KEYS[6], key)
@@ -533,11 +620,69 @@ for at = 4 + e, #ARGV, 3 do
     redis.call('HSET', KEYS[4], key, table.concat(kinds, ','))
   end
 end
+
+local function fresh(codes)
+  if snapshot == nil then return true end
+  for _, code in ipairs(codes) do
+    local stamp = redis.call('HGET', KEYS[12], code)
+    if stamp and tonumber(stamp) > snapshot then return false end
+  end
+  return true
+end
+
+local function healed(code)
+  redis.call('HDEL', KEYS[14], code)
+  redis.call('HDEL', KEYS[15], code)
+  redis.call('ZREM', KEYS[16], code)
+end
+
+local skipped = {}
+local at = 9 + e
+for unit = 1, tonumber(ARGV[at]) do
+  at = at + 1
+  local k = tonumber(ARGV[at])
+  local codes = {}
+  for i = at + 1, at + k do codes[#codes + 1] = ARGV[i] end
+  at = at + k + 1
+  local d = tonumber(ARGV[at])
+  local ok = fresh(codes)
+  if ok then
+    for i = at + 1, at + 3 * d, 3 do write(ARGV[i], ARGV[i + 1], cjson.decode(ARGV[i + 2])) end
+    for _, code in ipairs(codes) do
+      if snapshot ~= nil then redis.call('HSET', KEYS[12], code, ARGV[4]) end
+      if poisoned then healed(code) end
+    end
+  else
+    skipped[#skipped + 1] = unit
+  end
+  at = at + 3 * d
+end
+
+-- Failed codes: retried with exponential backoff, dead letters after `dead_after` attempts
+-- (a dead letter is tried again only when its data changes or a sweep queues it).
+at = at + 1
+for i = at + 1, at + 2 * tonumber(ARGV[at]), 2 do
+  local code, err = ARGV[i], ARGV[i + 1]
+  local raw = redis.call('HGET', KEYS[15], code) or redis.call('HGET', KEYS[14], code)
+  local p = raw and cjson.decode(raw) or {code = code, attempts = 0, first_at = now}
+  p.attempts = p.attempts + 1
+  p.error, p.last_at = err, now
+  if p.attempts >= dead_after then
+    redis.call('HSET', KEYS[15], code, cjson.encode(p))
+    redis.call('HDEL', KEYS[14], code)
+    redis.call('ZREM', KEYS[16], code)
+  else
+    local delay = math.min(backoff_cap, backoff * 2 ^ (p.attempts - 1))
+    p.next_at = now_epoch + delay
+    redis.call('HSET', KEYS[14], code, cjson.encode(p))
+    redis.call('ZADD', KEYS[16], p.next_at, code)
+  end
+end
 if e > 0 then
   redis.call('XACK', KEYS[9], ARGV[1], unpack(ids))
   redis.call('XDEL', KEYS[9], unpack(ids))
 end
-return 1
+return skipped
 """
 )
 
@@ -618,6 +763,43 @@ class ReadState:
 
 
 @dataclass(frozen=True, slots=True)
+class Linked:
+    """Records loaded with everything linked to them (`Store.load_linked`).
+
+    `broken`: codes whose stored record could not be decoded (their error); `snapshot`: the
+    store's write sequence when the first records were read (`Store.apply_units` checks it);
+    `complete`: the portals whose last read reached the end of their change feed."""
+
+    city: dict[str, Dossier]
+    national: dict[str, Dossier]
+    broken: dict[str, str]
+    snapshot: int
+    complete: frozenset[Source]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """Decisions made together from one link component: written together or not at all.
+
+    `codes`: every code of the records they were decided from (their snapshot stamps);
+    `retired`: keys that no longer name a dossier of their own."""
+
+    codes: tuple[str, ...]
+    decisions: tuple[Decision, ...]
+    retired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a dossier whose reconciliation fails is retried: after `backoff_seconds`, doubling
+    up to `backoff_max_seconds`, and a dead letter after `dead_after` attempts."""
+
+    dead_after: int = 5
+    backoff_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class WorkItem:
     entry_ids: tuple[str, ...]
     codes: tuple[str, ...]
@@ -629,10 +811,12 @@ class Store:
         self.prefix = prefix
         self._upsert = client.register_script(_UPSERT)
         self._enqueue = client.register_script(_ENQUEUE)
+        self._mark_read = client.register_script(_MARK_READ)
+        self._promote = client.register_script(_PROMOTE)
         self._apply = client.register_script(_APPLY)
         self._save_flags = client.register_script(_SAVE_FLAGS)
         self._release = client.register_script(_RELEASE)
-        self._count_tail = client.register_script(_COUNT_TAIL)
+        self._requarantine = client.register_script(_REQUARANTINE)
         self._reindex = client.register_script(_REINDEX)
         self._page = client.register_script(_PAGE)
 
@@ -647,62 +831,119 @@ class Store:
         dossiers: Sequence[Dossier],
         cursor: Cursor | None,
         rejected: Sequence[Rejected] = (),
+        *,
+        token: str = "",
+        late_after: Cursor | None = None,
+        now: datetime | None = None,
+        reread: str | None = None,
     ) -> int:
         """Write one page, its quarantined records and its cursor in one script (atomic, one
-        round trip); returns how many records were new or newer than what was stored."""
-        args: list[Any] = [source.value, cursor.encode() if cursor else "", len(dossiers)]
+        round trip); returns how many records were new or newer than what was stored.
+
+        `token`: the fencing token of this portal's polling lease (`syncd.leases`): when it is
+        no longer the lease's, nothing is written and `LeaseLost` is raised. `late_after`: the
+        cursor polling had reached; records written now whose change time is at or before it
+        were missed by polling (stamped behind the cursor) and are counted as late updates
+        (`{P}:status` "<source>:late_updates"). `reread`: the page belongs to that re-read of
+        the portal, whose position `cursor` is (`Store.reread_position`), not the polling
+        cursor's."""
+        now = now or datetime.now(UTC)
+        args: list[Any] = [
+            f"{source.value}:{reread}" if reread else source.value,
+            cursor.encode() if cursor else "",
+            token,
+            to_micros(late_after.updated_at) if late_after else "",
+            now.isoformat(),
+            now.timestamp(),
+            QUARANTINE_FIRST_RETRY_SECONDS,
+            len(dossiers),
+        ]
         for d in dossiers:
             args += (d.code, d.version, codec.dumps(d), ",".join(d.alt_codes), fingerprint(d) or "")
         for r in rejected:
             raw = json.dumps(r.raw, ensure_ascii=False, default=str)
             stamp = r.updated_at.isoformat() if r.updated_at else ""
-            args += (r.code or "", r.reason, raw, stamp)
+            args += (quarantine_id(source, r.code, raw), r.code or "", r.reason, raw, stamp)
         keys = [
             self.key("rec", source.value),
             self.key("ver", source.value),
-            self.key("cursor"),
+            self.key("reread") if reread else self.key("cursor"),
             self.key("dirty"),
             self.key("work"),
-            self.key("quarantine"),
+            self.key("quarantined"),
             self.key("idx", source.value),
             self.key("alt", source.value),
             self.key("fp", source.value),
             self.key("quarantine", "counts"),
+            self.key("quarantined", "by_time"),
+            self.key("quarantined", "retry"),
+            self.key("seq"),
+            self.key("status"),
+            self.key("lease", f"poll:{source.value}"),
+            self.key("heartbeat"),
         ]
-        return int(await self._upsert(keys=keys, args=args))
+        written, _ = await self._upsert(keys=keys, args=args)
+        if int(written) < 0:
+            raise LeaseLost(f"poll:{source.value}")
+        return int(written)
 
-    async def related(
-        self, city: Mapping[str, Dossier], national: Mapping[str, Dossier], codes: Sequence[str]
-    ) -> tuple[dict[str, Dossier], dict[str, Dossier]]:
-        """Records that may be the same dossiers as `codes` under other codes: national records
-        naming a code as their alternate (and the reverse), the records an alternate code names,
-        and records with the same fingerprint. Two round trips for the whole batch."""
-        city_fps = sorted({fp for d in city.values() if (fp := fingerprint(d))})
-        national_fps = sorted({fp for d in national.values() if (fp := fingerprint(d))})
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.key("alt", "national"), list(codes))
-            pipe.hmget(self.key("alt", "city"), list(codes))
-            pipe.hmget(self.key("fp", "national"), city_fps or ["-"])
-            pipe.hmget(self.key("fp", "city"), national_fps or ["-"])
-            national_alt, city_alt, national_fp, city_fp = await pipe.execute()
-        want_national = {_str(c) for c in national_alt if c}
-        want_city = {_str(c) for c in city_alt if c}
-        want_city |= {a for d in national.values() for a in d.alt_codes}
-        want_national |= {a for d in city.values() for a in d.alt_codes}
-        for joined in national_fp:
-            want_national |= set(_str(joined).split(",")) if joined else set()
-        for joined in city_fp:
-            want_city |= set(_str(joined).split(",")) if joined else set()
-        extra_city = sorted(want_city - city.keys())
-        extra_national = sorted(want_national - national.keys())
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self.key("rec", "city"), extra_city or ["-"])
-            pipe.hmget(self.key("rec", "national"), extra_national or ["-"])
-            city_blobs, national_blobs = await pipe.execute()
-        return (
-            _decode_many(extra_city, city_blobs[: len(extra_city)]),
-            _decode_many(extra_national, national_blobs[: len(extra_national)]),
-        )
+    async def load_linked(self, codes: Sequence[str], limit: int = LINKED_LIMIT) -> Linked:
+        """Every record linked to `codes`, on both sides, by code, alternate code or
+        fingerprint, followed until nothing new is linked (whole link components, see
+        `reconcile.engine.components`): one round trip per hop, usually two or three per
+        batch. The first hop is read in a transaction with the snapshot number and the views'
+        completeness, so the records are at least as new as both. A component growing past
+        `limit` records is cut there (logged): only a broken index could link so many."""
+        city: dict[str, Dossier] = {}
+        national: dict[str, Dossier] = {}
+        broken: dict[str, str] = {}
+        code_labels, fp_labels = set(codes), set[str]()
+        seen_codes, seen_fps = set[str](), set[str]()
+        snapshot, complete = 0, frozenset[Source]()
+        first = True
+        while True:
+            new_codes = sorted(code_labels - seen_codes)
+            new_fps = sorted(fp_labels - seen_fps)
+            if not new_codes and not new_fps:
+                break
+            if len(city) + len(national) > limit:
+                log.warning("component_too_large", records=len(city) + len(national))
+                break
+            seen_codes.update(new_codes)
+            seen_fps.update(new_fps)
+            async with self.redis.pipeline(transaction=first) as pipe:
+                if first:
+                    pipe.get(self.key("seq"))
+                    pipe.hmget(self.key("status"), [f"{s.value}:complete" for s in Source])
+                for source in Source:
+                    pipe.hmget(self.key("rec", source.value), new_codes or ["-"])
+                    pipe.hmget(self.key("alt", source.value), new_codes or ["-"])
+                    pipe.hmget(self.key("fp", source.value), new_fps or ["-"])
+                replies = await pipe.execute()
+            if first:
+                seq, flags = replies[:2]
+                snapshot = int(seq or 0)
+                complete = frozenset(s for s, f in zip(Source, flags, strict=True) if f == b"1")
+                replies = replies[2:]
+                first = False
+            for (blobs, alts, prints), known in zip(
+                (replies[0:3], replies[3:6]), (city, national), strict=True
+            ):
+                for code, blob in zip(new_codes, blobs, strict=False):
+                    if not blob:
+                        continue
+                    try:
+                        d = known[code] = codec.loads(blob)
+                    except Exception as exc:  # a corrupt stored record fails its dossier only
+                        broken[code] = f"{type(exc).__name__}: {exc}"
+                        continue
+                    code_labels.update(d.alt_codes)
+                    if (fp := fingerprint(d)) is not None:
+                        fp_labels.add(fp)
+                for joined in (*alts[: len(new_codes)], *prints[: len(new_fps)]):
+                    if joined:
+                        code_labels.update(_str(joined).split(","))
+        return Linked(city, national, broken, snapshot, complete)
 
     async def cursor(self, source: Source) -> Cursor | None:
         raw = await self.redis.hget(self.key("cursor"), source.value)
@@ -804,69 +1045,112 @@ class Store:
         async for _, blob in self.redis.hscan_iter(key, count=batch):
             yield codec.loads(blob)
 
+    def _quarantine_keys(self) -> list[str]:
+        return [
+            self.key("quarantined"),
+            self.key("quarantined", "by_time"),
+            self.key("quarantined", "retry"),
+            self.key("quarantine", "counts"),
+        ]
+
     async def quarantined(
         self, count: int = 100, source: Source | None = None
     ) -> list[dict[str, str]]:
-        """The newest `count` quarantined entries (of one portal's, if `source` is given)."""
-        stream = self.key("quarantine")
-        if source is None:
-            entries: Any = await self.redis.xrevrange(stream, count=count)
-            return [_quarantine_entry(entry_id, fields) for entry_id, fields in entries]
+        """The `count` quarantine entries seen most recently (of one portal, if `source` is
+        given). Each entry: id ("<portal>:<code>", or "<portal>:~<hash>" for a record whose
+        code could not be read), source, code, reason, raw, updated_at (the record's change
+        time, '' if unknown), first_at, last_at, count (times seen), attempts (retries made),
+        next_retry (ISO time of the next automatic retry; '' for entries without a code)."""
         found: list[dict[str, str]] = []
-        end, chunk = "+", max(count, 500)
+        start, chunk = 0, max(count, 500)
+        by_time = self.key("quarantined", "by_time")
         while len(found) < count:
-            entries = await self.redis.xrevrange(stream, max=end, count=chunk)
-            found += [
-                entry
-                for entry_id, fields in entries
-                if (entry := _quarantine_entry(entry_id, fields))["source"] == source.value
-            ]
-            if len(entries) < chunk:
+            ids: Any = await self.redis.zrevrange(by_time, start, start + chunk - 1)
+            if not ids:
                 break
-            end = "(" + _str(entries[-1][0])
+            entries = await self.quarantine_entries([_str(i) for i in ids])
+            found += [e for e in entries if source is None or e["source"] == source.value]
+            start += chunk
         return found[:count]
 
+    async def quarantine_entries(self, ids: Sequence[str]) -> list[dict[str, str]]:
+        """The entries of these ids that exist, in that order."""
+        if not ids:
+            return []
+        blobs = await self.redis.hmget(self.key("quarantined"), list(ids))
+        return [_quarantine_entry(json.loads(b)) for b in blobs if b]
+
+    async def quarantine_entry(self, entry_id: str) -> dict[str, str] | None:
+        found = await self.quarantine_entries([entry_id])
+        return found[0] if found else None
+
     async def quarantine_counts(self) -> dict[str, int]:
-        """How many entries each portal has in the quarantine (portals with none may be left
-        out). A stream written before the counts were kept is counted once, here."""
-        raw = await self.redis.hgetall(self.key("quarantine", "counts"))
-        if raw or not await self.redis.xlen(self.key("quarantine")):
-            return {_str(k): int(v) for k, v in raw.items() if int(v) > 0}
-        counts: dict[str, int] = {}
-        stream, start, last = self.key("quarantine"), "-", "0-0"
-        while True:
-            entries: Any = await self.redis.xrange(stream, min=start, count=1000)
-            for entry_id, fields in entries:
-                source = _quarantine_entry(entry_id, fields).get("source", "")
-                counts[source] = counts.get(source, 0) + 1
-                last = _str(entry_id)
-            if len(entries) < 1000:
-                break
-            start = "(" + last
-        # What came after `last` is counted by the script, which also writes the counts: from
-        # then on the upserts keep them.
-        pairs = [part for source, n in counts.items() for part in (source, n)]
-        await self._count_tail(keys=[stream, self.key("quarantine", "counts")], args=[last, *pairs])
+        """How many entries each portal has in the quarantine (portals with none left out)."""
         raw = await self.redis.hgetall(self.key("quarantine", "counts"))
         return {_str(k): int(v) for k, v in raw.items() if int(v) > 0}
 
-    async def quarantine_entry(self, entry_id: str) -> dict[str, str] | None:
-        try:
-            entries: Any = await self.redis.xrange(self.key("quarantine"), entry_id, entry_id)
-        except redis.exceptions.ResponseError:  # not a stream id at all
-            return None
-        if not entries:
-            return None
-        entry_id_raw, fields = entries[0]
-        return {"id": _str(entry_id_raw), **{_str(k): _str(v) for k, v in fields.items()}}
-
     async def quarantine_count(self) -> int:
-        return int(await self.redis.xlen(self.key("quarantine")))
+        return int(await self.redis.hlen(self.key("quarantined")))
 
-    async def release_quarantined(self, entry_ids: Sequence[str]) -> None:
-        if entry_ids:
-            keys = [self.key("quarantine"), self.key("quarantine", "counts")]
-            await self._release(keys=keys, args=list(entry_ids))
+    async def release_quarantined(self, entry_ids: Sequence[str]) -> int:
+        """Take these entries out of the quarantine; returns how many there were."""
+        if not entry_ids:
+            return 0
+        return int(await self._release(keys=self._quarantine_keys(), args=list(entry_ids)))
+
+    async def quarantine_due(self, now: datetime, limit: int = 100) -> list[dict[str, str]]:
+        """Entries with a code whose automatic retry is due at `now`, the most overdue first."""
+        ids: Any = await self.redis.zrangebyscore(
+            self.key("quarantined", "retry"), "-inf", now.timestamp(), start=0, num=limit
+        )
+        return await self.quarantine_entries([_str(i) for i in ids])
+
+    async def reschedule_quarantined(self, entry_id: str, attempts: int, at: datetime) -> None:
+        """Count a failed retry of the entry and set when the next one is due."""
+        await self._requarantine(
+            keys=self._quarantine_keys(), args=[entry_id, attempts, at.timestamp()]
+        )
+
+    async def release_unseen(self, source: Source, before: datetime) -> int:
+        """Release the entries of `source` without a code that were not seen since `before`:
+        after a complete re-read of the portal that started then, such a record no longer
+        exists or now decodes (the re-read would have quarantined it again)."""
+        stale = [
+            e["id"]
+            for e in await self.quarantined(QUARANTINE_KEPT, source)
+            if not e["code"] and datetime.fromisoformat(e["last_at"]) < before
+        ]
+        return await self.release_quarantined(stale)
+
+    async def migrate_legacy_quarantine(self) -> int:
+        """Fold a quarantine stream written by an older syncd (`{P}:quarantine`, an entry per
+        sighting) into the entries kept now (one per record); returns how many sightings."""
+        stream = self.key("quarantine")
+        if _str(await self.redis.type(stream)) != "stream":
+            return 0
+        await self.redis.delete(self.key("quarantine", "counts"))
+        moved, start = 0, "-"
+        while True:
+            entries: Any = await self.redis.xrange(stream, min=start, count=1000)
+            for entry_id, raw_fields in entries:
+                fields = {_str(k): _str(v) for k, v in raw_fields.items()}
+                seconds = int(_str(entry_id).split("-")[0]) / 1000
+                stamp = fields.get("updated_at")
+                rejected = Rejected(
+                    Source(fields.get("source", "city")),
+                    fields.get("code") or None,
+                    fields.get("reason", ""),
+                    json.loads(fields.get("raw") or "{}"),
+                    datetime.fromisoformat(stamp) if stamp else None,
+                )
+                at = datetime.fromtimestamp(seconds, UTC)
+                await self.upsert(rejected.source, [], None, [rejected], now=at)
+                moved += 1
+                start = "(" + _str(entry_id)
+            if len(entries) < 1000:
+                break
+        await self.redis.delete(stream)
+        return moved
 
     async def save_procedures(self, procedures: Sequence[Procedure], fetched_at: datetime) -> None:
         """Replace the catalogue in one transaction."""
@@ -902,6 +1186,26 @@ class Store:
         """The status hash: "<source>:<field>" -> value (see the key schema)."""
         raw = await self.redis.hgetall(self.key("status"))
         return {_str(k): _str(v) for k, v in raw.items()}
+
+    async def reread_position(self, source: Source, name: str) -> tuple[bool, Cursor | None]:
+        """Whether a re-read of `source` is under way (started, not finished), and where it
+        got to (None: nothing read yet, from the start of the feed)."""
+        raw = await self.redis.hget(self.key("reread"), f"{source.value}:{name}")
+        if raw is None:
+            return False, None
+        return True, Cursor.decode(_str(raw)) if raw else None
+
+    async def start_reread(self, source: Source, name: str, start: Cursor | None) -> None:
+        field = f"{source.value}:{name}"
+        await self.redis.hset(self.key("reread"), field, start.encode() if start else "")
+
+    async def end_reread(self, source: Source, name: str, at: datetime) -> None:
+        """A re-read finished: its position goes, and when it finished is recorded."""
+        field = f"{source.value}:{name}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.key("reread"), field)
+            pipe.hset(self.key("status"), f"{field}:reread_at", at.isoformat())
+            await pipe.execute()
 
     async def cursors(self) -> dict[Source, Cursor]:
         raw = await self.redis.hgetall(self.key("cursor"))
@@ -942,10 +1246,57 @@ class Store:
             out[source] = ReadState(source, complete, failed)
         return out
 
+    async def mark_read(self, source: Source, complete: bool, at: datetime) -> int:
+        """Record how a poll of `source` ended: a read that reached the end of the portal's
+        change feed makes its view complete and queues the dossiers waiting for it (returns
+        how many); a read that stopped short makes the view incomplete until one completes."""
+        keys = [
+            self.key("status"),
+            self.key("pending", source.value),
+            self.key("dirty"),
+            self.key("work"),
+        ]
+        args = [source.value, "1" if complete else "0", at.isoformat()]
+        return int(await self._mark_read(keys=keys, args=args))
+
+    async def waiting(self) -> dict[Source, int]:
+        """How many dossiers wait for each portal's complete read to judge their absence."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for source in Source:
+                pipe.scard(self.key("pending", source.value))
+            counts = await pipe.execute()
+        return {source: int(n) for source, n in zip(Source, counts, strict=True)}
+
+    async def promote_retries(self, now: datetime, limit: int = 1000) -> int:
+        """Queue the failed dossiers whose retry is due; returns how many."""
+        keys = [self.key("retry"), self.key("dirty"), self.key("work")]
+        return int(await self._promote(keys=keys, args=[now.timestamp(), limit]))
+
     async def dead_letters(self) -> list[dict[str, Any]]:
-        """Dossiers whose reconciliation failed too often to be retried on schedule: code,
-        error, attempts, first_at, last_at (none until poison isolation writes them)."""
-        return []
+        """Dossiers whose reconciliation failed too often to be retried on schedule, newest
+        failure first: code, error, attempts, first_at, last_at. Each is tried again when its
+        data changes, at the next sweep, or on `retry_failed`."""
+        return await self._failures("deadletter")
+
+    async def retrying(self) -> list[dict[str, Any]]:
+        """Dossiers whose reconciliation failed and will be tried again: as `dead_letters`,
+        with next_at (ISO time of the next attempt)."""
+        return await self._failures("poison")
+
+    async def _failures(self, name: str) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.key(name))
+        out = [json.loads(v) for v in raw.values()]
+        for entry in out:
+            if entry.get("next_at") is not None:
+                entry["next_at"] = datetime.fromtimestamp(float(entry["next_at"]), UTC).isoformat()
+        return sorted(out, key=lambda e: (str(e.get("last_at", "")), e["code"]), reverse=True)
+
+    async def retry_failed(self, codes: Sequence[str] | None = None) -> int:
+        """Queue dead letters (these codes, or all) to be reconciled again now; returns how
+        many were queued. They stay dead letters until a reconciliation succeeds."""
+        known = {e["code"] for e in await self.dead_letters()}
+        wanted = known if codes is None else known & set(codes)
+        return await self.enqueue(sorted(wanted))
 
     # --- work queue ----------------------------------------------------------------------
 
@@ -957,13 +1308,23 @@ class Store:
                 raise
 
     async def take_work(self, consumer: str, count: int, reclaim_idle_ms: int = 60_000) -> WorkItem:
-        """Up to `count` queued entries: first those another consumer took and never
-        acknowledged for `reclaim_idle_ms`, then new ones. Codes are deduplicated."""
+        """Up to `count` queued entries: first this consumer's own unacknowledged ones (a
+        batch whose write failed, or work claimed from a dead consumer), then those another
+        consumer took and never acknowledged for `reclaim_idle_ms`, then new ones. Codes are
+        deduplicated."""
         work = self.key("work")
-        reply: Any = await self.redis.xautoclaim(
-            work, GROUP, consumer, min_idle_time=reclaim_idle_ms, start_id="0-0", count=count
-        )
-        entries = list(reply[1])
+        own: Any = await self.redis.xreadgroup(GROUP, consumer, {work: "0"}, count=count)
+        entries = [e for _, stream_entries in own for e in stream_entries]
+        if len(entries) < count:
+            reply: Any = await self.redis.xautoclaim(
+                work,
+                GROUP,
+                consumer,
+                min_idle_time=reclaim_idle_ms,
+                start_id="0-0",
+                count=count - len(entries),
+            )
+            entries += list(reply[1])
         if len(entries) < count:
             fresh: Any = await self.redis.xreadgroup(
                 GROUP, consumer, {work: ">"}, count=count - len(entries)
@@ -993,34 +1354,57 @@ class Store:
         now: datetime,
         retired: Iterable[str] = (),
     ) -> None:
-        """Write decisions (corrected records, exclusions, the mismatch queue and its audit) and
-        acknowledge their work entries in one script (atomic, one round trip per batch).
+        """Write decisions and acknowledge their work entries: `apply_units` with one unit and
+        no snapshot check (for callers that are the only reconciler)."""
+        await self.apply_units([Unit((), tuple(decisions), tuple(retired))], done, now)
+
+    async def apply_units(
+        self,
+        units: Sequence[Unit],
+        done: WorkItem,
+        now: datetime,
+        snapshot: int | None = None,
+        failures: Mapping[str, str] | None = None,
+        retries: RetryPolicy = RetryPolicy(),
+    ) -> set[int]:
+        """Write decisions (corrected records, exclusions, the mismatch queue and its audit,
+        the period index, dossiers waiting for a complete view), record failed codes for
+        retry, and acknowledge the work entries, in one script (atomic, one round trip per
+        batch). Returns the indexes (into `units`) of the units skipped.
+
+        `snapshot`: the `Linked.snapshot` the units were decided from; a unit any of whose
+        codes was since written from a newer snapshot is skipped (a concurrent reconciler saw
+        newer data). `failures`: code -> error of codes whose reconciliation failed: each is
+        retried with backoff under `retries`, and is a dead letter after its attempts.
 
         Idempotent: applying the same decisions again at the same `now` leaves Redis as it was;
         at a later `now` only the mismatches' `last_seen_at` moves.
         """
-        args: list[Any] = [GROUP, now.isoformat(), len(done.entry_ids), *done.entry_ids]
-        for decision in decisions:
-            key = getattr(decision, "key", decision.code)
-            blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
-            matches = getattr(decision, "matches", ())
-            months, still_open = span((decision.corrected, *getattr(decision, "records", ())))
-            facts = {
-                "p": months,
-                "o": still_open,
-                "x": getattr(decision, "excluded", None) or None,
-                "c": matches[0].city_code if matches else None,
-                "n": matches[0].national_code if matches else None,
-                "h": matches[0].method.value if matches else None,
-                "m": [_mismatch_facts(m) for m in decision.mismatches],
-            }
-            args += (key, blob, json.dumps(facts, ensure_ascii=False))
-        # Keys whose records now belong to another dossier's decision (a national-only record
-        # matched later by alternate code or fingerprint): no corrected record of their own, and
-        # their mismatches close as no longer detected.
-        empty = json.dumps({"x": None, "c": None, "n": None, "m": []})
-        for key in retired:
-            args += (key, b"", empty)
+        args: list[Any] = [
+            GROUP,
+            now.isoformat(),
+            now.timestamp(),
+            "" if snapshot is None else snapshot,
+            retries.dead_after,
+            retries.backoff_seconds,
+            retries.backoff_max_seconds,
+            len(done.entry_ids),
+            *done.entry_ids,
+            len(units),
+        ]
+        for unit in units:
+            args += (len(unit.codes), *unit.codes, len(unit.decisions) + len(unit.retired))
+            for decision in unit.decisions:
+                args += _decision_args(decision)
+            # Keys whose records now belong to another dossier's decision (a national-only
+            # record matched later by alternate code or fingerprint): no corrected record of
+            # their own, and their mismatches close as no longer detected.
+            for key in unit.retired:
+                args += (key, b"", _RETIRED)
+        failed = failures or {}
+        args.append(len(failed))
+        for code, error in sorted(failed.items()):
+            args += (code, error)
         keys = [
             self.key("corrected"),
             self.key("mismatch"),
@@ -1033,8 +1417,14 @@ class Store:
             self.key("work"),
             self.key("match"),
             self.key("pidx"),
+            self.key("stamp"),
+            self.key("pending"),
+            self.key("poison"),
+            self.key("deadletter"),
+            self.key("retry"),
         ]
-        await self._apply(keys=keys, args=args)
+        skipped: Any = await self._apply(keys=keys, args=args)
+        return {int(n) - 1 for n in skipped}
 
     # --- the period index, flags and published reports ---------------------------------
 
@@ -1194,7 +1584,9 @@ class Store:
         if not await self.mismatch_index_ready() and await self.redis.exists(self.key("mismatch")):
             indexed = await self.rebuild_mismatch_index()
             log.info("mismatch_index_rebuilt", records=indexed)
-        await self.quarantine_counts()
+        moved = await self.migrate_legacy_quarantine()
+        if moved:
+            log.info("quarantine_migrated", sightings=moved)
 
     async def mismatch_counts(self) -> dict[tuple[str, str], int] | None:
         """How many mismatch records are in each (state, kind); None while the views are not
@@ -1271,8 +1663,25 @@ class Store:
         return removed
 
 
-def _quarantine_entry(entry_id: Any, fields: Mapping[Any, Any]) -> dict[str, str]:
-    return {"id": _str(entry_id), **{_str(k): _str(v) for k, v in fields.items()}}
+def _quarantine_entry(e: Mapping[str, Any]) -> dict[str, str]:
+    """A stored quarantine entry as text fields (times in ISO 8601)."""
+    out = {
+        name: "" if e.get(name) is None else str(e[name])
+        for name in ("id", "source", "code", "reason", "raw", "updated_at", "first_at", "last_at")
+    }
+    out["count"] = str(int(e.get("count") or 1))
+    out["attempts"] = str(int(e.get("attempts") or 0))
+    retry = e.get("next_retry")
+    out["next_retry"] = datetime.fromtimestamp(float(retry), UTC).isoformat() if retry else ""
+    return out
+
+
+def quarantine_id(source: Source, code: str | None, raw: str) -> str:
+    """A quarantine entry's id: one per record of a portal, by code; a record whose code
+    could not be read is known by a hash of its raw form."""
+    if code:
+        return f"{source.value}:{code}"
+    return f"{source.value}:~{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
 
 
 def _decode_many(codes: Sequence[str], blobs: Sequence[Any]) -> dict[str, Dossier]:
@@ -1281,6 +1690,27 @@ def _decode_many(codes: Sequence[str], blobs: Sequence[Any]) -> dict[str, Dossie
 
 def _str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+_RETIRED = json.dumps({"x": None, "c": None, "n": None, "m": []})
+
+
+def _decision_args(decision: Decision) -> tuple[str, bytes, str]:
+    """A decision as the apply script reads it: key, corrected blob, facts."""
+    blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
+    matches = decision.matches
+    months, still_open = span((decision.corrected, *decision.records))
+    facts = {
+        "p": months,
+        "o": still_open,
+        "x": decision.excluded or None,
+        "c": matches[0].city_code if matches else None,
+        "n": matches[0].national_code if matches else None,
+        "h": matches[0].method.value if matches else None,
+        "m": [_mismatch_facts(m) for m in decision.mismatches],
+        "w": [s.value for s in decision.waiting],
+    }
+    return decision.key, blob, json.dumps(facts, ensure_ascii=False)
 
 
 def _mismatch_facts(m: Mismatch) -> dict[str, Any]:

@@ -426,23 +426,72 @@ async def test_quarantine_list_and_counts(
 
 
 async def test_quarantine_counts_follow_trimming_and_older_streams(store: Store) -> None:
-    small = store_module._UPSERT.replace(
+    small = store_module.QUARANTINE_LUA.replace(
         "local QUARANTINE_KEPT = 100000", "local QUARANTINE_KEPT = 3"
     )
-    assert small != store_module._UPSERT
-    store._upsert = store.redis.register_script(small)
+    assert small != store_module.QUARANTINE_LUA
+    script = store_module._UPSERT.replace(store_module.QUARANTINE_LUA, small)
+    store._upsert = store.redis.register_script(script)
     for i in range(5):
         source = Source.CITY if i < 2 else Source.NATIONAL
         await store.upsert(source, [], None, [Rejected(source, f"Q{i}", "bad", {})])
     assert await store.quarantine_count() == 3
     assert await store.quarantine_counts() == {"national": 3}
-    # A stream written before the counts existed is counted once.
-    await store.redis.delete(store.key("quarantine", "counts"))
-    await store.upsert(Source.CITY, [], None, [Rejected(Source.CITY, "Q9", "bad", {})])
-    assert not await store.redis.exists(store.key("quarantine", "counts"))
-    assert await store.quarantine_counts() == {"national": 2, "city": 1}
-    await store.upsert(Source.CITY, [], None, [Rejected(Source.CITY, "Q10", "bad", {})])
-    assert await store.quarantine_counts() == {"national": 1, "city": 2}
+    assert [e["code"] for e in await store.quarantined()] == ["Q4", "Q3", "Q2"]
+
+    # A quarantine stream written by an older syncd (an entry per sighting) is folded into one
+    # entry per record, its counts rebuilt.
+    legacy = store_module.Store(store.redis, store.prefix + "-legacy")
+    try:
+        for code in ("A", "B", "A"):
+            await legacy.redis.xadd(
+                legacy.key("quarantine"),
+                {"source": "city", "code": code, "reason": "bad", "raw": "{}", "updated_at": ""},
+            )
+        await legacy.ensure_indexes()
+        assert await legacy.redis.type(legacy.key("quarantine")) in (b"none", "none")
+        entries = {e["code"]: e for e in await legacy.quarantined()}
+        assert sorted(entries) == ["A", "B"]
+        assert entries["A"]["count"] == "2"
+        assert await legacy.quarantine_counts() == {"city": 2}
+    finally:
+        await legacy.delete_all()
+
+
+async def test_a_record_quarantined_again_updates_its_entry_and_heals_when_it_decodes(
+    store: Store, dataset: Dataset
+) -> None:
+    """One entry per (portal, record): seen again it counts, keeps its first time and its
+    retry schedule; the same record stored whole later releases it."""
+    good = dataset.city[0]
+    bad = Rejected(Source.CITY, good.code, "dossierStatus: unknown", {"x": 1}, good.updated_at)
+    await store.upsert(Source.CITY, [], None, [bad], now=T0)
+    await store.upsert(
+        Source.CITY,
+        [],
+        None,
+        [replace(bad, reason="receiveDate: bad")],
+        now=T0 + timedelta(hours=1),
+    )
+    [entry] = await store.quarantined()
+    assert entry["id"] == f"city:{good.code}"
+    assert (entry["count"], entry["reason"]) == ("2", "receiveDate: bad")
+    assert entry["first_at"] == T0.isoformat()
+    assert entry["last_at"] == (T0 + timedelta(hours=1)).isoformat()
+    assert datetime.fromisoformat(entry["next_retry"]) == T0 + timedelta(
+        seconds=store_module.QUARANTINE_FIRST_RETRY_SECONDS
+    )
+    assert await store.quarantine_counts() == {"city": 1}
+    # A record of the same code on the other portal is another entry.
+    await store.upsert(Source.NATIONAL, [], None, [replace(bad, source=Source.NATIONAL)], now=T0)
+    assert await store.quarantine_counts() == {"city": 1, "national": 1}
+    assert await store.quarantine_due(T0) == []
+    due = await store.quarantine_due(T0 + timedelta(minutes=5))
+    assert {e["id"] for e in due} == {f"city:{good.code}", f"national:{good.code}"}
+
+    await store.upsert(Source.CITY, [good], None, now=T0 + timedelta(hours=2))
+    assert [e["id"] for e in await store.quarantined()] == [f"national:{good.code}"]
+    assert await store.quarantine_counts() == {"national": 1}
 
 
 # --------------------------------------------------------------------------------------------

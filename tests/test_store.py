@@ -31,9 +31,12 @@ def dossier(code: str, status: Status = Status.PROCESSING, minutes: int = 0) -> 
 
 
 async def snapshot(store: Store) -> dict[bytes, object]:
-    """Every key under the store's prefix with its full content (streams by entry)."""
+    """Every key under the store's prefix with its full content (streams by entry), less the
+    processes' own bookkeeping (leases and heartbeats: which process does what, not data)."""
     out: dict[bytes, object] = {}
     async for key in store.redis.scan_iter(match=f"{{{store.prefix}}}:*"):
+        if b":lease:" in key or b":alive:" in key or key.endswith(b":heartbeat"):
+            continue
         kind = await store.redis.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind == "hash":

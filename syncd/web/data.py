@@ -226,7 +226,7 @@ async def dossier_detail(c: Context, key: str) -> dict[str, Any] | None:
     corrected = (await store.load_corrected([key])).get(key)
     pair = json.loads(matched) if matched else None
     codes = {key}
-    codes |= {_text(x) for x in (city_alt, national_alt) if x}
+    codes |= {code for x in (city_alt, national_alt) if x for code in _text(x).split(",")}
     if pair:
         codes |= {v for v in (pair.get("city"), pair.get("national")) if v}
     if corrected is not None:

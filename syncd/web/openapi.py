@@ -305,15 +305,26 @@ def _schemas() -> dict[str, Schema]:
     )
     quarantined = obj(
         {
-            "id": {"type": "string", "description": "The quarantine stream's entry id"},
-            "at": TIME,
+            "id": {
+                "type": "string",
+                "description": '"<portal>:<code>" (one entry per record), or "<portal>:~<hash>"'
+                " for a record whose code could not be read",
+            },
+            "at": {**TIME, "description": "When the record was last seen malformed"},
+            "first_at": {**TIME, "description": "When it was first seen malformed"},
+            "seen": {"type": "integer", "minimum": 1, "description": "Times it was seen"},
+            "attempts": {"type": "integer", "minimum": 0, "description": "Retries made"},
+            "next_retry_at": {
+                **TIME_OR_NULL,
+                "description": "When it is fetched again by code (null: no code to fetch by)",
+            },
             "portal": STRING,
             "code": TEXT_OR_NULL,
             "reason": STRING,
             "updated_at": TIME_OR_NULL,
             "raw": {"description": "The rejected record, personal fields removed"},
         },
-        required=["id", "at", "portal", "reason"],
+        required=["id", "at", "first_at", "seen", "attempts", "portal", "reason"],
     )
     poller = obj({"stalled": {"type": "boolean"}, "last_success_at": TIME_OR_NULL}, required=[])
     return {

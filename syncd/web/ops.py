@@ -293,18 +293,25 @@ async def quarantine(request: web.Request) -> web.Response:
 
 
 def _quarantine_item(entry: dict[str, str]) -> dict[str, Any]:
-    """An entry with when it was quarantined (from its stream id) and its raw record parsed."""
-    millis = int(entry["id"].split("-")[0])
+    """An entry with its raw record parsed; `at` is when the record was last seen malformed."""
     try:
         raw: Any = json.loads(entry.get("raw") or "null")
     except ValueError:
         raw = entry.get("raw")
     return {
         "id": entry["id"],
-        "at": datetime.fromtimestamp(millis / 1000, VN_TZ).isoformat(),
+        "at": _local(entry["last_at"]),
+        "first_at": _local(entry["first_at"]),
+        "seen": int(entry["count"]),
+        "attempts": int(entry["attempts"]),
+        "next_retry_at": _local(entry["next_retry"]) if entry["next_retry"] else None,
         "portal": entry.get("source", ""),
         "code": entry.get("code") or None,
         "reason": entry.get("reason", ""),
         "updated_at": entry.get("updated_at") or None,
         "raw": raw,
     }
+
+
+def _local(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(VN_TZ).isoformat()
