@@ -46,6 +46,7 @@ from syncd import config as config_module
 from syncd import logs
 from syncd import queue as queue_module
 from syncd.config import Config, ConfigError
+from syncd.deadletters_cli import DeadLetterUsageError, add_deadletters_parser, deadletters_verb
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
 from syncd.i18n import MESSAGES, language, set_language, t
 from syncd.leases import Leases, consumer_name
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verbs.add_parser("serve", help=t("help.serve"))
     add_users_parser(verbs)
+    add_deadletters_parser(verbs)
 
     check = verbs.add_parser("check-config", help=t("help.check"))
     check.add_argument("file", nargs="?", help=t("help.check_file"))
@@ -255,6 +257,12 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await mismatches(config, args)
     if args.verb == "serve":
         return await serve(config)
+    if args.verb == "deadletters":
+        async with open_store(config) as store:
+            try:
+                return await deadletters_verb(store, args)
+            except DeadLetterUsageError as exc:
+                raise UsageError(str(exc)) from None
     if args.verb == "users":
         async with open_store(config) as store:
             try:

@@ -321,6 +321,40 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Resynced {portal}: {read} dossiers read, {written} new or changed, {rejected} "
         "quarantined; {reconciled} reconciled.",
     },
+    "help.deadletters": {
+        "vi": "hồ sơ đối chiếu lỗi nhiều lần (thư chết) và hồ sơ đang chờ thử lại",
+        "en": "dossiers whose reconciliation keeps failing (dead letters), and those to be retried",
+    },
+    "help.deadletters_list": {
+        "vi": "liệt kê (mặc định)",
+        "en": "list them (the default)",
+    },
+    "help.deadletters_retry": {
+        "vi": "đối chiếu lại ngay các hồ sơ này",
+        "en": "reconcile these dossiers again now",
+    },
+    "help.deadletters_all": {"vi": "mọi thư chết", "en": "every dead letter"},
+    "deadletters.count": {
+        "vi": "{dead} hồ sơ đối chiếu lỗi quá số lần cho phép (thư chết), {retrying} hồ sơ đang "
+        "chờ thử lại.",
+        "en": "{dead} dossiers failed too often (dead letters), {retrying} to be retried.",
+    },
+    "deadletters.retrying": {
+        "vi": "Đang chờ thử lại (mã, lần thử tới, số lần, lỗi):",
+        "en": "To be retried (code, next attempt, attempts, error):",
+    },
+    "deadletters.retry_what": {
+        "vi": "Cần chỉ ra mã hồ sơ, hoặc --all (không dùng cả hai)",
+        "en": "Name the dossier codes, or --all (not both)",
+    },
+    "deadletters.unknown": {
+        "vi": "Không phải thư chết: {codes}",
+        "en": "Not dead letters: {codes}",
+    },
+    "deadletters.queued": {
+        "vi": "Đã xếp {count} hồ sơ vào hàng đợi đối chiếu.",
+        "en": "{count} dossiers queued for reconciliation.",
+    },
     "quarantine.retry_what": {
         "vi": "Cần chỉ ra mã mục, hoặc --all",
         "en": "Name the entry ids, or --all",

@@ -64,6 +64,16 @@ def holder_of(token: str | None) -> str | None:
     return token.partition("|")[2] if token else None
 
 
+async def lease_holders(store: Store, duties: Iterable[str]) -> dict[str, str | None]:
+    """Who holds each duty now (None: nobody)."""
+    names = list(duties)
+    tokens = await store.redis.mget([store.key("lease", d) for d in names])
+    return {
+        d: holder_of(t.decode() if isinstance(t, bytes) else t)
+        for d, t in zip(names, tokens, strict=True)
+    }
+
+
 class Leases:
     def __init__(self, store: Store, holder: str, period: timedelta) -> None:
         self.store = store
@@ -84,15 +94,6 @@ class Leases:
 
     async def release(self, duty: str, token: str) -> None:
         await self._release(keys=self._keys(duty)[:1], args=[token])
-
-    async def holders(self, duties: Iterable[str]) -> dict[str, str | None]:
-        """Who holds each duty now (None: nobody)."""
-        names = list(duties)
-        tokens = await self.store.redis.mget([self.store.key("lease", d) for d in names])
-        return {
-            d: holder_of(t.decode() if isinstance(t, bytes) else t)
-            for d, t in zip(names, tokens, strict=True)
-        }
 
     async def retire(self) -> None:
         """This consumer stops: no heartbeat to wait out."""

@@ -14,6 +14,10 @@ Counted by the sync loop (portal: city, national):
     syncd_records_written_total{portal}     records new or newer written by the polls
     syncd_reconcile_batches_total           reconcile batches written
     syncd_reconciled_dossiers_total         dossiers decided and written by those batches
+    syncd_reconcile_failures_total          queued dossiers whose reconciliation failed (each
+                                            retried with backoff, then a dead letter)
+    syncd_cycle_failures_total              cycles that ended with an unexpected error (the
+                                            loop logs it and goes on after a pause)
 
 Read from Redis at each scrape (a few O(1) reads in two round trips, whatever the data size):
 
@@ -33,6 +37,16 @@ Read from Redis at each scrape (a few O(1) reads in two round trips, whatever th
                                             unknown), 0 for the others
     syncd_flagged_dossiers{flag}            dossiers having each deadline flag (overdue, late,
                                             due_soon, late_no_apology)
+    syncd_late_updates_total{portal}        records the scheduled re-reads found that polling
+                                            had missed (stamped behind the cursor), since the
+                                            store was created (all processes)
+    syncd_view_complete{portal}             1 if the portal's last poll reached the end of its
+                                            feed: absence on it is judged
+    syncd_waiting_dossiers{portal}          dossiers absent on the portal whose absence waits
+                                            for its next complete read
+    syncd_retrying_dossiers                 dossiers whose reconciliation failed, to be retried
+    syncd_dead_letters                      dossiers whose reconciliation failed too often
+                                            (`syncd deadletters`)
 """
 
 from __future__ import annotations
@@ -41,7 +55,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
@@ -93,6 +107,14 @@ class Metrics(Observer):
         self.dossiers = Counter(
             "syncd_reconciled_dossiers", "Dossiers decided and written by reconcile", registry=r
         )
+        self.failures = Counter(
+            "syncd_reconcile_failures",
+            "Queued dossiers whose reconciliation failed",
+            registry=r,
+        )
+        self.cycle_failures = Counter(
+            "syncd_cycle_failures", "Cycles that ended with an unexpected error", registry=r
+        )
         self.redis_up = Gauge("syncd_redis_up", "Whether Redis answered the scrape", registry=r)
         self.scraped = _Scraped()
         r.register(self.scraped)
@@ -115,6 +137,12 @@ class Metrics(Observer):
         self.batches.inc()
         self.dossiers.inc(count)
 
+    def failed(self, count: int) -> None:
+        self.failures.inc(count)
+
+    def cycle_failed(self) -> None:
+        self.cycle_failures.inc()
+
     # --- scraping --------------------------------------------------------------------------
 
     async def refresh(self, store: Store, now: datetime) -> None:
@@ -128,15 +156,18 @@ class Metrics(Observer):
                 depth, raw_status, *flag_counts = await pipe.execute()
             counts = await store.mismatch_counts()
             quarantined = await store.quarantine_counts()
+            failing = await store.failure_counts()
+            waiting = await store.waiting()
         except REDIS_ERRORS:
             self.redis_up.set(0)
             self.scraped.families = []
             return
         self.redis_up.set(1)
         status = {_text(k): _text(v) for k, v in raw_status.items()}
-        self.scraped.families = list(
-            _families(now, int(depth), status, flag_counts, counts, quarantined)
-        )
+        self.scraped.families = [
+            *_families(now, int(depth), status, flag_counts, counts, quarantined),
+            *_reliability(status, failing, waiting),
+        ]
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format (version 0.0.4)."""
@@ -191,6 +222,44 @@ def _families(
     for flag, n in zip(Flag, flag_counts, strict=True):
         family.add_metric([flag.value], int(n))
     yield family
+
+
+def _reliability(
+    status: dict[str, str], failing: tuple[int, int], waiting: dict[Source, int]
+) -> Iterator[Metric]:
+    late = CounterMetricFamily(
+        "syncd_late_updates",
+        "Records the re-reads found that polling had missed",
+        labels=["portal"],
+    )
+    complete = GaugeMetricFamily(
+        "syncd_view_complete",
+        "Whether the portal's last poll read its whole feed",
+        labels=["portal"],
+    )
+    waits = GaugeMetricFamily(
+        "syncd_waiting_dossiers",
+        "Dossiers whose absence on the portal waits for its complete read",
+        labels=["portal"],
+    )
+    for source in Source:
+        late.add_metric([source.value], int(status.get(f"{source.value}:late_updates", 0)))
+        complete.add_metric(
+            [source.value], 1 if status.get(f"{source.value}:complete") == "1" else 0
+        )
+        waits.add_metric([source.value], waiting.get(source, 0))
+    yield late
+    yield complete
+    yield waits
+    retrying, dead = failing
+    yield GaugeMetricFamily(
+        "syncd_retrying_dossiers",
+        "Dossiers whose reconciliation failed, to be retried",
+        value=retrying,
+    )
+    yield GaugeMetricFamily(
+        "syncd_dead_letters", "Dossiers whose reconciliation failed too often", value=dead
+    )
 
 
 def _text(value: bytes | str) -> str:

@@ -1272,6 +1272,14 @@ class Store:
         keys = [self.key("retry"), self.key("dirty"), self.key("work")]
         return int(await self._promote(keys=keys, args=[now.timestamp(), limit]))
 
+    async def failure_counts(self) -> tuple[int, int]:
+        """How many failed dossiers are to be retried, and how many are dead letters."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hlen(self.key("poison"))
+            pipe.hlen(self.key("deadletter"))
+            retrying, dead = await pipe.execute()
+        return int(retrying), int(dead)
+
     async def dead_letters(self) -> list[dict[str, Any]]:
         """Dossiers whose reconciliation failed too often to be retried on schedule, newest
         failure first: code, error, attempts, first_at, last_at. Each is tried again when its

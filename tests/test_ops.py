@@ -275,7 +275,14 @@ async def test_sync_status(
         "circuit": "unknown",
         "quarantined": 0,
         "resync": {"started_at": None, "finished_at": None, "error": None},
+        "complete": False,
+        "last_complete_at": None,
+        "waiting": 0,
+        "late_updates": 0,
+        "rereads": {"recent": None, "deep": None, "full": None},
+        "poller": None,
     }
+    assert (body["dead_letters"], body["retrying"]) == (0, 0)
     assert (await ops.get("/api/v1/sync/status", role=None))[0] == 401
     await syncer.cycle()
     polled_at = clock.now
@@ -296,6 +303,8 @@ async def test_sync_status(
         }
         assert portal["circuit"] == "closed"
         assert portal["last_error"] is None
+        assert portal["complete"] is True
+        assert portal["last_complete_at"] == polled_at.isoformat()
     assert body["portals"]["national"]["quarantined"] == 1
     assert body["portals"]["city"]["quarantined"] == 0
 

@@ -292,6 +292,30 @@ def _schemas() -> dict[str, Schema]:
             "cursor": nullable(obj({"updated_at": TIME, "code": STRING})),
             "circuit": {"type": "string", "enum": ["closed", "open", "half_open", "unknown"]},
             "quarantined": {"type": "integer", "minimum": 0},
+            "complete": {
+                "type": "boolean",
+                "description": "Its last poll read its whole feed: absence on it is judged",
+            },
+            "last_complete_at": TIME_OR_NULL,
+            "waiting": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Dossiers whose absence on it waits for its complete read",
+            },
+            "late_updates": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Records the re-reads found that polling had missed",
+            },
+            "rereads": {
+                "type": "object",
+                "additionalProperties": TIME_OR_NULL,
+                "description": "When each scheduled re-read (recent, deep, full) last finished",
+            },
+            "poller": {
+                **TEXT_OR_NULL,
+                "description": "The process polling it (holder of its lease), null if none",
+            },
             "resync": obj(
                 {
                     "started_at": TIME_OR_NULL,
@@ -412,9 +436,24 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "SyncStatus": obj(
-            {"portals": obj({"city": portal, "national": portal}, required=[])},
+            {
+                "portals": obj({"city": portal, "national": portal}, required=[]),
+                "dead_letters": {"type": "integer", "minimum": 0},
+                "retrying": {"type": "integer", "minimum": 0},
+            },
         ),
         "QuarantineEntry": quarantined,
+        "FailedDossier": obj(
+            {
+                "code": STRING,
+                "error": STRING,
+                "attempts": {"type": "integer", "minimum": 1},
+                "first_at": TIME,
+                "last_at": TIME,
+                "next_at": {**TIME, "description": "The next attempt (those to be retried)"},
+            },
+            required=["code", "error", "attempts", "first_at", "last_at"],
+        ),
         "Readiness": obj(
             {
                 "ready": {"type": "boolean"},
@@ -765,6 +804,49 @@ def _paths() -> dict[str, Any]:
                 description="Runs in the background; the sync status shows its progress. "
                 "503 when this server has no connection to the portals.",
                 errors=("400", "409"),
+            )
+        },
+        "/api/v1/deadletters": {
+            "get": operation(
+                "Dossiers whose reconciliation failed: dead letters, and those to be retried",
+                "viewer",
+                {
+                    "200": ok(
+                        "Newest failure first",
+                        obj(
+                            {
+                                "dead": array(ref("FailedDossier")),
+                                "retrying": array(ref("FailedDossier")),
+                            }
+                        ),
+                    )
+                },
+                tag="operations",
+            )
+        },
+        "/api/v1/deadletters/retry": {
+            "post": operation(
+                "Reconcile dead letters again now",
+                "admin",
+                {"202": ok("Queued", obj({"queued": {"type": "integer", "minimum": 0}}))},
+                tag="operations",
+                body={
+                    "oneOf": [
+                        obj(
+                            {"codes": {**array(STRING), "minItems": 1}},
+                            required=["codes"],
+                            additionalProperties=False,
+                        ),
+                        obj(
+                            {"all": {"type": "boolean", "enum": [True]}},
+                            required=["all"],
+                            additionalProperties=False,
+                        ),
+                    ]
+                },
+                description="Each code must be a dead letter (400 otherwise). They stay dead "
+                "letters until a reconciliation of them succeeds.",
+                errors=("400",),
             )
         },
         "/api/v1/quarantine": {

@@ -11,6 +11,11 @@
                                         portal, 503 when this server has no syncer
     GET  /api/v1/quarantine    viewer   ?limit (1-500, default 50), ?portal -> {"items": [...],
                                         "counts": {portal: n}}, newest first
+    GET  /api/v1/deadletters   viewer   {"dead": [...], "retrying": [...]}: dossiers whose
+                                        reconciliation failed (code, error, attempts, first_at,
+                                        last_at; next_at for those to be retried)
+    POST /api/v1/deadletters/retry  admin  {"codes": [...]} or {"all": true} -> 202
+                                        {"queued": n}: reconcile those dead letters again now
 
 Readiness body: {"ready", "redis", "pollers": {"city": {"stalled", "last_success_at"},
 "national": {...}}}. A poller is stalled when its last success (`{P}:status`, written by whichever
@@ -44,8 +49,9 @@ from aiohttp import web
 
 from connectors.base import Connector, Cursor
 from reconcile.model import VN_TZ, Source
+from syncd.leases import lease_holders
 from syncd.metrics import CONTENT_TYPE, Metrics
-from syncd.service import REDIS_ERRORS, Syncer
+from syncd.service import REDIS_ERRORS, Syncer, poll_duty
 from syncd.web.app import CONTEXT, Context, allow, ctx, problem, public, user_of
 from syncd.web.data import InputError, parse_day, record_action
 
@@ -74,6 +80,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/sync/status", status)
     app.router.add_post("/api/v1/sync/resync", resync)
     app.router.add_get("/api/v1/quarantine", quarantine)
+    app.router.add_get("/api/v1/deadletters", deadletters)
+    app.router.add_post("/api/v1/deadletters/retry", retry_deadletters)
 
 
 # --- health ----------------------------------------------------------------------------------
@@ -134,10 +142,17 @@ async def sync_status(c: Context) -> dict[str, Any]:
     last 20 failures, newest first: {at, error}), lag_seconds (since
     the last success, None if never), cursor ({updated_at, code} or None), circuit (closed,
     open, half_open, or unknown before the first poll), quarantined (records in the
-    quarantine) and resync ({started_at, finished_at, error}: the last one)."""
+    quarantine), resync ({started_at, finished_at, error}: the last one), complete (whether
+    its last poll read its whole feed: absence on it is judged), last_complete_at, waiting
+    (dossiers whose absence on it waits for a complete read), late_updates (records the
+    re-reads found that polling missed), rereads ({name: last finished}), poller (the process
+    holding its polling lease, None if none); and "dead_letters", "retrying" (counts)."""
     status = await c.store.status()
     cursors = await c.store.cursors()
     quarantined = await c.store.quarantine_counts()
+    waiting = await c.store.waiting()
+    retrying, dead = await c.store.failure_counts()
+    holders = await lease_holders(c.store, (poll_duty(s) for s in Source))
     now = c.clock()
     portals: dict[str, Any] = {}
     for source in Source:
@@ -167,8 +182,14 @@ async def sync_status(c: Context) -> dict[str, Any]:
                 "finished_at": fact("resync_finished_at"),
                 "error": fact("resync_error"),
             },
+            "complete": fact("complete") == "1",
+            "last_complete_at": fact("last_complete_at"),
+            "waiting": waiting.get(source, 0),
+            "late_updates": int(fact("late_updates") or 0),
+            "rereads": {name: fact(f"{name}:reread_at") for name in ("recent", "deep", "full")},
+            "poller": holders.get(poll_duty(source)),
         }
-    return {"portals": portals}
+    return {"portals": portals, "dead_letters": dead, "retrying": retrying}
 
 
 @allow("viewer")
@@ -267,6 +288,50 @@ async def _cancel_resyncs(app: web.Application) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+@allow("viewer")
+async def deadletters(request: web.Request) -> web.Response:
+    store = ctx(request).store
+    return web.json_response(
+        {"dead": await store.dead_letters(), "retrying": await store.retrying()}
+    )
+
+
+@allow("admin")
+async def retry_deadletters(request: web.Request) -> web.Response:
+    c = ctx(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        return problem(400, "Bad Request", "the body is not JSON")
+    codes = body.get("codes") if isinstance(body, dict) else None
+    every = body.get("all") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) - {"codes", "all"}:
+        return problem(400, "Bad Request", 'expected {"codes": [...]} or {"all": true}')
+    if every is True and codes is None:
+        wanted = None
+    elif (
+        every in (None, False)
+        and isinstance(codes, list)
+        and codes
+        and all(isinstance(x, str) for x in codes)
+    ):
+        known = {e["code"] for e in await c.store.dead_letters()}
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            return problem(400, "Bad Request", f"not dead letters: {', '.join(unknown)}")
+        wanted = codes
+    else:
+        return problem(400, "Bad Request", 'expected {"codes": [...]} or {"all": true}')
+    queued = await c.store.retry_failed(wanted)
+    user = user_of(request)
+    after = {"codes": wanted, "queued": queued}
+    await record_action(c, user.name if user else "", "retry", "deadletters", None, after)
+    return web.json_response({"queued": queued}, status=202)
 
 
 # --- quarantine ------------------------------------------------------------------------------
