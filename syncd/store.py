@@ -1211,6 +1211,11 @@ class Store:
         raw = await self.redis.hgetall(self.key("cursor"))
         return {Source(_str(k)): Cursor.decode(_str(v)) for k, v in raw.items()}
 
+    async def heartbeats(self) -> dict[str, str]:
+        """When each duty last made progress ("poll:<portal>": its last page written)."""
+        raw = await self.redis.hgetall(self.key("heartbeat"))
+        return {_str(k): _str(v) for k, v in raw.items()}
+
     async def record_status(self, source: Source, **facts: str | int) -> None:
         await self.redis.hset(
             self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}

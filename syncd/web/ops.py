@@ -17,13 +17,16 @@
     POST /api/v1/deadletters/retry  admin  {"codes": [...]} or {"all": true} -> 202
                                         {"queued": n}: reconcile those dead letters again now
 
-Readiness body: {"ready", "redis", "pollers": {"city": {"stalled", "last_success_at"},
-"national": {...}}}. A poller is stalled when its last success (`{P}:status`, written by whichever
-process runs the sync loop) is older than `http.stalled_after_intervals` x
-`runtime.poll_interval_seconds`. A portal never polled successfully counts from when this
-application was made instead: it is not stalled before that much time has passed, so a fresh
-install is ready while its first poll runs. When Redis cannot be read, the last successes are
-unknown and the same rule applies (the answer is 503 anyway).
+Readiness body: {"ready", "redis", "redis_state", "pollers": {"city": {"stalled", "last_success_at",
+"last_progress_at", "role", "holder"}, "national": {...}}}. Redis is "ok" (answered PING and the
+reads within a second), "busy" (slower than that, having answered within the stalled limit below: a
+long script, a big report; still ready) or "down" (not ready). A poller is judged by progress: it is
+stalled when neither its last successful poll nor the last page it wrote (`{P}:heartbeat`, written
+with every page by whichever process polls) is more recent than `http.stalled_after_intervals` x
+`runtime.poll_interval_seconds`, so a long but healthy cycle is not stalled. A portal never polled
+counts from when this application was made instead: a fresh install is ready while its first poll
+runs. `role` is this process's part in polling that portal: "polling" (it holds the portal's lease),
+"standby" (another process, `holder`, does), or "none" (nobody holds it now); a standby is ready.
 
 A resync reads the portal again from the given day (Vietnam time; null: from the beginning) in a
 background task of the application, leaving the stored cursor where it is, then reconciles what
@@ -62,6 +65,7 @@ QUARANTINE_LIMIT = 500
 
 METRICS = web.AppKey("syncd_metrics", Metrics)
 STARTED = web.AppKey("syncd_started", datetime)
+SEEN: web.AppKey[dict[str, datetime]] = web.AppKey("syncd_seen", dict)
 RESYNCS: web.AppKey[dict[str, asyncio.Task[None]]] = web.AppKey("syncd_resyncs", dict)
 
 
@@ -70,6 +74,7 @@ def add_routes(app: web.Application) -> None:
     c = app[CONTEXT]
     app[METRICS] = Metrics()
     app[STARTED] = c.clock()
+    app[SEEN] = {}
     app[RESYNCS] = {}
     if c.syncer is not None:
         c.syncer.observer = app[METRICS]
@@ -97,30 +102,49 @@ def stalled_after(c: Context) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-async def readiness(c: Context, started: datetime) -> dict[str, Any]:
-    """The body of /readyz (see the module docstring)."""
-    redis_ok = False
+async def readiness(c: Context, started: datetime, seen: dict[str, datetime]) -> dict[str, Any]:
+    """The body of /readyz (see the module docstring); `seen["redis"]`: when Redis last
+    answered (a slow answer is "busy" only if it answered within the stalled limit)."""
+    state = "down"
     status: dict[str, str] = {}
+    beats: dict[str, str] = {}
+    holders: dict[str, str | None] = {}
     try:
         async with asyncio.timeout(PING_TIMEOUT_SECONDS):
             await c.store.redis.ping()
-            redis_ok = True
+            state = "ok"
+            seen["redis"] = c.clock()
             status = await c.store.status()
-    except (TimeoutError, *REDIS_ERRORS):
+            beats = await c.store.heartbeats()
+            holders = await lease_holders(c.store, (poll_duty(s) for s in Source))
+    except TimeoutError:
+        recently = "redis" in seen and c.clock() - seen["redis"] <= stalled_after(c)
+        state = "ok" if state == "ok" else "busy" if recently else "down"
+    except REDIS_ERRORS:
         pass
+    me = c.syncer.consumer if c.syncer is not None else None
     now, limit = c.clock(), stalled_after(c)
     pollers = {}
     for source in Source:
         last = status.get(f"{source.value}:last_success_at")
-        since = datetime.fromisoformat(last) if last else started
-        pollers[source.value] = {"stalled": now - since > limit, "last_success_at": last}
-    ready = redis_ok and not any(p["stalled"] for p in pollers.values())
-    return {"ready": ready, "redis": redis_ok, "pollers": pollers}
+        progress = beats.get(poll_duty(source))
+        moments = [datetime.fromisoformat(t) for t in (last, progress) if t] or [started]
+        holder = holders.get(poll_duty(source))
+        role = "none" if holder is None else "polling" if holder == me else "standby"
+        pollers[source.value] = {
+            "stalled": now - max(moments) > limit,
+            "last_success_at": last,
+            "last_progress_at": progress,
+            "role": role,
+            "holder": holder,
+        }
+    ready = state != "down" and not any(p["stalled"] for p in pollers.values())
+    return {"ready": ready, "redis": state != "down", "redis_state": state, "pollers": pollers}
 
 
 @public
 async def readyz(request: web.Request) -> web.Response:
-    body = await readiness(ctx(request), request.app[STARTED])
+    body = await readiness(ctx(request), request.app[STARTED], request.app[SEEN])
     return web.json_response(body, status=200 if body["ready"] else 503)
 
 
