@@ -131,3 +131,26 @@ async def connectors(portals: MockPortals, config: Config) -> AsyncIterator[list
     yield made
     for connector in made:
         await connector.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def daemon_env(portals: MockPortals, prefix: str) -> dict[str, str]:
+    return {
+        "SYNCD_REDIS_URL": REDIS_URL,
+        "SYNCD_KEY_PREFIX": prefix,
+        "SYNCD_CITY_URL": portals.city_url,
+        "SYNCD_NATIONAL_URL": portals.national_url,
+        "SYNCD_POLL_INTERVAL": "0.3",
+    }
+
+
+@pytest.fixture
+async def prefixed_store(redis_client: aioredis.Redis, prefix: str) -> AsyncIterator[Store]:
+    s = Store(redis_client, prefix)
+    yield s
+    await s.delete_all()

@@ -9,8 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -89,29 +87,6 @@ async def start_daemon(env: dict[str, str], *args: str) -> Daemon:
         stderr=asyncio.subprocess.PIPE,
     )
     return Daemon(process)
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def daemon_env(portals: MockPortals, prefix: str) -> dict[str, str]:
-    return {
-        "SYNCD_REDIS_URL": REDIS_URL,
-        "SYNCD_KEY_PREFIX": prefix,
-        "SYNCD_CITY_URL": portals.city_url,
-        "SYNCD_NATIONAL_URL": portals.national_url,
-        "SYNCD_POLL_INTERVAL": "0.3",
-    }
-
-
-@pytest.fixture
-async def prefixed_store(redis_client: aioredis.Redis, prefix: str) -> AsyncIterator[Store]:
-    s = Store(redis_client, prefix)
-    yield s
-    await s.delete_all()
 
 
 def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:

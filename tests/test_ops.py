@@ -144,9 +144,10 @@ async def test_readyz_turns_503_when_a_poller_stalls(
     assert body["redis"] is True
     assert body["pollers"]["city"]["stalled"] is False
     assert body["pollers"]["national"]["stalled"] is True
-    assert body["pollers"]["national"]["last_success_at"] == (
-        clock.now - timedelta(seconds=limit + 1)
-    ).isoformat()
+    assert (
+        body["pollers"]["national"]["last_success_at"]
+        == (clock.now - timedelta(seconds=limit + 1)).isoformat()
+    )
     # A long but healthy poll writes pages: progress, not the last finished poll, counts.
     await store.upsert(Source.NATIONAL, [], None, now=clock.now)
     status, body = await ops.get("/readyz", role=None)
