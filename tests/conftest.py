@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 from connectors import scenario as scenario_module
 from connectors.base import Connector
 from connectors.city.client import CityConnector, CitySettings
-from connectors.dataset import AGENCY_CODE, Dataset
+from connectors.dataset import AGENCY_CODE, Dataset, generate
 from connectors.http import HttpSettings
 from connectors.mockserver import (
     CITY_API_KEY,
@@ -26,6 +27,7 @@ from connectors.mockserver import (
 from connectors.national.client import NationalConnector, NationalSettings
 from connectors.scenario import Scenario
 from reconcile.compare import Decision, Policy, decide
+from reconcile.model import Status
 from syncd import config as config_module
 from syncd.config import Config
 from syncd.store import Store
@@ -154,3 +156,23 @@ async def prefixed_store(redis_client: aioredis.Redis, prefix: str) -> AsyncIter
     s = Store(redis_client, prefix)
     yield s
     await s.delete_all()
+
+
+UNKNOWN_WORD = "pending_review"
+
+
+@pytest.fixture(scope="module")
+def odd_dataset() -> Dataset:
+    """Three city dossiers carry a native status the default map does not know."""
+    data = generate(dossiers=60, seed=5)
+    odd = {d.code for d in data.city if d.status is Status.PROCESSING}
+    odd = set(sorted(odd)[:3])
+    city = tuple(replace(d, native_status=UNKNOWN_WORD) if d.code in odd else d for d in data.city)
+    return replace(data, city=city)
+
+
+@pytest.fixture
+async def odd_portals(odd_dataset: Dataset, config: Config) -> AsyncIterator[MockPortals]:
+    running = await start_mock_portals(odd_dataset, config.city_statuses())
+    yield running
+    await running.stop()

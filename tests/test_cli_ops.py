@@ -4,40 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from connectors.city import mock as city_mock
 from connectors.city import wire as city_wire
-from connectors.dataset import Dataset, generate
-from connectors.mockserver import MockPortals, start_mock_portals
-from reconcile.model import Source, Status
-from syncd.config import Config
+from connectors.dataset import Dataset
+from connectors.mockserver import MockPortals
+from reconcile.model import Source
 from syncd.store import Store
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, UNKNOWN_WORD
 from tests.test_cli import run_cli
-
-UNKNOWN_WORD = "pending_review"
-
-
-@pytest.fixture(scope="module")
-def odd_dataset() -> Dataset:
-    """Three city dossiers carry a native status the default map does not know."""
-    data = generate(dossiers=60, seed=5)
-    odd = {d.code for d in data.city if d.status is Status.PROCESSING}
-    odd = set(sorted(odd)[:3])
-    city = tuple(replace(d, native_status=UNKNOWN_WORD) if d.code in odd else d for d in data.city)
-    return replace(data, city=city)
-
-
-@pytest.fixture
-async def odd_portals(odd_dataset: Dataset, config: Config) -> AsyncIterator[MockPortals]:
-    running = await start_mock_portals(odd_dataset, config.city_statuses())
-    yield running
-    await running.stop()
 
 
 def env_for(portals: MockPortals, store: Store) -> dict[str, str]:
