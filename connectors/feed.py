@@ -14,8 +14,11 @@ from typing import Any
 
 from connectors.base import Cursor
 
-# The mocks' clock control (connectors.mockserver), exempt from injected faults.
+# The mocks' controls (connectors.mockserver): the scenario clock and the injected faults, both
+# exempt from injected faults.
 CLOCK_PATH = "/_mock/clock"
+FAULTS_PATH = "/_mock/faults"
+CONTROL_PATHS = frozenset({CLOCK_PATH, FAULTS_PATH})
 
 
 class Feed:

@@ -3,13 +3,19 @@
 Served from a scenario, the mocks have a clock: `MockPortals.set_time` (or a POST to
 `/_mock/clock` on either mock, `{"advance_seconds": N}` or `{"at": "<ISO time>"}`) moves it, and
 every dossier whose view changed changes in both feeds at once, as on live portals where new events
-keep arriving while a client pages. `run_clock` advances it continuously.
+keep arriving while a client pages. `run_clock` advances it continuously (`{"speed": X}` on the
+same path sets its speed, 0 stops it).
+
+`/_mock/faults` changes the injected faults of both mocks while they run (a test harness storms
+the portals, then calms them): GET answers the current settings and the faults injected so far;
+POST `{"error_rate": 0.1, ...}` (any `FaultSettings` fields but malformed_kinds; those left out go
+back to none) replaces them. Both control paths are exempt from the faults.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +24,8 @@ from aiohttp import web
 from connectors.base import Cursor
 from connectors.city import mock as city_mock
 from connectors.dataset import AGENCY_CODE, Dataset
-from connectors.faults import FaultSettings
-from connectors.feed import CLOCK_PATH, Feed
+from connectors.faults import FAULTS, FaultSettings
+from connectors.feed import CLOCK_PATH, FAULTS_PATH, Feed
 from connectors.national import mock as national_mock
 from connectors.scenario import Scenario
 from reconcile.statusmap import StatusMap
@@ -37,6 +43,7 @@ class MockPortals:
     scenario: Scenario | None = None
     statuses: StatusMap | None = None
     at: datetime | None = None
+    speed: float = 0.0
     _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def set_time(self, at: datetime) -> int:
@@ -53,7 +60,14 @@ class MockPortals:
         )
 
     def run_clock(self, speed: float, tick: float = 1.0) -> None:
-        """Advance the clock by `speed` scenario seconds per real second, every `tick` s."""
+        """Advance the clock by `speed` scenario seconds per real second, every `tick` s (0:
+        stop it)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        self.speed = speed
+        if not speed:
+            return
 
         async def ticking() -> None:
             while True:
@@ -130,6 +144,12 @@ async def start_mock_portals(
     async def clock(request: web.Request) -> web.Response:
         try:
             body = await request.json()
+            if "speed" in body:
+                speed = float(body["speed"])
+                if not speed >= 0 or portals.scenario is None:
+                    raise ValueError("speed: a number >= 0, on mocks serving a scenario")
+                portals.run_clock(speed)
+                return web.json_response({"at": str(portals.at), "speed": speed})
             if "at" in body:
                 at = datetime.fromisoformat(str(body["at"]))
             else:
@@ -143,8 +163,37 @@ async def start_mock_portals(
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"at": at.isoformat(), "changed": changed})
 
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise TypeError("expected an object of fault settings")
+            unknown = set(body) - {f.name for f in fields(FaultSettings)} | (
+                set(body) & {"malformed_kinds"}
+            )
+            if unknown:
+                raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+            settings = FaultSettings(**body)
+            settings.validate()
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        for app in (city_app, national_app):
+            app[FAULTS].settings = settings
+        return await show_faults(request)
+
+    async def show_faults(request: web.Request) -> web.Response:
+        injected = {
+            name: dict(app[FAULTS].injected)
+            for name, app in (("city", city_app), ("national", national_app))
+        }
+        current = asdict(city_app[FAULTS].settings)
+        current.pop("malformed_kinds", None)
+        return web.json_response({"settings": current, "injected": injected})
+
     for app in (city_app, national_app):
         app.router.add_post(CLOCK_PATH, clock)
+        app.router.add_post(FAULTS_PATH, set_faults)
+        app.router.add_get(FAULTS_PATH, show_faults)
     city_runner, city_bound = await _start(city_app, host, city_port)
     national_runner, national_bound = await _start(national_app, host, national_port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host

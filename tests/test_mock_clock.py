@@ -118,3 +118,38 @@ async def test_mock_portals_command_serves_a_scenario_with_faults(store: Store) 
     truth = scenario_module.load("scenarios/example.json").views()
     assert set(await stored(store, Source.CITY)) == {d.code for d in truth.city}
     assert set(await stored(store, Source.NATIONAL)) == {d.code for d in truth.national}
+
+
+async def test_the_harness_changes_faults_and_the_clock_speed_while_the_mocks_run(
+    live: tuple[MockPortals, scenario_module.Scenario],
+) -> None:
+    portals, _ = live
+    async with aiohttp.ClientSession() as http:
+        url = f"{portals.national_url}/_mock/faults"
+        async with http.post(url, json={"error_rate": 1.0}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["settings"]["error_rate"] == 1.0
+        async with http.get(f"{portals.city_url}/api/v1/dossiers") as resp:
+            assert resp.status in (500, 502, 503)  # both mocks storm now
+        async with http.get(url) as resp:
+            body = await resp.json()
+            assert sum(body["injected"]["city"].values()) == 1
+        for bad in ({"error_rate": 2}, {"nonsense": 1}, {"malformed_kinds": ["date"]}, [1]):
+            async with http.post(url, json=bad) as resp:
+                assert resp.status == 400, bad
+        async with http.post(url, json={}) as resp:  # calm again
+            assert (await resp.json())["settings"]["error_rate"] == 0.0
+        async with http.get(f"{portals.city_url}/healthz") as resp:
+            assert resp.status == 200
+
+        clock = f"{portals.city_url}/_mock/clock"
+        async with http.post(clock, json={"speed": 3600}) as resp:
+            assert (await resp.json())["speed"] == 3600
+        assert portals.speed == 3600
+        async with http.post(clock, json={"speed": 0}) as resp:
+            assert resp.status == 200
+        at = portals.at
+        await asyncio.sleep(1.2)
+        assert portals.at == at  # stopped
+        async with http.post(clock, json={"speed": -1}) as resp:
+            assert resp.status == 400

@@ -27,7 +27,7 @@ from connectors.base import Cursor, WireError
 from connectors.city import wire
 from connectors.dataset import Dataset
 from connectors.faults import FAULTS, FaultSettings, RecordShape, install
-from connectors.feed import CLOCK_PATH, Feed
+from connectors.feed import CONTROL_PATHS, Feed
 from connectors.fields import parse_local
 from reconcile.model import Dossier, Source
 from reconcile.statusmap import StatusMap
@@ -85,7 +85,7 @@ def make_app(
 ) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(city_records(dataset.city, dataset, statuses))
-    install(app, faults, exempt={"/healthz", CLOCK_PATH})
+    install(app, faults, exempt={"/healthz", *CONTROL_PATHS})
 
     def authorised(request: web.Request) -> bool:
         return request.headers.get("X-Api-Key") == api_key

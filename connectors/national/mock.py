@@ -33,7 +33,7 @@ from aiohttp import web
 from connectors.base import Cursor, WireError
 from connectors.dataset import Dataset
 from connectors.faults import FAULTS, FaultSettings, RecordShape, install
-from connectors.feed import CLOCK_PATH, Feed
+from connectors.feed import CONTROL_PATHS, Feed
 from connectors.fields import parse_local
 from connectors.national import wire
 from reconcile.model import VN_TZ, Dossier, Procedure, Source
@@ -100,7 +100,7 @@ def make_app(
 ) -> web.Application:
     app = web.Application()
     app[FEED] = Feed(national_records(dataset.national, dataset))
-    install(app, faults, exempt={"/healthz", "/api/login", CLOCK_PATH})
+    install(app, faults, exempt={"/healthz", "/api/login", *CONTROL_PATHS})
     app[SESSIONS] = {}
     used: set[str] = set()  # sessions that have made a service call
     app[PROGRESS] = {}
