@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from reconcile.engine import REACHABLE, Decision, MismatchKind
+from reconcile.engine import REACHABLE, Decision, MismatchKind, Policy
 from reconcile.model import Dossier, Source, Status
 
 Action = Literal["create", "update"]
@@ -103,8 +103,9 @@ def _national_of(decision: Decision) -> Dossier | None:
     )
 
 
-def plan(decision: Decision) -> Plan | None:
-    """The push that fixes what this decision found safe to fix, or None (nothing to push)."""
+def plan(decision: Decision, policy: Policy) -> Plan | None:
+    """The push that fixes what this decision found safe to fix, or None (nothing to push).
+    An update never writes a field whose authority is the national portal."""
     target = decision.push
     if target is None:
         return None
@@ -134,6 +135,7 @@ def plan(decision: Decision) -> Plan | None:
     if any(m.kind is MismatchKind.STATUS and m.auto_resolvable for m in decision.mismatches):
         names.append("status")
         names += _DATES_OF.get(target.status, ())
+        names = [n for n in names if policy.source_of(n) is Source.CITY]
         steps = (Step(target.updated_at, target.status),)
     changes = {
         name: (field_text(national, name), field_text(target, name))
@@ -141,8 +143,8 @@ def plan(decision: Decision) -> Plan | None:
         if field_text(target, name) is not None
         and field_text(national, name) != field_text(target, name)
     }
-    if not changes:
-        return None
+    if "status" not in changes:
+        return None  # dates move only with the status they belong to
     return Plan(
         decision.key,
         national.code,

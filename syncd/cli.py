@@ -50,6 +50,7 @@ from syncd.deadletters_cli import DeadLetterUsageError, add_deadletters_parser, 
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
 from syncd.i18n import MESSAGES, language, set_language, t
 from syncd.leases import Leases, consumer_name
+from syncd.pusher import Pusher
 from syncd.report_cli import (
     REPORT_FORMATS,
     ReportUsageError,
@@ -66,6 +67,7 @@ from syncd.users_cli import add_users_parser, users_verb
 from syncd.web.app import make_app
 from syncd.web.auth import AuthError
 from syncd.web.server import serving
+from syncd.writeback_cli import WritebackUsageError, add_writeback_parser, writeback_verb
 
 log = structlog.get_logger("syncd")
 
@@ -143,8 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _mismatches_parser(verbs)
 
-    writeback = verbs.add_parser("writeback", help=t("help.writeback"))
-    writeback.add_argument("--format", choices=("text", "json"), default="text")
+    add_writeback_parser(verbs)
 
     verbs.add_parser("serve", help=t("help.serve"))
     add_users_parser(verbs)
@@ -252,7 +253,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.verb == "scenario":
         return scenario_verb(args)
     if args.verb == "writeback":
-        return await writeback_log(config, args.format)
+        async with open_store(config) as store:
+            try:
+                return await writeback_verb(store, args, config.writeback.enabled)
+            except WritebackUsageError as exc:
+                raise UsageError(str(exc)) from None
     if args.verb == "mismatches":
         return await mismatches(config, args)
     if args.verb == "serve":
@@ -311,15 +316,13 @@ async def open_syncer(
 ) -> AsyncIterator[Syncer]:
     """A `Syncer` on the configured store and portals (or the given ones), closed after."""
     national_connector = NationalConnector(national or config.national_settings())
-    connectors: list[Connector] = [
-        CityConnector(city or config.city_settings(), config.city_statuses()),
-        national_connector,
-    ]
+    city_connector = CityConnector(city or config.city_settings(), config.city_statuses())
+    connectors: list[Connector] = [city_connector, national_connector]
     try:
         async with open_store(config, prefix) as store:
             sweep = config.runtime.sweep_interval_hours
             consumer = consumer_name()
-            yield Syncer(
+            syncer = Syncer(
                 store,
                 connectors,
                 config.runtime.reconcile_batch,
@@ -327,13 +330,22 @@ async def open_syncer(
                 catalogue=national_connector,
                 catalogue_refresh=timedelta(hours=config.catalogue.refresh_hours),
                 policy=config.policy(),
-                pusher=national_connector if config.writeback.enabled else None,
+                writeback=config.writeback.enabled,
                 sweep_interval=timedelta(hours=sweep) if sweep else None,
                 due_soon_days=config.deadlines.due_soon_days,
                 retries=config.runtime.retries(),
                 leases=Leases(store, consumer, timedelta(seconds=config.runtime.lease_seconds)),
                 rereads=config.reread.schedules(),
             )
+            syncer.pusher = Pusher(
+                store,
+                national_connector,
+                city_connector,
+                config.writeback.settings(config.agency.name),
+                clock=syncer.clock,
+                procedures=lambda: syncer.procedures,
+            )
+            yield syncer
     finally:
         for connector in connectors:
             await connector.close()
@@ -729,20 +741,6 @@ async def serve_mocks(config: Config, args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await portals.stop()
-    return 0
-
-
-async def writeback_log(config: Config, fmt: str) -> int:
-    async with open_store(config) as store:
-        entries = await store.writebacks()
-    if fmt == "json":
-        print(json.dumps(entries, ensure_ascii=False, indent=2, sort_keys=True))
-        return 0
-    mode = "enabled" if config.writeback.enabled else "dry_run"
-    print(t("writeback.count", count=len(entries), mode=t(f"writeback.{mode}")))
-    for key in sorted(entries):
-        e = entries[key]
-        print(f"{key}  {e['mode']:<8}  {t('writeback.status')} {e['status']}  {e['at']}")
     return 0
 
 

@@ -27,6 +27,7 @@ from reconcile.deadlines import PausePolicy
 from reconcile.model import VN_TZ, Source
 from reconcile.statusmap import StatusMap
 from syncd.i18n import t
+from syncd.pusher import PushSettings
 from syncd.reports import ReportSettings
 from syncd.service import Reread
 from syncd.store import RetryPolicy
@@ -245,6 +246,19 @@ class ReconcileConfig:
 @dataclass(frozen=True)
 class WritebackConfig:
     enabled: bool
+    burst_share: float = field(metadata=_check("", low=0, high=1))
+    burst_min: int = field(metadata=_check("", low=0))
+    retry_after_seconds: float = field(metadata=_check("", low=0.1))
+    retry_max_seconds: float = field(metadata=_check("", low=0.1))
+
+    def settings(self, agency_name: str) -> PushSettings:
+        return PushSettings(
+            retry_after=timedelta(seconds=self.retry_after_seconds),
+            retry_max=timedelta(seconds=self.retry_max_seconds),
+            burst_share=self.burst_share,
+            burst_min=self.burst_min,
+            agency_name=agency_name,
+        )
 
 
 @dataclass(frozen=True)

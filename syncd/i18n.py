@@ -425,16 +425,69 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "--clock-speed needs a scenario (--scenario or mock.scenario)",
     },
     "help.writeback": {
-        "vi": "các hồ sơ cần đẩy lên Cổng DVCQG (đã đẩy, hoặc sẽ đẩy khi chạy thử)",
-        "en": "dossiers to push to the national portal (pushed, or to be pushed in dry run)",
+        "vi": "hàng đợi cập nhật lên Cổng DVCQG: chờ đẩy, đang đẩy, lỗi, đã đẩy",
+        "en": "the write-back outbox: to push, in flight, failed, done",
+    },
+    "help.writeback_list": {
+        "vi": "các mục đang chờ (mặc định)",
+        "en": "entries waiting (the default)",
+    },
+    "help.writeback_state": {
+        "vi": "chỉ các mục ở trạng thái này",
+        "en": "only entries in this state",
+    },
+    "help.writeback_log": {
+        "vi": "các mục đã xong (mới nhất trước)",
+        "en": "entries done with, newest first",
+    },
+    "help.writeback_retry": {"vi": "thử đẩy lại ngay", "en": "push these again now"},
+    "help.writeback_all_failed": {"vi": "mọi mục bị lỗi", "en": "every failed entry"},
+    "help.writeback_cancel": {
+        "vi": "hủy một mục (kế hoạch này không được lập lại; ghi nhật ký)",
+        "en": "cancel an entry (this plan is not taken again; audited)",
+    },
+    "help.writeback_release": {
+        "vi": "cho phép đẩy một đợt lớn đang bị giữ lại (ghi nhật ký)",
+        "en": "let a held burst of pushes go (audited)",
     },
     "writeback.count": {
-        "vi": "{count} hồ sơ cần đẩy lên Cổng DVCQG ({mode}):",
-        "en": "{count} dossiers to push to the national portal ({mode}):",
+        "vi": "{count} mục chờ cập nhật lên Cổng DVCQG ({mode}):",
+        "en": "{count} entries to push to the national portal ({mode}):",
     },
     "writeback.dry_run": {"vi": "chạy thử, chưa đẩy", "en": "dry run, nothing pushed"},
     "writeback.enabled": {"vi": "đang đẩy", "en": "pushing"},
-    "writeback.status": {"vi": "trạng thái", "en": "status"},
+    "writeback.held": {
+        "vi": "Đang giữ lại, chưa đẩy: {reason}. Xem xét rồi chạy: "
+        "syncd writeback release --reason …",
+        "en": "Held, nothing pushed: {reason}. Review, then: syncd writeback release --reason …",
+    },
+    "writeback.state.pending": {"vi": "chờ đẩy", "en": "pending"},
+    "writeback.state.in_flight": {"vi": "đang đẩy", "en": "in flight"},
+    "writeback.state.failed": {"vi": "lỗi, sẽ thử lại", "en": "failed, to be retried"},
+    "writeback.state.dry_run": {"vi": "chạy thử", "en": "dry run"},
+    "writeback.outcome.created": {"vi": "đã tạo", "en": "created"},
+    "writeback.outcome.updated": {"vi": "đã cập nhật", "en": "updated"},
+    "writeback.outcome.unchanged": {"vi": "không cần thay đổi", "en": "nothing to change"},
+    "writeback.outcome.superseded": {
+        "vi": "hồ sơ trên Cổng đã thay đổi, đối chiếu lại",
+        "en": "the portal's record changed; reconciled again",
+    },
+    "writeback.outcome.withdrawn": {"vi": "không còn cần", "en": "no longer needed"},
+    "writeback.outcome.cancelled": {"vi": "đã hủy", "en": "cancelled"},
+    "writeback.retry_what": {
+        "vi": "Cần chỉ ra mã hồ sơ, hoặc --all (không dùng cả hai)",
+        "en": "Name the dossier keys, or --all (not both)",
+    },
+    "writeback.unknown": {
+        "vi": "Không có trong hàng đợi: {keys}",
+        "en": "Not in the outbox: {keys}",
+    },
+    "writeback.retried": {"vi": "Sẽ thử lại ngay {count} mục.", "en": "{count} entries due now."},
+    "writeback.cancelled": {"vi": "Đã hủy mục {key}.", "en": "Entry {key} cancelled."},
+    "writeback.released": {
+        "vi": "Đã cho phép đẩy đợt đang giữ lại.",
+        "en": "The held burst may be pushed.",
+    },
     "help.check": {"vi": "kiểm tra một tệp cấu hình", "en": "validate a configuration file"},
     "help.serve": {
         "vi": "chỉ phục vụ giao diện vận hành (API, trang web), không đồng bộ",
@@ -577,6 +630,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "state.open": {"vi": "đang mở", "en": "open"},
     "state.claimed": {"vi": "đã nhận xử lý", "en": "claimed"},
+    "state.pushing": {
+        "vi": "đang cập nhật lên Cổng DVC quốc gia",
+        "en": "being pushed to the national portal",
+    },
     "state.resolved": {"vi": "đã giải quyết", "en": "resolved"},
     "state.auto_resolved": {"vi": "tự động giải quyết", "en": "auto-resolved"},
     "op.claim": {"vi": "nhận xử lý", "en": "claim it"},
@@ -596,6 +653,20 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "audit.auto_resolve": {"vi": "tự động giải quyết", "en": "auto-resolved"},
     "audit.reopen": {"vi": "mở lại", "en": "reopened"},
     "audit.claim": {"vi": "nhận xử lý", "en": "claimed"},
+    "audit.push_planned": {
+        "vi": "chờ cập nhật lên Cổng DVC quốc gia",
+        "en": "to be pushed to the national portal",
+    },
+    "audit.push": {
+        "vi": "đã cập nhật lên Cổng DVC quốc gia",
+        "en": "pushed to the national portal",
+    },
+    "audit.push_failed": {
+        "vi": "cập nhật lên Cổng DVC quốc gia thất bại",
+        "en": "push to the national portal failed",
+    },
+    "audit.push_cancel": {"vi": "hủy cập nhật", "en": "push cancelled"},
+    "audit.push_release": {"vi": "cho phép đẩy hàng loạt", "en": "burst of pushes released"},
     "audit.resolve": {"vi": "giải quyết", "en": "resolved"},
     "queue.unknown": {"vi": "Không có sai lệch {id}", "en": "No mismatch {id}"},
     "queue.bad_transition": {
@@ -728,6 +799,14 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "mismatch.history": {"vi": "Lịch sử", "en": "History"},
     "event.detected": {"vi": "phát hiện", "en": "detected"},
     "event.claimed": {"vi": "nhận xử lý", "en": "claimed"},
+    "event.being pushed": {
+        "vi": "chờ cập nhật lên Cổng DVC quốc gia",
+        "en": "being pushed to the national portal",
+    },
+    "event.reopened: no longer pushed": {
+        "vi": "mở lại: không còn được cập nhật tự động",
+        "en": "reopened: no longer pushed",
+    },
     "event.resolved": {"vi": "giải quyết", "en": "resolved"},
     "event.reopened": {"vi": "mở lại", "en": "reopened"},
     "event.auto_resolved": {"vi": "tự động giải quyết", "en": "auto-resolved"},

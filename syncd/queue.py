@@ -36,8 +36,9 @@ from reconcile.model import VN_TZ, Dossier, Source
 from syncd.i18n import t
 from syncd.store import MISMATCH_LUA, OVERRIDE_FIELDS, Store
 
-STATES = ("open", "claimed", "resolved", "auto_resolved")
-ACTIVE_STATES = ("open", "claimed")
+STATES = ("open", "claimed", "pushing", "resolved", "auto_resolved")
+# `pushing`: write-back will fix it (syncd.outbox); it resolves when a later read agrees.
+ACTIVE_STATES = ("open", "claimed", "pushing")
 ACTIONS = ("accept_city", "accept_national", "manual", "ignore")
 
 # The fields of the corrected record a kind of mismatch is about (none: only the state changes
@@ -72,7 +73,7 @@ if r.state == nil then return {'unknown'} end
 local was = r.state
 local before = state_of(r)
 if op == 'claim' then
-  if r.state ~= 'open' then
+  if r.state ~= 'open' and r.state ~= 'pushing' then
     return {'state', r.state, r.claimed_by == NULL and '' or r.claimed_by}
   end
   r.state = 'claimed'
@@ -80,7 +81,9 @@ if op == 'claim' then
   r.claimed_at = now
   remember(r, {at = now, event = 'claimed', by = who})
 elseif op == 'resolve' then
-  if r.state ~= 'open' and r.state ~= 'claimed' then return {'state', r.state, ''} end
+  if r.state ~= 'open' and r.state ~= 'claimed' and r.state ~= 'pushing' then
+    return {'state', r.state, ''}
+  end
   local written = NULL
   if #ARGV > 7 then
     written = {}
@@ -99,7 +102,7 @@ elseif op == 'resolve' then
   remember(r, {at = now, event = 'resolved', by = who, action = ARGV[6], value = shown,
                reason = reason})
 elseif op == 'reopen' then
-  if r.state == 'open' then return {'state', r.state, ''} end
+  if r.state == 'open' or r.state == 'pushing' then return {'state', r.state, ''} end
   if withdraw(KEYS[4], r) then requeue(KEYS[5], KEYS[6], r.key) end
   r.state = 'open'
   r.resolution = NULL

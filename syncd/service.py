@@ -33,7 +33,9 @@ from reconcile.compare import Decision, Policy, decide_all
 from reconcile.engine import components
 from reconcile.flags import Flags, flags_of
 from reconcile.model import VN_TZ, Dossier, Procedure, Source
+from reconcile.writeback import plan
 from syncd.leases import Leases, consumer_name
+from syncd.pusher import Pusher
 from syncd.store import LeaseLost, RetryPolicy, Store, Unit, WorkItem
 
 log = structlog.get_logger("syncd")
@@ -47,10 +49,6 @@ REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 
 class CatalogueSource(Protocol):
     async def procedures(self) -> tuple[list[Procedure], list[str]]: ...
-
-
-class Pusher(Protocol):
-    async def push(self, dossier: Dossier) -> str: ...
 
 
 class Observer:
@@ -167,6 +165,7 @@ class Syncer:
         catalogue_refresh: timedelta = timedelta(hours=24),
         policy: Policy | None = None,
         pusher: Pusher | None = None,
+        writeback: bool = False,
         sweep_interval: timedelta | None = None,
         calendar: WorkingCalendar | None = None,
         due_soon_days: int = 1,
@@ -183,7 +182,10 @@ class Syncer:
         self.catalogue_refresh = catalogue_refresh
         self.procedures: dict[str, Procedure] = {}
         self.policy = policy or Policy()
-        self.pusher = pusher  # None: write-back in dry run
+        # Write-back: with `writeback`, plans go to the outbox to be pushed by `pusher` (run by
+        # the process that polls the national portal); without, they are kept as a dry run.
+        self.pusher = pusher
+        self.writeback = writeback
         self.sweep_interval = sweep_interval
         self.calendar = calendar or self.policy.calendar or WorkingCalendar()
         self.due_soon_days = due_soon_days
@@ -366,7 +368,8 @@ class Syncer:
                     linked.complete,
                 )
                 keys = {d.key for d in decisions}
-                unit = Unit(tuple(own), decisions, tuple(c for c in own if c not in keys))
+                plans = {d.key: p for d in decisions if (p := plan(d, self.policy)) is not None}
+                unit = Unit(tuple(own), decisions, tuple(c for c in own if c not in keys), plans)
                 batch.add(unit, self.flags(decisions))
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
@@ -382,7 +385,6 @@ class Syncer:
         applied = await self._apply(batch, work)
         decisions = [d for unit in applied for d in unit.decisions]
         await self.store.save_flags(flag for unit in applied for flag in batch.flags[id(unit)])
-        await self.write_back(decisions)
         self.observer.reconciled(len(decisions))
         if batch.failures:
             self.observer.failed(len(batch.failures))
@@ -402,7 +404,7 @@ class Syncer:
         now = self.clock()
         try:
             skipped = await self.store.apply_units(
-                batch.units, work, now, batch.snapshot, batch.failures, self.retries
+                batch.units, work, now, batch.snapshot, batch.failures, self.retries, self.mode
             )
         except redis.exceptions.ResponseError as exc:
             log.error("apply_failed", error=str(exc), units=len(batch.units))
@@ -410,7 +412,7 @@ class Syncer:
             for index, unit in enumerate(batch.units):
                 try:
                     skipped |= {index} & await self.store.apply_units(
-                        [unit], WorkItem((), ()), now, batch.snapshot
+                        [unit], WorkItem((), ()), now, batch.snapshot, writeback=self.mode
                     )
                 except redis.exceptions.ResponseError as unit_exc:
                     skipped.add(index)
@@ -420,29 +422,6 @@ class Syncer:
         if skipped:
             log.info("reconcile_overtaken", units=len(skipped))
         return [unit for index, unit in enumerate(batch.units) if index not in skipped]
-
-    async def write_back(self, decisions: Sequence[Decision]) -> None:
-        """Push what reconciliation found safe to fix to the national portal, or, in dry run
-        (the default), record what would be pushed. The log keeps one entry per dossier that
-        needs a push; a dossier that no longer needs one leaves it."""
-        pushes: dict[str, dict[str, str]] = {}
-        settled = [d.key for d in decisions if d.push is None]
-        now = self.clock().isoformat()
-        for decision in decisions:
-            record = decision.push
-            if record is None:
-                continue
-            entry = {"code": record.code, "status": str(int(record.status)), "at": now}
-            if self.pusher is None:
-                entry["mode"] = "dry_run"
-            else:
-                try:
-                    entry["mode"] = await self.pusher.push(record)
-                except PortalError as exc:
-                    entry |= {"mode": "failed", "error": str(exc)}
-                    log.warning("writeback_failed", code=record.code, error=str(exc))
-            pushes[decision.key] = entry
-        await self.store.record_writeback(pushes, settled)
 
     async def reconcile_codes(self, codes: Sequence[str]) -> list[Decision]:
         """Reconcile these codes now, whether or not they are queued (on demand)."""
@@ -652,6 +631,11 @@ class Syncer:
     def _drop_token(self, source: Source) -> None:
         self.tokens.pop(poll_duty(source), None)
 
+    @property
+    def mode(self) -> str:
+        """How the outbox takes plans: "push" or "dry_run"."""
+        return "push" if self.writeback else "dry_run"
+
     def holds(self, duty: str) -> bool:
         """Whether this process does `duty` now (always, without leases)."""
         return self.leases is None or bool(self.tokens.get(duty))
@@ -688,6 +672,21 @@ class Syncer:
                 await self.keep_leases()
             except REDIS_ERRORS as exc:
                 log.warning("lease_renewal_failed", error=str(exc))
+
+    async def _pushing(self, every: float = 1.0) -> None:
+        """Drain the outbox every `every` seconds while this process polls the national portal
+        (its rate limit and breaker are the pusher's), independent of the cycle; errors are
+        logged and waited out."""
+        assert self.pusher is not None
+        while True:
+            await asyncio.sleep(every)
+            if not self.holds(poll_duty(Source.NATIONAL)):
+                continue
+            try:
+                await self.pusher.drain()
+            except Exception:
+                log.exception("push_drain_failed")
+                await asyncio.sleep(every * 5)
 
     async def release_leases(self) -> None:
         """Give up the leases held (on a clean stop: a standby takes over at once)."""
@@ -753,9 +752,11 @@ class Syncer:
         failures = 0
         redis_down = False
         last: CycleResult | None = None
-        keeper = None
+        keeper = pushing = None
         if self.leases is not None and not once:
             keeper = asyncio.create_task(self._keeping_leases())
+        if self.writeback and self.pusher is not None and not once:
+            pushing = asyncio.create_task(self._pushing())
         try:
             while not self.stopping.is_set():
                 try:
@@ -791,10 +792,11 @@ class Syncer:
                     break
                 await self._sleep(interval)
         finally:
-            if keeper is not None:
-                keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await keeper
+            for task in (keeper, pushing):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await self.release_leases()
         return last
 
@@ -817,6 +819,8 @@ class Syncer:
         self.last_cycle = await self.cycle()
         if maintaining:
             await self.refresh_flags()
+        if self.writeback and self.pusher is not None and self.holds(poll_duty(Source.NATIONAL)):
+            await self.pusher.drain()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

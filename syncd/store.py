@@ -94,7 +94,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +110,8 @@ from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
 from reconcile.flags import Flag, Flags
 from reconcile.model import Dossier, Procedure, Source, to_micros
 from reconcile.period import Period, span
+from reconcile.writeback import Plan
+from syncd.outbox import OUTBOX_LUA, Outbox, OutboxKeys, plan_json
 
 GROUP = "reconcilers"
 RECENT_ERRORS = 20
@@ -391,7 +393,7 @@ local function withdraw(override, r)
   return any
 end
 
-local ACTIVE = {open = true, claimed = true}
+local ACTIVE = {open = true, claimed = true, pushing = true}
 
 -- A time as Python's isoformat writes it, as epoch seconds in decimal text (the score of the
 -- sorted views): whole seconds computed exactly, the fraction copied as written, so a score is
@@ -458,18 +460,22 @@ end
 
 _APPLY = (
     MISMATCH_LUA
+    + OUTBOX_LUA
     + """
 -- KEYS: corrected, mismatch, mismatch:open, mismatch:kinds, audit, excluded, override, dirty,
 --       work, match, pidx (the period index's base name), stamp, pending (base name of the
---       sets "<base>:city", "<base>:national"), poison, deadletter, retry
+--       sets "<base>:city", "<base>:national"), poison, deadletter, retry, outbox, outbox:due,
+--       pushlog, outbox:cancelled
 -- ARGV: group, now (ISO), now (epoch seconds), snapshot ('' = no check), dead-letter attempts,
---       backoff base (s), backoff cap (s), number of entry ids e, e ids,
+--       backoff base (s), backoff cap (s), write-back mode ('push' or 'dry_run'),
+--       number of entry ids e, e ids,
 --       number of units u, per unit: number of codes k, k codes (every code the unit was
 --       decided from), number of decisions d, d x (key, corrected blob ('' = none), facts):
 --       facts: {"x": excluded reason or null, "c", "n": the matched pair's city and national
 --               codes (or null), "m": [{kind, severity, city, national, detail, auto, rule}],
 --               "p": months spanned ["YYYY-MM"], "o": still open (bool),
---               "w": portals whose complete read its absence waits for},
+--               "w": portals whose complete read its absence waits for,
+--               "wb": the write-back plan (JSON, syncd.outbox) or absent},
 --       then the number of failed codes f, f x (code, error)
 -- A unit is written only if none of its codes was written from a newer snapshot (`stamp`):
 -- another reconciler saw newer data, and what it wrote stands. Returns the numbers (1-based)
@@ -477,11 +483,13 @@ _APPLY = (
 local now, now_epoch = ARGV[2], tonumber(ARGV[3])
 local snapshot = tonumber(ARGV[4])
 local dead_after, backoff, backoff_cap = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local e = tonumber(ARGV[8])
+local mode = ARGV[8]
+local e = tonumber(ARGV[9])
 -- No record yet: the views will cover every record from the first one on.
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2] .. ':indexed', '1') end
 local ids = {}
-for i = 9, 8 + e do ids[#ids + 1] = ARGV[i] end
+for i = 10, 9 + e do ids[#ids + 1] = ARGV[i] end
+local o = {KEYS[17], KEYS[18], KEYS[19], KEYS[5], KEYS[20]}
 local poisoned = redis.call('EXISTS', KEYS[14]) == 1 or redis.call('EXISTS', KEYS[15]) == 1
 
 local function auto_resolve(r, reason)
@@ -492,6 +500,16 @@ local function auto_resolve(r, reason)
   r.resolution = {action = 'accept_city', value = NULL, reason = reason, by = 'syncd', at = now}
   remember(r, {at = now, event = 'auto_resolved', by = 'syncd', reason = reason})
   audit(KEYS[5], now, 'syncd', 'auto_resolve', r.id, before, state_of(r))
+end
+
+-- Write-back will fix it: it stays active, being pushed, until a later read agrees.
+local function being_pushed(r)
+  local before = state_of(r)
+  r.state = 'pushing'
+  r.claimed_by = NULL
+  r.claimed_at = NULL
+  remember(r, {at = now, event = 'being pushed', by = 'syncd'})
+  audit(KEYS[5], now, 'syncd', 'push_planned', r.id, before, state_of(r))
 end
 
 local function reopen(r, event)
@@ -529,6 +547,8 @@ local function index(key, months, still_open)
 end
 
 local function write(key, blob, facts)
+  local planned = (facts.wb ~= nil and facts.wb ~= NULL) and facts.wb or ''
+  local pushed = o_plan(o, now, now_epoch, key, planned, mode) and mode == 'push'
   if blob == '' then
     redis.call('HDEL', KEYS[1], key)
     index(key, {}, false)
@@ -591,8 +611,10 @@ local function write(key, blob, facts)
         remember(r, {at = now, event = 'detected', by = 'syncd'})
         audit(KEYS[5], now, 'syncd', 'detect', id, 'null', state_of(r))
       end
-      if m.auto and (r.state == 'open' or r.state == 'claimed') then
-        auto_resolve(r, 'auto: ' .. m.rule)
+      if m.auto and pushed and r.state == 'open' then
+        being_pushed(r)
+      elseif r.state == 'pushing' and not (m.auto and pushed) then
+        reopen(r, 'reopened: no longer pushed')
       end
       save(KEYS[2], KEYS[3], r, raw, was)
     end
@@ -607,7 +629,7 @@ local function write(key, blob, facts)
           local was = r.state
           r.present = false
           remember(r, {at = now, event = 'no longer detected', by = 'syncd'})
-          if r.state == 'open' or r.state == 'claimed' then auto_resolve(r, GONE) end
+          if ACTIVE[r.state] then auto_resolve(r, GONE) end
           save(KEYS[2], KEYS[3], r, raw, was)
         end
       end
@@ -637,7 +659,7 @@ local function healed(code)
 end
 
 local skipped = {}
-local at = 9 + e
+local at = 10 + e
 for unit = 1, tonumber(ARGV[at]) do
   at = at + 1
   local k = tonumber(ARGV[at])
@@ -782,11 +804,13 @@ class Unit:
     """Decisions made together from one link component: written together or not at all.
 
     `codes`: every code of the records they were decided from (their snapshot stamps);
-    `retired`: keys that no longer name a dossier of their own."""
+    `retired`: keys that no longer name a dossier of their own; `plans`: the write-back plan
+    of each decision that calls for one, by key."""
 
     codes: tuple[str, ...]
     decisions: tuple[Decision, ...]
     retired: tuple[str, ...] = ()
+    plans: Mapping[str, Plan] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -819,6 +843,16 @@ class Store:
         self._requarantine = client.register_script(_REQUARANTINE)
         self._reindex = client.register_script(_REINDEX)
         self._page = client.register_script(_PAGE)
+        self.outbox = Outbox(
+            client,
+            OutboxKeys(
+                self.key("outbox"),
+                self.key("outbox", "due"),
+                self.key("pushlog"),
+                self.key("audit"),
+                self.key("outbox", "cancelled"),
+            ),
+        )
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -988,26 +1022,6 @@ class Store:
                 chunk = []
         if chunk:
             yield chunk
-
-    async def record_writeback(
-        self, pushes: Mapping[str, dict[str, str]], settled: Iterable[str]
-    ) -> None:
-        """The write-back log: per dossier the latest push (done or, in dry run, that would be
-        done); dossiers that no longer need one leave it."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            gone = list(settled)
-            if gone:
-                pipe.hdel(self.key("writeback"), *gone)
-            if pushes:
-                pipe.hset(
-                    self.key("writeback"),
-                    mapping={k: json.dumps(v, ensure_ascii=False) for k, v in pushes.items()},
-                )
-            await pipe.execute()
-
-    async def writebacks(self) -> dict[str, dict[str, str]]:
-        raw = await self.redis.hgetall(self.key("writeback"))
-        return {_str(k): json.loads(v) for k, v in raw.items()}
 
     async def excluded(self, keys: Sequence[str] | None = None) -> dict[str, str]:
         """Why dossiers are left out of the counts: these keys, or all (None)."""
@@ -1216,6 +1230,24 @@ class Store:
         raw = await self.redis.hgetall(self.key("heartbeat"))
         return {_str(k): _str(v) for k, v in raw.items()}
 
+    async def release_writeback(self, who: str, reason: str, at: datetime) -> None:
+        """Let a held burst of pushes go (syncd.pusher), on an operator's word: audited."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.key("status"), "writeback:held")
+            pipe.hset(self.key("status"), "writeback:released", at.isoformat())
+            held, _ = await pipe.execute()
+        await self.redis.xadd(
+            self.key("audit"),
+            {
+                "at": at.isoformat(),
+                "who": who,
+                "action": "push_release",
+                "id": "writeback",
+                "before": _str(held) if held else "null",
+                "after": json.dumps({"reason": reason}, ensure_ascii=False),
+            },
+        )
+
     async def record_status(self, source: Source, **facts: str | int) -> None:
         await self.redis.hset(
             self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}
@@ -1379,6 +1411,7 @@ class Store:
         snapshot: int | None = None,
         failures: Mapping[str, str] | None = None,
         retries: RetryPolicy = RetryPolicy(),
+        writeback: str = "dry_run",
     ) -> set[int]:
         """Write decisions (corrected records, exclusions, the mismatch queue and its audit,
         the period index, dossiers waiting for a complete view), record failed codes for
@@ -1389,6 +1422,9 @@ class Store:
         codes was since written from a newer snapshot is skipped (a concurrent reconciler saw
         newer data). `failures`: code -> error of codes whose reconciliation failed: each is
         retried with backoff under `retries`, and is a dead letter after its attempts.
+        `writeback`: "push" (the units' plans go to the outbox to be pushed, and the mismatches
+        they fix are being pushed) or "dry_run" (the plans are kept as what would be pushed;
+        the mismatches stay open for operators).
 
         Idempotent: applying the same decisions again at the same `now` leaves Redis as it was;
         at a later `now` only the mismatches' `last_seen_at` moves.
@@ -1401,6 +1437,7 @@ class Store:
             retries.dead_after,
             retries.backoff_seconds,
             retries.backoff_max_seconds,
+            writeback,
             len(done.entry_ids),
             *done.entry_ids,
             len(units),
@@ -1408,7 +1445,7 @@ class Store:
         for unit in units:
             args += (len(unit.codes), *unit.codes, len(unit.decisions) + len(unit.retired))
             for decision in unit.decisions:
-                args += _decision_args(decision)
+                args += _decision_args(decision, unit.plans.get(decision.key))
             # Keys whose records now belong to another dossier's decision (a national-only
             # record matched later by alternate code or fingerprint): no corrected record of
             # their own, and their mismatches close as no longer detected.
@@ -1435,6 +1472,10 @@ class Store:
             self.key("poison"),
             self.key("deadletter"),
             self.key("retry"),
+            self.key("outbox"),
+            self.key("outbox", "due"),
+            self.key("pushlog"),
+            self.key("outbox", "cancelled"),
         ]
         skipped: Any = await self._apply(keys=keys, args=args)
         return {int(n) - 1 for n in skipped}
@@ -1708,7 +1749,7 @@ def _str(value: bytes | str) -> str:
 _RETIRED = json.dumps({"x": None, "c": None, "n": None, "m": []})
 
 
-def _decision_args(decision: Decision) -> tuple[str, bytes, str]:
+def _decision_args(decision: Decision, plan: Plan | None) -> tuple[str, bytes, str]:
     """A decision as the apply script reads it: key, corrected blob, facts."""
     blob = codec.dumps(decision.corrected) if decision.corrected is not None else b""
     matches = decision.matches
@@ -1723,6 +1764,8 @@ def _decision_args(decision: Decision) -> tuple[str, bytes, str]:
         "m": [_mismatch_facts(m) for m in decision.mismatches],
         "w": [s.value for s in decision.waiting],
     }
+    if plan is not None:
+        facts["wb"] = plan_json(plan)
     return decision.key, blob, json.dumps(facts, ensure_ascii=False)
 
 

@@ -24,7 +24,7 @@ CITY = build_dossier(
 
 
 def test_a_dossier_missing_on_the_national_portal_is_created_with_its_counted_fields() -> None:
-    p = plan(decide([CITY], [], Policy()))
+    p = plan(decide([CITY], [], Policy()), Policy())
     assert p is not None
     assert (p.action, p.code, p.key, p.base_version) == ("create", CITY.code, CITY.code, None)
     assert set(p.changes) <= set(CREATED_FIELDS)
@@ -45,7 +45,7 @@ def test_a_national_status_behind_is_updated_with_the_status_and_its_dates_only(
         due_at=at(2024, 7, 9, 17),
     )
     decision = decide([CITY], [national], Policy())
-    p = plan(decision)
+    p = plan(decision, Policy())
     assert p is not None
     assert p.action == "update"
     assert p.base_version == national.version
@@ -61,18 +61,24 @@ def test_a_national_status_behind_is_updated_with_the_status_and_its_dates_only(
 def test_nothing_is_planned_when_the_national_portal_is_the_status_authority() -> None:
     national = replace(CITY, source=Source.NATIONAL, status=Status.PROCESSING)
     policy = Policy(authority={"status": Source.NATIONAL})
-    assert plan(decide([CITY], [national], policy)) is None
+    assert plan(decide([CITY], [national], policy), policy) is None
+    # Nor a date whose authority is national: the status goes alone.
+    policy = Policy(authority={"returned_at": Source.NATIONAL})
+    bare = replace(national, finished_at=None, returned_at=None)
+    p = plan(decide([CITY], [bare], policy), policy)
+    assert p is not None
+    assert set(p.changes) == {"status", "finished_at"}
 
 
 def test_nothing_is_planned_while_the_national_view_is_incomplete() -> None:
-    assert plan(decide([CITY], [], Policy(), complete={Source.CITY})) is None
+    assert plan(decide([CITY], [], Policy(), complete={Source.CITY}), Policy()) is None
 
 
 @settings(max_examples=300, deadline=None)
 @given(dossiers(Source.CITY), dossiers(Source.NATIONAL))
 def test_an_update_touches_only_status_and_its_dates_and_moves_forward(c, n) -> None:  # type: ignore[no-untyped-def]
     n = replace(n, code=c.code, alt_codes=())
-    p = plan(decide([c], [n], Policy()))
+    p = plan(decide([c], [n], Policy()), Policy())
     if p is None or p.action == "create":
         return
     assert set(p.changes) <= {"status", "finished_at", "returned_at"}

@@ -77,9 +77,9 @@ async def test_one_cycle_stores_both_sides_and_finds_the_known_disagreements(
     }
     assert stored_matches == matched
     assert {method for *_, method in matched.values()} >= {"code", "alt_code"}
-    pushes = await store.writebacks()
-    assert set(pushes) == {k for k, d in truth.items() if d.push is not None}
-    assert {p["mode"] for p in pushes.values()} == {"dry_run"}
+    pushes = await store.outbox.entries()
+    assert {e["key"] for e in pushes} == {k for k, d in truth.items() if d.push is not None}
+    assert {e["state"] for e in pushes} == {"dry_run"}  # write-back is off
     assert await store.queue_depth() == 0
 
 

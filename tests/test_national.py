@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from datetime import datetime
 
@@ -12,7 +11,11 @@ from aiohttp import web
 from connectors.dataset import AGENCY_CODE, Dataset
 from connectors.mockserver import NATIONAL_PASSWORD, NATIONAL_USERNAME
 from connectors.national import mock as national_mock
+from connectors.national import wire as national_wire
 from connectors.national.client import (
+    ALREADY_EXISTS,
+    INVALID,
+    NOT_FOUND,
     NationalConnector,
     NationalSettings,
     ProgressStep,
@@ -72,31 +75,33 @@ async def test_look_up_finds_a_dossier_and_says_none_for_an_unknown_code(
     assert (await connector.fetch_one("000.00.45.H26-000000-0000")).dossiers == ()
 
 
-async def test_push_creates_then_updates(
+async def test_records_are_created_then_updated_and_refusals_say_why_by_code(
     national: tuple[NationalConnector, web.Application], dataset: Dataset
 ) -> None:
     connector, _ = national
     city_only = next(d for d in dataset.city if d.code not in {n.code for n in dataset.national})
     new = replace(city_only, source=Source.NATIONAL, native_status="")
-    assert await connector.push(new) == "created"
-    stored = (await connector.fetch_one(new.code)).dossiers[0]
-    assert stored.status is new.status
-    assert stored.received_at == new.received_at
-    returned = replace(new, status=Status.RETURNED, returned_at=datetime(2024, 7, 30, tzinfo=VN_TZ))
-    assert await connector.push(returned) == "updated"
+    assert await connector.look_up(new.code) is None
+    record = national_wire.encode(new, {"ChuHoSo": "Nguyễn Văn A"})
+    await connector.write_record(record, updating=False)
+    served = await connector.look_up(new.code)
+    assert served is not None
+    assert served["ChuHoSo"] == "Nguyễn Văn A"
+    stored = connector.wire.decode(served)
+    assert (stored.status, stored.received_at) == (new.status, new.received_at)
+
+    with pytest.raises(ServiceError) as exists:
+        await connector.write_record(record, updating=False)
+    assert exists.value.code in ALREADY_EXISTS
+    await connector.write_record({**served, "TrangThaiHoSo": "10"}, updating=True)
     assert (await connector.fetch_one(new.code)).dossiers[0].status is Status.RETURNED
-
-
-async def test_a_create_that_lost_a_race_is_retried_as_an_update(
-    national: tuple[NationalConnector, web.Application], dataset: Dataset
-) -> None:
-    """Two pushes of one new dossier at once: both look it up, find nothing, and create."""
-    connector, _ = national
-    national_codes = {n.code for n in dataset.national}
-    city_only = [d for d in dataset.city if d.code not in national_codes][1]
-    new = replace(city_only, source=Source.NATIONAL, native_status="")
-    outcomes = await asyncio.gather(connector.push(new), connector.push(new))
-    assert sorted(outcomes) == ["created", "updated"]
+    missing = {**record, "MaHoSo": "000.00.45.H26-240101-9999"}
+    with pytest.raises(ServiceError) as absent:
+        await connector.write_record(missing, updating=True)
+    assert absent.value.code in NOT_FOUND
+    with pytest.raises(ServiceError) as invalid:
+        await connector.write_record({**record, "TrangThaiHoSo": "99"}, updating=True)
+    assert invalid.value.code in INVALID
 
 
 async def test_progress_steps_are_pushed_for_a_known_dossier_only(

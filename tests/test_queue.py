@@ -12,8 +12,9 @@ import pytest
 
 from reconcile.compare import Decision, Match, MatchMethod, Mismatch, MismatchKind, Severity
 from reconcile.model import Dossier, Source
+from reconcile.writeback import Plan
 from syncd.queue import MismatchQueue, QueueError, fields_of, parse_value
-from syncd.store import Store, WorkItem
+from syncd.store import Store, Unit, WorkItem
 from tests.test_store import T0, dossier, snapshot
 
 NOTHING = WorkItem((), ())
@@ -129,26 +130,40 @@ async def test_applying_twice_is_byte_identical_and_later_only_last_seen_at_move
         assert record == previous
 
 
-async def test_an_auto_resolvable_mismatch_is_auto_resolved_at_once(
+async def test_a_mismatch_write_back_will_fix_is_being_pushed_until_it_is_no_longer_seen(
     store: Store, queue: MismatchQueue
 ) -> None:
+    """Without write-back (a dry run) operators see it open; with it, it is being pushed, stays
+    active, and resolves only when a later reconciliation no longer finds it."""
     await apply(store, decision("A", mismatch("A", auto=True)))
+    assert (await queue.get("A|status"))["state"] == "open"
+
+    a = dossier("A")
+    plan = Plan("A", "A", ("A",), "update", {"status": ("4", "9")}, ("status behind",), 1, a)
+    unit = Unit(("A",), (decision("A", mismatch("A", auto=True)),), plans={"A": plan})
+    await store.apply_units([unit], NOTHING, T0 + timedelta(minutes=1), writeback="push")
+    record = await queue.get("A|status")
+    assert record["state"] == "pushing"
+    assert "A|status" in await open_ids(store)
+    [entry] = await store.outbox.entries()
+    assert (entry["key"], entry["state"], entry["changes"]) == (
+        "A",
+        "pending",
+        {"status": ["4", "9"]},
+    )
+    # Seen again with the same plan: nothing moves.
+    await store.apply_units([unit], NOTHING, T0 + timedelta(minutes=2), writeback="push")
+    assert [e["action"] for e in await queue.audit(10)] == ["detect", "push_planned"]
+
+    # The portal agrees: no longer detected, resolved; the plan is withdrawn.
+    await store.apply_units(
+        [Unit(("A",), (decision("A"),))], NOTHING, T0 + timedelta(minutes=3), writeback="push"
+    )
     record = await queue.get("A|status")
     assert record["state"] == "auto_resolved"
-    assert record["resolution"]["action"] == "accept_city"
-    assert record["resolution"]["by"] == "syncd"
-    assert record["resolution"]["reason"].startswith("auto: ")
-    assert record["resolution"]["at"] == T0.isoformat()
-    assert await open_ids(store) == set()
-    entries = await queue.audit(10)
-    assert [e["action"] for e in entries] == ["detect", "auto_resolve"]
-    assert entries[0]["before"] is None
-    assert entries[0]["after"]["state"] == "open"
-    assert entries[1]["before"]["state"] == "open"
-    assert entries[1]["after"]["state"] == "auto_resolved"
-    # Seen again: nothing more happens.
-    await apply(store, decision("A", mismatch("A", auto=True)), at=T0 + timedelta(hours=1))
-    assert len(await queue.audit(10)) == 2
+    assert record["resolution"]["reason"] == "auto: no longer detected"
+    assert await store.outbox.entries() == []
+    assert [e["outcome"] for e in await store.outbox.log()] == ["withdrawn"]
 
 
 async def test_a_mismatch_that_disappears_is_auto_resolved_and_a_resolved_one_stays(

@@ -7,56 +7,24 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.base import Connector
 from connectors.dataset import Dataset
-from connectors.mockserver import MockPortals
-from connectors.national import mock as national_mock
-from connectors.national.client import NationalConnector
 from reconcile.compare import MismatchKind
-from syncd.config import Config
 from syncd.queue import MismatchQueue
 from syncd.service import Syncer
 from syncd.store import Store
-from tests.conftest import make_connectors
 
 
-async def test_safe_mismatches_are_auto_resolved_and_the_rest_wait_for_operators(
+async def test_in_a_dry_run_safe_mismatches_wait_for_operators_and_the_outbox_shows_the_plan(
     store: Store, connectors: list[Connector]
 ) -> None:
     await Syncer(store, connectors).cycle()
     records = await store.mismatches()
     assert records
-    for record in records:
-        expected = "auto_resolved" if record["auto_resolvable"] else "open"
-        assert record["state"] == expected, record["id"]
-    assert {r["kind"] for r in records if r["auto_resolvable"]} <= {"missing_national", "status"}
-
-
-async def test_write_back_pushes_safe_fixes_and_the_portals_then_agree(
-    store: Store, portals: MockPortals, config: Config, dataset: Dataset
-) -> None:
-    city, national = make_connectors(portals, config)
-    assert isinstance(national, NationalConnector)
-    syncer = Syncer(store, [city, national], pusher=national)
-    try:
-        await syncer.cycle()
-        pushes = await store.writebacks()
-        assert pushes
-        assert {p["mode"] for p in pushes.values()} <= {"created", "updated"}
-        feed = portals.national_app[national_mock.FEED]
-        for key, push in pushes.items():
-            served = feed.get(push["code"])
-            assert served is not None, key
-            assert served["TrangThaiHoSo"] == push["status"]
-        await syncer.cycle()  # the pushed records come back on the next poll
-    finally:
-        await city.close()
-        await national.close()
-    open_safe = [
-        r
-        for r in await store.mismatches()
-        if r["kind"] in ("missing_national", "status") and r.get("detail") in ("", "behind")
-    ]
-    assert open_safe == []
-    assert await store.writebacks() == {}
+    assert {r["state"] for r in records} == {"open"}
+    safe = {r["key"] for r in records if r["auto_resolvable"]}
+    assert {r["kind"] for r in records if r["auto_resolvable"]} == {"missing_national", "status"}
+    entries = await store.outbox.entries()
+    assert {e["key"] for e in entries} == safe
+    assert {e["state"] for e in entries} == {"dry_run"}
 
 
 async def test_an_operators_resolution_becomes_the_corrected_value(

@@ -52,14 +52,20 @@ class CityConnector:
                 return
             params["pageToken"] = token
 
-    async def fetch_one(self, code: str) -> Page:
+    async def look_up(self, code: str) -> dict[str, Any] | None:
+        """The system's record of `code` as it serves it (personal fields included: use it,
+        never keep it), or None when it has none."""
         try:
             body = await self.http.request_json("GET", f"api/v1/dossiers/{quote(code, safe='')}")
         except NotFound:
-            return Page(())
+            return None
         if not isinstance(body, dict):
             raise PortalError("city: a dossier lookup answered something other than an object")
-        return self._page([body], None)
+        return body
+
+    async def fetch_one(self, code: str) -> Page:
+        record = await self.look_up(code)
+        return self._page([] if record is None else [record], None)
 
     async def close(self) -> None:
         await self.http.close()

@@ -1,9 +1,11 @@
 """Client for the national portal's service API: login, then service POSTs with the session.
 
 Reading: `LayDanhSachHoSo` pages through changes, `TraCuuHoSo` looks one dossier up,
-`LayDanhSachTTHC` reads the procedure catalogue. Writing back: `DongBoHoSoMC` pushes a dossier
-(looked up first; "already exists" on a create is retried as an update) and `CapNhatTienDoHoSoMC`
-pushes processing steps.
+`LayDanhSachTTHC` reads the procedure catalogue. Writing back (syncd.pusher decides what):
+`DongBoHoSoMC` writes a whole record (`write_record`, `isUpdating` for an existing one) and
+`CapNhatTienDoHoSoMC` adds processing steps. The portal's answers are told apart by their error
+codes, never by message text: `NOT_FOUND` ("04"), `ALREADY_EXISTS` ("05", a create of a record
+that exists), `INVALID` ("02"), and the session codes.
 
 Paging is page-number based on the wire, but a pass does not walk page numbers over one query:
 a record updated during the pass moves to the end of the order and would shift every later page
@@ -23,10 +25,12 @@ from connectors.base import Cursor, Page, PortalError, WireError, fetch_floor
 from connectors.fields import format_local
 from connectors.http import HttpSettings, PortalHttp, Unauthorized
 from connectors.national import wire
-from reconcile.model import Dossier, Procedure, Source, Status
+from reconcile.model import Procedure, Source, Status
 
 SESSION_EXPIRED_CODES = frozenset({"401", "-401"})
-ALREADY_EXISTS_MARKERS = ("đã tồn tại", "already exists")
+NOT_FOUND = frozenset({"04", "404"})
+ALREADY_EXISTS = frozenset({"05"})
+INVALID = frozenset({"02"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +159,8 @@ class NationalConnector:
             floor = last if floor is None or last > floor else floor
 
     async def fetch_one(self, code: str) -> Page:
-        try:
-            body = await self.call("TraCuuHoSo", mahoso=code)
-        except ServiceError as exc:
-            if exc.code in ("04", "404"):
-                return Page(())
-            raise
-        data = body.get("data") or []
-        if isinstance(data, dict):
-            data = [data]
-        if not isinstance(data, list):
-            raise PortalError("national: TraCuuHoSo: 'data' is not a list")
-        return self._page(data, None, None, None)
+        record = await self.look_up(code)
+        return self._page([] if record is None else [record], None, None, None)
 
     async def procedures(self) -> tuple[list[Procedure], list[str]]:
         """The procedure catalogue, and the reasons of entries that did not parse."""
@@ -185,23 +179,26 @@ class NationalConnector:
                 problems.append(f"entry {index}: {exc}")
         return procedures, problems
 
-    async def push(self, dossier: Dossier, extra: Mapping[str, Any] | None = None) -> str:
-        """Push one dossier with `DongBoHoSoMC`; returns "created" or "updated".
-
-        It is looked up first (`TraCuuHoSo`) to choose `isUpdating`; a create answered with
-        "already exists" (someone pushed it meanwhile) is sent again as an update.
-        """
-        existing = await self.fetch_one(dossier.code)
-        exists = bool(existing.dossiers or existing.rejected)
-        record = wire.encode(dossier, extra or {})
+    async def look_up(self, code: str) -> dict[str, Any] | None:
+        """The portal's record of `code` as it serves it (personal fields included: use it,
+        never keep it), or None when it has none."""
         try:
-            await self.call("DongBoHoSoMC", isUpdating=str(exists), data=[record])
+            body = await self.call("TraCuuHoSo", mahoso=code)
         except ServiceError as exc:
-            if exists or not any(m in exc.message.lower() for m in ALREADY_EXISTS_MARKERS):
-                raise
-            await self.call("DongBoHoSoMC", isUpdating="True", data=[record])
-            return "updated"
-        return "updated" if exists else "created"
+            if exc.code in NOT_FOUND:
+                return None
+            raise
+        data = body.get("data") or []
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+            raise PortalError("national: TraCuuHoSo: 'data' holds no record")
+        return dict(data[0])
+
+    async def write_record(self, record: Mapping[str, Any], updating: bool) -> dict[str, Any]:
+        """Write one whole record with `DongBoHoSoMC`; the portal's answer. A refusal raises
+        `ServiceError`, whose `code` says why (`ALREADY_EXISTS`, `NOT_FOUND`, `INVALID`)."""
+        return await self.call("DongBoHoSoMC", isUpdating=str(updating), data=[dict(record)])
 
     async def push_progress(self, code: str, steps: Sequence[ProgressStep]) -> None:
         await self.call(

@@ -6,8 +6,8 @@ POST /api/service  {"session", "madonvi", "service", ...}; services:
                          -> {"error_code": 0, "TongSoBanGhi": N, "Trang": p, "data": [...]}
     TraCuuHoSo           {mahoso} -> {"error_code": 0, "data": [record]} or error_code "04"
     DongBoHoSoMC         {isUpdating: "True"|"False", data: [records]}; a create of a code that
-                         exists answers error_code "02" "Hồ sơ đã tồn tại", an update of one that
-                         does not, "04"
+                         exists answers error_code "05" "Hồ sơ đã tồn tại", an update of one that
+                         does not, "04", an invalid record "02"
     CapNhatTienDoHoSoMC  {data: [{MaHoSo, ThoiDiemXuLy, TrangThai, NoiDungXuLy, ...}]}
     LayDanhSachTTHC      -> {"error_code": 0, "data": [procedures]}
 
@@ -158,7 +158,7 @@ def make_app(
                 return _fail("02", f"Dữ liệu hồ sơ không hợp lệ: {exc}")
             exists = feed.get(record["MaHoSo"]) is not None
             if exists and not updating:
-                return _fail("02", f"Hồ sơ {record['MaHoSo']} đã tồn tại")
+                return _fail("05", f"Hồ sơ {record['MaHoSo']} đã tồn tại")
             if updating and not exists:
                 return _fail("04", f"Hồ sơ {record['MaHoSo']} không tồn tại")
         for record in records:

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconcile.compare import Severity
 from reconcile.flags import Flag
-from syncd.queue import ACTIONS, STATES
+from syncd.queue import ACTIONS, ACTIVE_STATES, STATES
 from syncd.web import data
 from syncd.web.auth import ROLES
 
@@ -495,7 +495,7 @@ def _paths() -> dict[str, Any]:
     bulk_body = obj(
         {
             "kind": {"type": "string", "enum": KINDS},
-            "state": {"type": "string", "enum": ["open", "claimed"]},
+            "state": {"type": "string", "enum": list(ACTIVE_STATES)},
             "field": STRING,
             "since": DAY,
             "until": DAY,
