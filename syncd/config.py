@@ -420,7 +420,9 @@ def _origin_of(origins: Mapping[str, str], fallback: str) -> Callable[[str], str
         while key:
             if key in origins:
                 return origins[key]
-            key = key.rpartition(".")[0]
+            # An item of a list ("calendar.extra_days_off[0]") comes from where the list does.
+            list_key, bracket, _ = key.partition("[")
+            key = list_key if bracket else key.rpartition(".")[0]
         return fallback
 
     return origin

@@ -246,6 +246,8 @@ def test_bad_deadline_configuration_names_the_key(
         config_module.load(bad, env={})
     assert caught.value.key == key
     assert shown in str(caught.value)
+    # The file the user wrote holds the bad value, not the packaged defaults.
+    assert caught.value.where == str(bad)
 
 
 def test_the_calendar_and_policy_from_configuration_reach_the_engine(tmp_path: Path) -> None:
