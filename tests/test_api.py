@@ -351,6 +351,13 @@ async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:
         ("GET", "/api/v1/mismatches?kind=weird", {}, "weird"),
         ("GET", "/api/v1/mismatches?since=2024-02-30", {}, "2024-02-30"),
         ("GET", "/api/v1/mismatches?until=yesterday", {}, "yesterday"),
+        # An empty parameter is a mistake, not "absent" (a form left blank, a script's bug).
+        ("GET", "/api/v1/mismatches?until=", {}, "until"),
+        ("GET", "/api/v1/mismatches?kind=&state=open", {}, "kind"),
+        ("GET", "/api/v1/mismatches?limit=", {}, "limit"),
+        ("GET", "/api/v1/reports/2024-07?format=", {}, "format"),
+        ("GET", "/api/v1/overdue?as_of=", {}, "as_of"),
+        ("GET", "/api/v1/audit?who=", {}, "who"),
         ("GET", "/api/v1/reports/2024-13", {}, "2024-13"),
         ("GET", "/api/v1/reports/July", {}, "July"),
         ("GET", "/api/v1/reports/2024-07?format=pdf", {}, "pdf"),

@@ -103,9 +103,12 @@ def actor(request: web.Request) -> User:
 
 
 def query(request: web.Request, name: str) -> str | None:
-    """A query parameter; empty counts as absent."""
+    """A query parameter, None when absent; given but empty (`until=`) is a 400: a blank
+    filter is a mistake (a script's bug, a form sent half-filled), not a request for all."""
     value = request.query.get(name)
-    return value if value else None
+    if value == "":
+        raise bad(f"{name}: the parameter is empty; give a value or leave {name} out")
+    return value
 
 
 def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
