@@ -168,6 +168,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "cell {cell!r} is not valid: FIELD:COLUMN (columns 3-13) is needed, e.g. DT:10 "
         "or total:7",
     },
+    "report.unknown_field": {
+        "vi": "lĩnh vực {field!r} không có trong báo cáo; các lĩnh vực: {fields}",
+        "en": "field {field!r} is not in the report; the fields are: {fields}",
+    },
     "report.city": {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
     "report.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
     "help.description": {

@@ -26,6 +26,7 @@ from syncd.config import Config
 from syncd.i18n import language, t
 from syncd.reports import (
     cell_ledger,
+    form_fields,
     gather,
     publish,
     render_csv,
@@ -105,6 +106,7 @@ async def report_verb(
         return 0
     if args.cell:
         field_code, column = parse_cell(args.cell)
+        check_field(doc, args.figures, field_code)
         for code in cell_ledger(doc, args.figures, field_code, column):
             print(code)
         return 0
@@ -117,6 +119,16 @@ def parse_cell(text: str) -> tuple[str | None, int]:
     if not field_code or not column.isdigit() or not 3 <= int(column) <= 13:
         raise ReportUsageError(t("report.bad_cell", cell=text))
     return (None if field_code.lower() == "total" else field_code), int(column)
+
+
+def check_field(doc: Mapping[str, Any], form: str, field_code: str | None) -> None:
+    """Raise ReportUsageError naming the known fields when `field_code` (None: the total row)
+    is not a row of the form."""
+    known = form_fields(doc, form)
+    if field_code is not None and field_code not in known:
+        raise ReportUsageError(
+            t("report.unknown_field", field=field_code, fields=", ".join([*known, "total"]))
+        )
 
 
 def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: str) -> None:

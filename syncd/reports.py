@@ -456,6 +456,11 @@ def render_json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+def form_fields(doc: Mapping[str, Any], form: str) -> list[str]:
+    """The field codes of a form's rows, in order (the configured fields, then any other)."""
+    return [str(row["field_code"]) for row in _cells(doc, form)["rows"] if row.get("field_code")]
+
+
 def cell_ledger(
     doc: Mapping[str, Any], form: str, field_code: str | None, column: int
 ) -> list[str]:

@@ -551,6 +551,11 @@ async def test_a_report_cell_lists_the_dossiers_behind_it(site: Site) -> None:
     assert 'class="num differs' in body
     assert "≠" in body
     assert "/api/v1/reports/2024-07?format=xlsx" in body
+    # A field the report does not have is an error naming those it has, not an empty list.
+    unknown = await (await client.get("/reports/2024-07?cell=XYZ:9")).text()
+    assert 'id="ledger"' not in unknown
+    assert "lĩnh vực 'XYZ' không có trong báo cáo" in html.unescape(unknown)
+    assert "DT, LD" in unknown
 
 
 async def test_only_an_admin_publishes_and_the_version_is_listed(site: Site) -> None:

@@ -172,6 +172,12 @@ async def test_report_and_overdue_verbs(
     code, _, err = await cli("report", "--period", "2024-07", "--cell", "DT:14", env=env)
     assert code == 2
     assert "DT:14" in err
+    # An unknown field is an error naming the known ones, not an empty list.
+    code, out, err = await cli("report", "--period", "2024-07", "--cell", "XYZ:9", env=env)
+    assert code == 2, out
+    assert "XYZ" in err
+    assert all(known in err for known in ("DT", "QH", "total"))
+    assert len(err.strip().splitlines()) == 1
     code, _, err = await cli("report", "--period", "2024-07", "--version", "3", env=env)
     assert code == 2
     assert "3" in err

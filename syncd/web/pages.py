@@ -46,7 +46,7 @@ from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language
 from syncd.queue import ACTIONS, STATES, QueueError, fields_of
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
-from syncd.reports import HEADINGS, INDICATORS, cell_ledger, publish
+from syncd.reports import HEADINGS, INDICATORS, cell_ledger, form_fields, publish
 from syncd.summary import percent_text
 from syncd.web import data
 from syncd.web.app import (
@@ -1096,19 +1096,26 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             field_code, column = parse_cell(raw_cell)
         except ReportUsageError:
             errors.append(text(lang, "report.cell_bad", cell=raw_cell))
+            raw_cell = ""
         else:
-            keys = cell_ledger(doc, figures, field_code, column)
-            code = field_code or "total"
-            names = {r.get("field_code"): r.get("field") for r in doc["corrected"]["rows"]}
-            selected = (code, column, figures)
-            cell = {
-                "name": text(lang, "report.total")
-                if field_code is None
-                else names.get(field_code) or field_code,
-                "column": column,
-                "figures": figures,
-                "dossiers": keys[:LEDGER_SHOWN],
-            }
+            known = form_fields(doc, figures)
+            if field_code is not None and field_code not in known:
+                fields = ", ".join([*known, "total"])
+                errors.append(text(lang, "report.unknown_field", field=field_code, fields=fields))
+                raw_cell = ""
+    if raw_cell:
+        keys = cell_ledger(doc, figures, field_code, column)
+        code = field_code or "total"
+        names = {r.get("field_code"): r.get("field") for r in doc["corrected"]["rows"]}
+        selected = (code, column, figures)
+        cell = {
+            "name": text(lang, "report.total")
+            if field_code is None
+            else names.get(field_code) or field_code,
+            "column": column,
+            "figures": figures,
+            "dossiers": keys[:LEDGER_SHOWN],
+        }
     differences = sorted(
         doc.get("differences") or [],
         key=lambda d: (d["source"] != "city", d["key"]),
