@@ -57,8 +57,8 @@ from connectors.dataset import (
 from connectors.identity import identity_hash
 from reconcile.calendar import WorkingCalendar
 from reconcile.compare import MismatchKind
-from reconcile.deadlines import due_from
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status
+from reconcile.deadlines import computed_due, due_from
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status, StopKind
 
 FORMAT = "syncd-scenario/1"
 
@@ -123,6 +123,14 @@ STATUS_AFTER: Mapping[EventKind, Status] = {
     EventKind.RETURNED: Status.RETURNED,
     EventKind.WITHDRAWN: Status.WITHDRAWN,
 }
+
+# The events that stop the clock (a stop of that kind begins) and those that end a stop.
+STOP_STARTS: Mapping[EventKind, StopKind] = {
+    EventKind.SUPPLEMENT_REQUESTED: StopKind.SUPPLEMENT,
+    EventKind.FEES_REQUESTED: StopKind.FEES,
+    EventKind.STOPPED: StopKind.STOPPED,
+}
+STOP_ENDS = frozenset({EventKind.SUPPLEMENT_COMPLETED, EventKind.FEES_PAID, EventKind.RESUMED})
 
 _OPEN = frozenset({Status.ACCEPTED, Status.PROCESSING})
 # The statuses (None: no event yet) each event may follow. Nothing follows 3, 7 or 10.
@@ -327,6 +335,7 @@ def _record(
     returned: datetime | None = None
     apology: datetime | None = None
     pauses: list[Pause] = []
+    city = source is Source.CITY
     for e in events:
         kind = e.event
         if kind is EventKind.RECEIVED:
@@ -335,16 +344,17 @@ def _record(
             finished = e.at
         elif kind is EventKind.RETURNED:
             returned = e.at
-        elif kind is EventKind.SUPPLEMENT_REQUESTED:
-            pauses.append(Pause(e.at))
-        elif kind is EventKind.SUPPLEMENT_COMPLETED:
-            pauses[-1] = Pause(pauses[-1].requested_at, e.at)
+        elif kind in STOP_STARTS:
+            pauses.append(Pause(e.at, None, STOP_STARTS[kind], due))
+        elif kind in STOP_ENDS:
+            pauses[-1] = replace(pauses[-1], resumed_at=e.at)
         if e.due is not None:
             due = e.due
         if e.apology:
             apology = e.at
+    if not city:  # the national portal dates supplement requests only (DanhSachHoSoBoSung)
+        pauses = [p for p in pauses if p.kind is StopKind.SUPPLEMENT]
     last = events[-1]
-    city = source is Source.CITY
     return Dossier(
         source=source,
         code=d.code,
@@ -1004,6 +1014,29 @@ def add_days(start: datetime, procedure: Procedure, channel: Channel = Channel.O
     return due_from(start, channel, procedure, _CALENDAR)
 
 
+def law_due(
+    procedure: Procedure, received: datetime, channel: Channel, stops: Sequence[Pause] = ()
+) -> datetime:
+    """The due date the law gives a dossier received at `received` whose clock stopped as
+    `stops` say (all ended): `reconcile.deadlines.computed_due` under the restart rule, with the
+    Vietnamese calendar. What a system records when a stop ends."""
+    probe = Dossier(
+        source=Source.CITY,
+        code="",
+        procedure_code=procedure.code,
+        field_code=procedure.field_code,
+        channel=channel,
+        status=Status.PROCESSING,
+        received_at=received,
+        updated_at=received,
+        pauses=tuple(stops),
+    )
+    due = computed_due(probe, procedure, _CALENDAR)
+    if due is None:
+        raise ValueError("law_due needs stops that have all ended")
+    return due
+
+
 _CALENDAR = WorkingCalendar()
 
 
@@ -1075,18 +1108,21 @@ def _lifecycle(
         new_due = add_days(done, procedure, channel)  # the decree's restart rule
         life.add(done, EventKind.SUPPLEMENT_COMPLETED, due=new_due)
         finish = done + (finish - asked if finish > asked else _minutes(rng, 600, 4320))
-    elif roll < 0.14:
-        asked = life.add(life.last + _minutes(rng, 600, 4320), EventKind.FEES_REQUESTED)
-        if rng.random() < 0.15:
-            return life.events, due
-        paid = life.add(asked + _minutes(rng, 1440, 5760), EventKind.FEES_PAID)
-        finish = max(finish, paid + _minutes(rng, 120, 2880))
     elif roll < 0.16:
-        stop = life.add(life.last + _minutes(rng, 600, 4320), EventKind.STOPPED)
-        if rng.random() < 0.4:
+        fees = roll < 0.14
+        start_kind, end_kind = (
+            (EventKind.FEES_REQUESTED, EventKind.FEES_PAID)
+            if fees
+            else (EventKind.STOPPED, EventKind.RESUMED)
+        )
+        asked = life.add(life.last + _minutes(rng, 600, 4320), start_kind)
+        if rng.random() < (0.15 if fees else 0.4):
             return life.events, due
-        resumed = life.add(stop + _minutes(rng, 2880, 14400), EventKind.RESUMED)
-        finish = max(finish, resumed + _minutes(rng, 120, 2880))
+        ended = asked + (_minutes(rng, 1440, 5760) if fees else _minutes(rng, 2880, 14400))
+        # The clock stood still: the due date moves by the working days stopped.
+        stop = Pause(asked, ended, STOP_STARTS[start_kind])
+        life.add(ended, end_kind, due=law_due(procedure, received, channel, (stop,)))
+        finish = max(finish, ended + _minutes(rng, 120, 2880))
     current_due = next((e.due for e in reversed(life.events) if e.due is not None), due)
     if finish > current_due and rng.random() < 0.3:
         # An apology letter (Mẫu 04) a day before the deadline moves the date once.

@@ -83,6 +83,8 @@ The corrected record: each field of `AUTHORITY_FIELDS` comes from its authority 
 policy when that side has the record, else from the other side; `updated_at` and
 `native_status` travel with the status, the identity from the status side unless it has none,
 the apology letter's date (`apology_at`) with the due date, from the other side if that has none;
+the clock stops (`pauses`) from the national portal are its supplement requests with the city's
+fee and stop intervals, which the national portal does not date;
 then the operator's `overrides` apply (field name -> text: a status or channel as its number,
 a date as an ISO datetime with its offset, "" to clear an optional date, codes as text,
 digitised as true/false); its `code` is the decision's key, its `alt_codes` every other code of
@@ -104,9 +106,11 @@ from reconcile.deadlines import PAPER_CUTOFF, PausePolicy, computed_due
 from reconcile.model import (
     Channel,
     Dossier,
+    Pause,
     Procedure,
     Source,
     Status,
+    StopKind,
     local,
     local_date,
     to_micros,
@@ -425,7 +429,9 @@ def _canonical_key(d: Dossier) -> tuple[Any, ...]:
         _t(d.returned_at),
         _t(d.apology_at),
         d.alt_codes,
-        tuple((_t(p.requested_at), _t(p.resumed_at)) for p in d.pauses),
+        tuple(
+            (_t(p.requested_at), _t(p.resumed_at), p.kind.value, _t(p.due_before)) for p in d.pauses
+        ),
         d.digitised,
         d.native_status,
         d.identity,
@@ -561,12 +567,25 @@ def _merge(city: Dossier | None, national: Dossier | None, policy: Policy) -> Do
     }
     if not base.identity and other.identity:
         changes["identity"] = other.identity
+    if side("pauses").source is Source.NATIONAL and city is not None:
+        changes["pauses"] = _national_stops(city, national)
     # The apology letter travels with the due date it moved.
     due_side = side("due_at")
     apology = due_side.apology_at or (other if due_side is base else base).apology_at
     if apology != base.apology_at:
         changes["apology_at"] = apology
     return replace(base, **changes) if changes else base
+
+
+def _national_stops(city: Dossier, national: Dossier | None) -> tuple[Pause, ...]:
+    """The clock stops of the corrected record when the national portal is the authority for
+    them: its own, and the city's fee and stop intervals it lacks, since the national portal
+    does not date those (connectors.national.wire)."""
+    mine = national.pauses if national is not None else ()
+    missing = [p for p in city.pauses if p.kind is not StopKind.SUPPLEMENT and p not in mine]
+    if not missing:
+        return mine
+    return tuple(sorted((*mine, *missing), key=lambda p: to_micros(local(p.requested_at))))
 
 
 def _parse_override(name: str, text: str) -> Any:

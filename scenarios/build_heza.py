@@ -21,7 +21,8 @@ figures, and the reality behind them:
 
 Due dates on record are the law's (`reconcile.deadlines.computed_due` with the Vietnamese
 calendar: the 30/4-1/5/2024 holidays and the make-up Saturday 4/5 fall inside the first carried
-over dossiers' time), moved only by a supplement (restart) or an apology letter.
+over dossiers' time), moved only by a supplement (restart), the end of a fee request (the days it
+lasted) or an apology letter.
 
 The file's `truth` documents the figures, computed here from ground truth, not by the engine:
 
@@ -50,6 +51,8 @@ from connectors.dataset import procedures as procedure_fields
 from connectors.scenario import (
     DISTORTION_KINDS,
     FIELDS,
+    STOP_ENDS,
+    STOP_STARTS,
     Collapsed,
     Distortion,
     Duplicate,
@@ -64,11 +67,12 @@ from connectors.scenario import (
     Shifted,
     WrongChannel,
     dump,
+    law_due,
 )
 from reconcile.calendar import WorkingCalendar
 from reconcile.counts import COLUMNS, cells_of, counts
-from reconcile.deadlines import DUE_TIME, computed_due
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status, local_date
+from reconcile.deadlines import DUE_TIME
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, local_date
 from reconcile.period import Period
 
 PATH = Path(__file__).resolve().with_name("heza-2024-07.json")
@@ -497,26 +501,6 @@ def _at(text: str) -> datetime:
     return datetime(2024, month, dom, hour, minute, tzinfo=VN_TZ)
 
 
-def _law_due(
-    procedure: Procedure, received: datetime, channel: Channel, pauses: Sequence[Pause] = ()
-) -> datetime:
-    """The due date the law gives (restart rule after a supplement request)."""
-    probe = Dossier(
-        source=Source.CITY,
-        code="",
-        procedure_code=procedure.code,
-        field_code=procedure.field_code,
-        channel=channel,
-        status=Status.PROCESSING,
-        received_at=received,
-        updated_at=received,
-        pauses=tuple(pauses),
-    )
-    due = computed_due(probe, procedure, CALENDAR)
-    assert due is not None
-    return due
-
-
 def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | None]:
     """The lifecycle of `spec` and its due date at receipt."""
     events: list[Event] = []
@@ -527,9 +511,9 @@ def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | N
     if spec.received:
         received = _at(spec.received)
         events.append(Event(received, EventKind.RECEIVED))
-        due = _law_due(procedure, received, spec.channel)
+        due = law_due(procedure, received, spec.channel)
     initial = due
-    pauses: list[Pause] = []
+    stops: list[Pause] = []
     for step in spec.steps:
         day, clock, name, *extra = step.split()
         when = _at(f"{day} {clock}")
@@ -543,12 +527,13 @@ def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | N
             continue
         kind = EventKind(name)
         new_due: datetime | None = None
-        if kind is EventKind.SUPPLEMENT_REQUESTED:
-            pauses.append(Pause(when))
-        elif kind is EventKind.SUPPLEMENT_COMPLETED:
-            pauses[-1] = Pause(pauses[-1].requested_at, when)
+        if kind in STOP_STARTS:
+            stops.append(Pause(when, None, STOP_STARTS[kind]))
+        elif kind in STOP_ENDS:
+            # A supplement restarts the time, a fee request or a stop moves it by its days.
+            stops[-1] = replace(stops[-1], resumed_at=when)
             assert received is not None
-            due = new_due = _law_due(procedure, received, spec.channel, pauses)
+            due = new_due = law_due(procedure, received, spec.channel, stops)
         events.append(Event(when, kind, extra[0] if extra else "", new_due))
     return events, initial
 

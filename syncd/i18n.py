@@ -535,6 +535,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
     # Reasons a report gives beside the mismatch kinds (syncd.reports, "differences").
     "kind.excluded": {"vi": "không tính vào kỳ báo cáo", "en": "left out of the period"},
     "kind.override": {"vi": "cán bộ đã sửa số liệu", "en": "corrected by an operator"},
+    "kind.clock_stops": {
+        "vi": "thời gian tạm dừng ghi nhận khác nhau (Cổng DVCQG chỉ ghi yêu cầu bổ sung)",
+        "en": "the clock stops on record differ (the national portal dates supplement "
+        "requests only)",
+    },
     "kind.unexplained": {
         "vi": "dữ liệu hai bên khác nhau ở trường không đối chiếu",
         "en": "the records differ in a field reconciliation does not compare",

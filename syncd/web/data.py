@@ -115,7 +115,12 @@ def dossier_json(d: Dossier) -> Record:
         "apology_at": local_iso(d.apology_at),
         "alt_codes": list(d.alt_codes),
         "pauses": [
-            {"requested_at": local_iso(p.requested_at), "resumed_at": local_iso(p.resumed_at)}
+            {
+                "kind": p.kind.value,
+                "requested_at": local_iso(p.requested_at),
+                "resumed_at": local_iso(p.resumed_at),
+                "due_before": local_iso(p.due_before),
+            }
             for p in d.pauses
         ],
         "digitised": d.digitised,

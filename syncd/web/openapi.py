@@ -13,6 +13,7 @@ from typing import Any
 
 from reconcile.compare import Severity
 from reconcile.flags import Flag
+from reconcile.model import StopKind
 from syncd.queue import ACTIONS, STATES
 from syncd.web import data
 from syncd.web.auth import ROLES
@@ -205,7 +206,18 @@ def _schemas() -> dict[str, Schema]:
             "returned_at": TIME_OR_NULL,
             "apology_at": TIME_OR_NULL,
             "alt_codes": array(STRING),
-            "pauses": array(obj({"requested_at": TIME, "resumed_at": TIME_OR_NULL})),
+            "pauses": array(
+                obj(
+                    {
+                        "kind": {"type": "string", "enum": [k.value for k in StopKind]},
+                        "requested_at": TIME,
+                        "resumed_at": TIME_OR_NULL,
+                        "due_before": TIME_OR_NULL,
+                    },
+                    description="A stop of the clock: a supplement request, a fee request, "
+                    "processing stopped; due_before: the due date when it began",
+                )
+            ),
             "digitised": {"type": "boolean"},
         },
         description="A dossier as one system records it (no personal data)",

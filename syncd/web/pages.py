@@ -189,6 +189,7 @@ def value_text(lang: Language, field: str, value: Any) -> str:
         return text(lang, "yes" if truth else "no")
     if field == "pauses" and isinstance(value, list):
         return "; ".join(
+            f"{text(lang, 'stop.' + str(p.get('kind') or 'supplement'))} "
             f"{when_text(p.get('requested_at'))} → {when_text(p.get('resumed_at'))}"
             for p in value
             if isinstance(p, Mapping)
