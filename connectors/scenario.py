@@ -25,8 +25,10 @@ Rules kept deliberately short (docs/scenario.md states them for authors):
   ``apology_at`` (the national portal has no such field).
 - Migrated dossiers: on the city side every event time before ``migrated.at`` becomes
   ``migrated.at`` (the new system shows them re-received at the cut-over, in the status of their
-  last event); the national portal does not have them unless the national list says otherwise
-  (omitting ``national`` on a migrated dossier means ``[{"kind": "missing"}]``).
+  last event), under ``migrated.code`` when the new system gave them new codes (their old code as
+  the alternate code with ``keeps_old_code``); the national portal does not have them unless the
+  national list says otherwise (omitting ``national`` on a migrated dossier means
+  ``[{"kind": "missing"}]``).
 - A side's distortions apply in a fixed order: missing, lag, then on the resulting record
   collapsed, rewritten_code, shifted, channel; then duplicate copies the record under another code;
   placeholder changes the personal data served with every code of that side.
@@ -272,8 +274,10 @@ GENERATED_KINDS: tuple[str, ...] = (*DISTORTION_KINDS, "migrated")
 class ScenarioDossier:
     """One dossier: its true lifecycle and each portal's distortions.
 
-    `migrated` is the cut-over time for a dossier carried over from the old system. The lists
-    are explicit here: a migrated dossier absent from the national portal has
+    `migrated` is the cut-over time for a dossier carried over from the old system;
+    `migrated_code`, when not "", the code the new system gave it at the cut-over (the city
+    serves it under that code, with its old code as its alternate code when `keeps_old_code`).
+    The lists are explicit here: a migrated dossier absent from the national portal has
     `national=(Missing(),)` (the file format makes that the default for migrated dossiers).
     """
 
@@ -287,13 +291,16 @@ class ScenarioDossier:
     migrated: datetime | None = None
     city: tuple[Distortion, ...] = ()
     national: tuple[Distortion, ...] = ()
+    migrated_code: str = ""
+    keeps_old_code: bool = False
 
     def distortions(self, source: Source) -> tuple[Distortion, ...]:
         return self.city if source is Source.CITY else self.national
 
     def extra_codes(self) -> list[str]:
         """Codes other than `code` that a portal serves this dossier under."""
-        return [
+        recoded = [self.migrated_code] if self.migrated_code else []
+        return recoded + [
             d.code for d in (*self.city, *self.national) if isinstance(d, RewrittenCode | Duplicate)
         ]
 
@@ -404,6 +411,10 @@ def _side(
     if visible <= 0:
         return [], applied
     record = _record(d, source, events[:visible], field_code)
+    if source is Source.CITY and d.migrated_code:
+        # Recoded at the cut-over: the code's date no longer tells.
+        old = (d.code,) if d.keeps_old_code else ()
+        record = replace(record, code=d.migrated_code, alt_codes=old)
     extra: list[str] = []
     for x in distortions:
         if isinstance(x, Collapsed) and record.status in _COLLAPSING:
@@ -669,8 +680,17 @@ def loads(text: str, name: str = "<string>") -> Scenario:
             r.fail(f"{path}.code", "a code no other dossier or distortion uses", dossier.code)
         codes.add(dossier.code)
         dossiers.append(dossier)
-    # Extra codes (rewritten, duplicate) must not collide with any served code.
+    # Extra codes (recoded at the cut-over, rewritten, duplicate) must not collide with any
+    # served code.
     for i, dossier in enumerate(dossiers):
+        if dossier.migrated_code:
+            if dossier.migrated_code in codes:
+                r.fail(
+                    f"dossiers[{i}].migrated.code",
+                    "a code no other dossier or distortion uses",
+                    dossier.migrated_code,
+                )
+            codes.add(dossier.migrated_code)
         for side in ("city", "national"):
             for j, x in enumerate(dossier.distortions(Source(side))):
                 if isinstance(x, RewrittenCode | Duplicate):
@@ -712,9 +732,17 @@ def _dossier(r: _Reader, value: Any, path: str) -> ScenarioDossier:
     )
     events = _events(r, raw["events"], f"{path}.events")
     migrated: datetime | None = None
+    migrated_code = ""
+    keeps_old_code = False
     if raw.get("migrated") is not None:
-        migration = r.obj(raw["migrated"], f"{path}.migrated", ("at",))
-        migrated = r.time(migration["at"], f"{path}.migrated.at")
+        here = f"{path}.migrated"
+        migration = r.obj(raw["migrated"], here, ("at",), ("code", "keeps_old_code"))
+        migrated = r.time(migration["at"], f"{here}.at")
+        if "code" in migration:
+            migrated_code = r.string(migration["code"], f"{here}.code")
+        keeps_old_code = r.boolean(migration.get("keeps_old_code", False), f"{here}.keeps_old_code")
+        if keeps_old_code and not migrated_code:
+            r.fail(f"{here}.keeps_old_code", 'true only with a new "code"', True)
         if migrated < events[0].at:
             r.fail(
                 f"{path}.migrated.at",
@@ -740,6 +768,8 @@ def _dossier(r: _Reader, value: Any, path: str) -> ScenarioDossier:
         migrated=migrated,
         city=city,
         national=national,
+        migrated_code=migrated_code,
+        keeps_old_code=keeps_old_code,
     )
 
 
@@ -900,6 +930,10 @@ def dossier_json(d: ScenarioDossier) -> dict[str, Any]:
     }
     if d.migrated is not None:
         out["migrated"] = {"at": _time(d.migrated)}
+        if d.migrated_code:
+            out["migrated"]["code"] = d.migrated_code
+        if d.keeps_old_code:
+            out["migrated"]["keeps_old_code"] = True
     if d.city:
         out["city"] = [distortion_json(x) for x in d.city]
     default_national = (Missing(),) if d.migrated is not None else ()

@@ -27,6 +27,8 @@ from reconcile.engine import (
     decide,
     fingerprint,
     migration_evidence,
+    migration_signals,
+    receipt_second,
     status_direction,
 )
 from reconcile.model import Dossier
@@ -49,6 +51,8 @@ __all__ = [
     "decide",
     "fingerprint",
     "migration_evidence",
+    "migration_signals",
+    "receipt_second",
     "status_direction",
 ]
 

@@ -181,6 +181,11 @@ def _mismatches_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser
     reopen.add_argument("id", help=t("help.mismatch_id"))
     reopen.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
     reopen.add_argument("--by", metavar="WHO", help=t("help.by"))
+    for verb, text in (("mark-migrated", "mark"), ("unmark-migrated", "unmark")):
+        verdict = actions.add_parser(verb, help=t(f"help.mismatches_{text}"))
+        verdict.add_argument("key", help=t("help.dossier_key"))
+        verdict.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
+        verdict.add_argument("--by", metavar="WHO", help=t("help.by"))
     audit = actions.add_parser("audit", help=t("help.mismatches_audit"))
     audit.add_argument("--limit", type=int, default=100, help=t("help.limit"))
     audit.add_argument("--since", metavar="WHEN", help=t("help.since"))
@@ -629,6 +634,11 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
     if args.action == "reopen":
         record = await queue.reopen(args.id, _operator(args.by), args.reason or "")
         print(t("mismatches.reopened", id=record["id"]))
+        return 0
+    if args.action in ("mark-migrated", "unmark-migrated"):
+        marked = args.action == "mark-migrated"
+        await queue.set_migrated(args.key, _operator(args.by), marked, args.reason or "")
+        print(t("mismatches.marked" if marked else "mismatches.unmarked", key=args.key))
         return 0
     entries = await queue.audit(args.limit, args.since)
     if args.format == "csv":

@@ -52,6 +52,24 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "một ngày dạng YYYY-MM-DD (hoặc để trống)",
         "en": "a day as YYYY-MM-DD (or empty)",
     },
+    "type.window": {
+        "vi": 'hai ngày ["YYYY-MM-DD", "YYYY-MM-DD"] (ngày đầu không sau ngày cuối), '
+        "hoặc [] nếu không có",
+        "en": 'two days ["YYYY-MM-DD", "YYYY-MM-DD"] (the first not after the last), or [] '
+        "for none",
+    },
+    "type.burst": {
+        "vi": "0 (tắt) hoặc từ 2 trở lên",
+        "en": "0 (off) or 2 and more",
+    },
+    "config.migration_cutover": {
+        "vi": "khóa này không còn dùng: thay bằng reconcile.migration_window = "
+        '["YYYY-MM-DD", "YYYY-MM-DD"], khung thời gian chuyển đổi; nó chỉ đánh dấu '
+        "các hồ sơ có thêm dấu hiệu chuyển từ hệ thống cũ",
+        "en": 'no longer used: write reconcile.migration_window = ["YYYY-MM-DD", '
+        '"YYYY-MM-DD"], the cut-over window; it marks only dossiers that carry another sign '
+        "of migration",
+    },
     "type.url": {"vi": "một địa chỉ http:// hoặc https://", "en": "an http:// or https:// URL"},
     "type.redis_url": {
         "vi": "một địa chỉ redis://, rediss:// hoặc unix:// (hoặc để trống)",
@@ -567,6 +585,41 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "resolution.manual": {"vi": "giá trị nhập tay", "en": "a manual value"},
     "resolution.ignore": {"vi": "bỏ qua", "en": "ignored"},
+    "resolution.mark_migrated": {
+        "vi": "cán bộ xác định là hồ sơ chuyển từ hệ thống cũ",
+        "en": "marked by an operator as migrated from the old system",
+    },
+    "resolution.unmark_migrated": {
+        "vi": "cán bộ xác định không phải hồ sơ chuyển từ hệ thống cũ",
+        "en": "marked by an operator as not migrated",
+    },
+    "audit.mark_migrated": {"vi": "đánh dấu chuyển từ hệ thống cũ", "en": "marked migrated"},
+    "audit.unmark_migrated": {
+        "vi": "bỏ đánh dấu chuyển từ hệ thống cũ",
+        "en": "unmarked migrated",
+    },
+    "queue.no_dossier": {"vi": "Không có hồ sơ {key}", "en": "No dossier {key}"},
+    "mismatches.marked": {
+        "vi": "Đã đánh dấu hồ sơ {key} là chuyển từ hệ thống cũ; hồ sơ sẽ được đối soát lại "
+        "và không được tính vào báo cáo.",
+        "en": "Marked dossier {key} as migrated; it will be reconciled again and left out of "
+        "the counts.",
+    },
+    "mismatches.unmarked": {
+        "vi": "Đã xác định hồ sơ {key} không phải hồ sơ chuyển từ hệ thống cũ; hồ sơ sẽ được "
+        "đối soát lại và được tính vào báo cáo.",
+        "en": "Marked dossier {key} as not migrated; it will be reconciled again and counted.",
+    },
+    "help.mismatches_mark": {
+        "vi": "xác định một hồ sơ là chuyển từ hệ thống cũ (không tính vào báo cáo), kèm lý do",
+        "en": "mark a dossier as migrated from the old system (left out of the counts), with a "
+        "reason",
+    },
+    "help.mismatches_unmark": {
+        "vi": "xác định một hồ sơ không phải chuyển từ hệ thống cũ (được tính), kèm lý do",
+        "en": "mark a dossier as not migrated (counted), with a reason",
+    },
+    "help.dossier_key": {"vi": "mã hồ sơ", "en": "the dossier's key (its code)"},
     "audit.detect": {"vi": "phát hiện", "en": "detected"},
     "audit.auto_resolve": {"vi": "tự động giải quyết", "en": "auto-resolved"},
     "audit.reopen": {"vi": "mở lại", "en": "reopened"},

@@ -79,7 +79,9 @@ class ReportSettings:
     pause_policy: str = "restart"
     paper_cutoff: str = "15:00"
     due_soon_days: int = 1
-    migration_cutover: str = ""
+    migration_window: Sequence[str] = ()
+    migration_burst_size: int = 0
+    migration_burst_minutes: float = 10.0
     extra_days_off: Sequence[str] = ()
     extra_working_days: Sequence[str] = ()
 
@@ -88,7 +90,11 @@ class ReportSettings:
             "pause_policy": self.pause_policy,
             "paper_cutoff": self.paper_cutoff,
             "due_soon_days": self.due_soon_days,
-            "migration_cutover": self.migration_cutover or None,
+            "migration_window": list(self.migration_window) or None,
+            "migration_burst": {
+                "size": self.migration_burst_size,
+                "minutes": self.migration_burst_minutes,
+            },
             "extra_days_off": list(self.extra_days_off),
             "extra_working_days": list(self.extra_working_days),
         }

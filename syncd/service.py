@@ -31,7 +31,7 @@ import structlog
 
 from connectors.base import Connector, Cursor, Page, PortalError
 from reconcile.calendar import WorkingCalendar
-from reconcile.compare import Decision, Policy, decide, fingerprint
+from reconcile.compare import Decision, Policy, decide, fingerprint, receipt_second
 from reconcile.flags import Flags, flags_of
 from reconcile.model import VN_TZ, Dossier, Procedure, Source
 from syncd.store import Store, WorkItem
@@ -177,6 +177,8 @@ class Syncer:
         self._indexes_checked = False
         self.stopping = asyncio.Event()
         self.observer = Observer()
+        # The store queues an instant's city records again when their count crosses this.
+        store.burst_size = self.policy.migration_burst_size
 
     async def poll(
         self,
@@ -274,6 +276,8 @@ class Syncer:
                 break
         all_city, all_national = _Candidates(known_city), _Candidates(known_national)
         overrides = await self.store.overrides(list(codes))
+        # Migration evidence (issue 11): how many city records share each receipt instant.
+        receipts = await self.store.receipt_counts(receipt_second(d) for d in known_city.values())
         known = self.procedures or None
         decisions: dict[str, Decision] = {}
         absorbed: set[str] = set()
@@ -282,7 +286,9 @@ class Syncer:
             if code not in city and code not in national:
                 continue
             group_city, group_national = _group_of(code, all_city, all_national)
-            decision = decide(group_city, group_national, self.policy, known, overrides.get(code))
+            decision = decide(
+                group_city, group_national, self.policy, known, overrides.get(code), receipts
+            )
             decisions[decision.key] = decision
             unrelated |= set(decision.unrelated)
             members = {d.code for d in (*group_city, *group_national)}

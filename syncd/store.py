@@ -48,6 +48,9 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            last_success_at, last_written, last_error,
                                            last_error_at, circuit (closed, open, half_open,
                                            unknown); "sweep:last_at"
+    {P}:receipt:city                 ZSET  city code -> its receipt instant (epoch seconds): how
+                                           many city records share an instant, for the
+                                           cut-over batch signal of migration (reconcile.engine)
     {P}:idx:<source>                 HASH  code -> "alt,codes|fingerprint" as last indexed
     {P}:alt:<source>                 HASH  alternate code (MaHoSoKhac) -> the code carrying it
     {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
@@ -105,7 +108,7 @@ import structlog
 from connectors.base import Cursor, Rejected
 from reconcile import codec
 from reconcile.compare import Decision, Mismatch
-from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
+from reconcile.engine import MIGRATED_OVERRIDE, OVERRIDABLE_FIELDS, fingerprint, receipt_second
 from reconcile.flags import Flag, Flags
 from reconcile.model import Dossier, Procedure, Source
 from reconcile.period import Period, span
@@ -204,6 +207,59 @@ return written
 """
 )
 
+
+# The receipt index (`{P}:receipt:city`), kept with the records by the upsert's transaction.
+# `receipt_move` is the whole of it, a function the upsert script can call for each record it
+# writes; `_RECEIPTS` below runs it on its own, right after the upsert, in the same MULTI.
+#
+# A record's decision depends on how many city records share its receipt second, so when that
+# count crosses the burst threshold (up to it, or down from it) every record of the instant is
+# queued again: the result never depends on the order in which records arrived.
+RECEIPT_LUA = """
+local function receipt_requeue(zset, dirty, work, second)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', zset, second, second)) do
+    if redis.call('SADD', dirty, member) == 1 then
+      redis.call('XADD', work, '*', 'c', member)
+    end
+  end
+end
+-- Move `code` to receipt second `second` (a no-op when it is there already).
+local function receipt_move(zset, dirty, work, code, second, threshold)
+  local old = redis.call('ZSCORE', zset, code)
+  if old and tonumber(old) == tonumber(second) then return end
+  redis.call('ZADD', zset, second, code)
+  if threshold <= 0 then return end
+  if old and redis.call('ZCOUNT', zset, old, old) == threshold - 1 then
+    receipt_requeue(zset, dirty, work, old)
+  end
+  if redis.call('ZCOUNT', zset, second, second) == threshold then
+    receipt_requeue(zset, dirty, work, second)
+  end
+end
+"""
+
+_RECEIPTS = (
+    RECEIPT_LUA
+    + """
+-- KEYS: ver:city, receipt:city, dirty, work
+-- ARGV: burst threshold, then (code, version, receipt second) per record of the page. Only a
+-- record the upsert stored (its version is the stored one) moves.
+local threshold = tonumber(ARGV[1])
+for i = 2, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    receipt_move(KEYS[2], KEYS[3], KEYS[4], ARGV[i], ARGV[i + 2], threshold)
+  end
+end
+return 1
+"""
+)
+
+_RECEIPTS_REBUILD = """
+-- KEYS: receipt:city; ARGV: (code, second) pairs, indexed as they are (no queueing: a rebuild
+-- runs before the reconciler, whose sweep reads the counts).
+for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+return 1
+"""
 
 _RELEASE = """
 -- KEYS: quarantine, quarantine:counts; ARGV: entry ids
@@ -635,6 +691,12 @@ class Store:
         self._count_tail = client.register_script(_COUNT_TAIL)
         self._reindex = client.register_script(_REINDEX)
         self._page = client.register_script(_PAGE)
+        self._receipts = client.register_script(_RECEIPTS)
+        self._receipts_rebuild = client.register_script(_RECEIPTS_REBUILD)
+        # City records sharing a receipt second that make a cut-over batch (0: none); when a
+        # count crosses it, the records of that instant are reconciled again. Syncer sets it
+        # from its policy.
+        self.burst_size = 0
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -669,7 +731,56 @@ class Store:
             self.key("fp", source.value),
             self.key("quarantine", "counts"),
         ]
-        return int(await self._upsert(keys=keys, args=args))
+        if source is not Source.CITY or not dossiers:
+            return int(await self._upsert(keys=keys, args=args))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await self._upsert(keys=keys, args=args, client=pipe)
+            await self._index_receipts(dossiers, pipe)
+            written, _ = await pipe.execute()
+        return int(written)
+
+    async def _index_receipts(self, dossiers: Sequence[Dossier], pipe: Any) -> None:
+        """Queue on `pipe` the receipt index's update for these city records (see
+        RECEIPT_LUA): in the upsert's transaction, so the index never lags the records."""
+        args: list[Any] = [self.burst_size]
+        for d in dossiers:
+            args += (d.code, d.version, receipt_second(d))
+        keys = [
+            self.key("ver", Source.CITY.value),
+            self.key("receipt", Source.CITY.value),
+            self.key("dirty"),
+            self.key("work"),
+        ]
+        await self._receipts(keys=keys, args=args, client=pipe)
+
+    async def receipt_counts(self, seconds: Iterable[int]) -> dict[int, int]:
+        """How many city records share each of these receipt seconds (one round trip)."""
+        wanted = sorted(set(seconds))
+        if not wanted:
+            return {}
+        zset = self.key("receipt", Source.CITY.value)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for second in wanted:
+                pipe.zcount(zset, second, second)
+            counts = await pipe.execute()
+        return {second: int(n) for second, n in zip(wanted, counts, strict=True) if n}
+
+    async def rebuild_receipt_index(self, batch: int = 2000) -> int:
+        """Index the receipt instants of every stored city record (data written before the
+        index existed); returns how many were indexed."""
+        zset = self.key("receipt", Source.CITY.value)
+        pending: list[Any] = []
+        indexed = 0
+        async for d in self.iter_records(f"rec:{Source.CITY.value}", batch):
+            pending += (d.code, receipt_second(d))
+            if len(pending) >= 2 * batch:
+                await self._receipts_rebuild(keys=[zset], args=pending)
+                indexed += len(pending) // 2
+                pending = []
+        if pending:
+            await self._receipts_rebuild(keys=[zset], args=pending)
+            indexed += len(pending) // 2
+        return indexed
 
     async def related(
         self, city: Mapping[str, Dossier], national: Mapping[str, Dossier], codes: Sequence[str]
@@ -1190,11 +1301,14 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         """Build what data written by an older syncd lacks (see the key schema): the views of
-        the mismatch records, and the quarantine's per-portal counts."""
+        the mismatch records, the quarantine's per-portal counts, the city receipt index."""
         if not await self.mismatch_index_ready() and await self.redis.exists(self.key("mismatch")):
             indexed = await self.rebuild_mismatch_index()
             log.info("mismatch_index_rebuilt", records=indexed)
         await self.quarantine_counts()
+        receipts = self.key("receipt", Source.CITY.value)
+        if not await self.redis.exists(receipts) and await self.count(Source.CITY):
+            log.info("receipt_index_rebuilt", records=await self.rebuild_receipt_index())
 
     async def mismatch_counts(self) -> dict[tuple[str, str], int] | None:
         """How many mismatch records are in each (state, kind); None while the views are not
@@ -1249,12 +1363,13 @@ class Store:
 
     async def overrides(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         """Operators' values for the corrected records of `keys` (one round trip): key ->
-        {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`; a value is as
+        {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`, and
+        `MIGRATED_OVERRIDE` ("true"/"false": an operator's word on migration); a value is as
         the corrected record spells it (status and channel as their numbers, times in ISO
         8601 with offset), and '' means the field has no value."""
         if not keys or not await self.redis.exists(self.key("override")):
             return {}  # the usual case: no operator has set a value yet
-        names = [f"{k}|{f}" for k in keys for f in OVERRIDE_FIELDS]
+        names = [f"{k}|{f}" for k in keys for f in (*OVERRIDE_FIELDS, MIGRATED_OVERRIDE)]
         values = await self.redis.hmget(self.key("override"), names)
         out: dict[str, dict[str, str]] = {}
         for name, value in zip(names, values, strict=True):

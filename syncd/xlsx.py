@@ -157,9 +157,13 @@ POLICY: dict[str, Text] = {
         "vi": "Cảnh báo sắp đến hạn trước (ngày)",
         "en": "Due-soon warning (days ahead)",
     },
-    "migration_cutover": {
-        "vi": "Ngày chuyển sang hệ thống mới",
-        "en": "Cut-over day to the new system",
+    "migration_window": {
+        "vi": "Khung thời gian chuyển sang hệ thống mới",
+        "en": "Cut-over window to the new system",
+    },
+    "migration_burst": {
+        "vi": "Lô chuyển đổi: số hồ sơ tiếp nhận cùng một thời điểm, xử lý xong trong (phút)",
+        "en": "Cut-over batch: dossiers received at one instant, finished within (minutes)",
     },
     "extra_days_off": {"vi": "Ngày nghỉ bổ sung", "en": "Extra days off"},
     "extra_working_days": {"vi": "Ngày làm việc bù bổ sung", "en": "Extra working days"},
@@ -615,6 +619,12 @@ def _differences_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) ->
 def _policy_value(key: str, value: Any, lang: Language) -> Any:
     if key == "pause_policy" and value in PAUSE_POLICIES:
         return f"{value}: {PAUSE_POLICIES[value][lang]}"
+    if key == "migration_burst" and isinstance(value, Mapping):
+        if not value.get("size"):
+            return _text(TEXTS, "unset", lang)
+        return f"≥ {value.get('size')} / {value.get('minutes')}"
+    if key == "migration_window" and isinstance(value, list | tuple) and len(value) == 2:
+        return f"{vn_day(value[0])} – {vn_day(value[1])}"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) if value else _text(TEXTS, "none", lang)
     if value is None:

@@ -421,6 +421,39 @@ async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:
         assert named in detail, (path, detail)
 
 
+async def test_an_operator_marks_a_dossier_as_migrated_through_the_api(api: Api) -> None:
+    key = next(
+        d.code
+        for d in api.scenario.dossiers
+        if d.migrated is None and not d.city and not d.national and d.events[0].event == "received"
+    )
+    path = f"/api/v1/dossiers/{quote(key, safe='')}/migrated"
+    assert (await api.post(path, {"migrated": True, "reason": "x"}, role="viewer"))[0] == 403
+    status, record = await api.post(path, {"migrated": True, "reason": "trùng hồ sơ cũ"})
+    assert status == 200, record
+    assert (record["id"], record["state"]) == (f"{key}|migrated", "resolved")
+    assert record["resolution"]["action"] == "mark_migrated"
+    assert (await api.store.overrides([key]))[key] == {"migrated": "true"}
+    detail = await api.get(f"/api/v1/dossiers/{quote(key, safe='')}")
+    assert detail["overrides"] == {"migrated": "true"}
+    audit = await api.get("/api/v1/audit?who=operator1")
+    assert [e["action"] for e in audit["items"]][-1] == "mark_migrated"
+    for body, named in (
+        ({"migrated": "yes", "reason": "x"}, "migrated"),
+        ({"reason": "x"}, "migrated"),
+        ({"migrated": False}, "reason"),
+        ({"migrated": False, "reason": " "}, "lý do"),
+    ):
+        status, detail_text = await api.problem("POST", path, "operator", json=body)
+        assert status == 400, body
+        assert named in detail_text, (body, detail_text)
+    unknown = "/api/v1/dossiers/no-such-dossier/migrated"
+    status, _ = await api.problem(
+        "POST", unknown, "operator", json={"migrated": True, "reason": "x"}
+    )
+    assert status == 404
+
+
 async def test_unknown_things_are_404(api: Api) -> None:
     for method, path in (
         ("GET", "/api/v1/dossiers/no-such-dossier"),

@@ -558,6 +558,32 @@ async def test_a_report_cell_lists_the_dossiers_behind_it(site: Site) -> None:
     assert "DT, LD" in unknown
 
 
+async def test_an_operator_marks_a_dossier_as_migrated_on_its_page(site: Site) -> None:
+    migrated = next(d for d in site.scenario.dossiers if d.migrated is not None)
+    viewer, _ = await site.logged_in("viewer")
+    body = await (await viewer.get(f"/dossiers/{quote(migrated.code)}")).text()
+    assert "được xác định là chuyển từ hệ thống cũ" in body  # the engine's signs are shown
+    assert "code_date=" in body
+    assert 'id="migrated-form"' not in body
+    operator, csrf = await site.logged_in("operator")
+    page = f"/dossiers/{quote(migrated.code)}"
+    assert 'id="migrated-form"' in await (await operator.get(page)).text()
+    refused = await operator.post(
+        f"{page}/migrated", data={"csrf_token": csrf, "migrated": "false", "reason": " "}
+    )
+    assert "Cần nêu lý do" in await refused.text()
+    done = await operator.post(
+        f"{page}/migrated",
+        data={"csrf_token": csrf, "migrated": "false", "reason": "hồ sơ thật của hệ thống mới"},
+    )
+    body = await done.text()
+    assert "không phải hồ sơ chuyển từ hệ thống cũ" in body
+    assert "Cán bộ đã xác định hồ sơ này không phải chuyển từ hệ thống cũ." in body
+    assert (await site.store.overrides([migrated.code]))[migrated.code] == {"migrated": "false"}
+    forged = await operator.post(f"{page}/migrated", data={"migrated": "true", "reason": "x"})
+    assert forged.status == 403  # no CSRF token
+
+
 async def test_only_an_admin_publishes_and_the_version_is_listed(site: Site) -> None:
     operator, operator_csrf = await site.logged_in("operator")
     body = await (await operator.get("/reports/2024-07")).text()

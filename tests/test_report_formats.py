@@ -160,7 +160,8 @@ def make_doc(
             "pause_policy": "restart",
             "paper_cutoff": "15:00",
             "due_soon_days": 1,
-            "migration_cutover": None,
+            "migration_window": None,
+            "migration_burst": {"size": 5, "minutes": 10.0},
             "extra_days_off": [],
             "extra_working_days": [],
         },
@@ -401,7 +402,9 @@ def test_the_indicators_sheet(seed_doc: dict[str, Any]) -> None:
     assert str(policy["Cách tính thời hạn khi yêu cầu bổ sung hồ sơ"]).startswith("restart: ")
     assert policy["Hồ sơ giấy nhận sau giờ này tính từ ngày làm việc tiếp theo"] == "15:00"
     assert policy["Ngày chốt số liệu hằng tháng"] == 20
-    assert policy["Ngày chuyển sang hệ thống mới"] == "chưa đặt"
+    assert policy["Khung thời gian chuyển sang hệ thống mới"] == "chưa đặt"
+    batch = "Lô chuyển đổi: số hồ sơ tiếp nhận cùng một thời điểm, xử lý xong trong (phút)"
+    assert policy[batch] == "≥ 5 / 10.0"
     assert policy["Ngày nghỉ bổ sung"] == "không có"
     assert policy["Thời điểm lập báo cáo"] == "20/7/2024 08:00"
 

@@ -2,7 +2,7 @@
 
 A record (personal fields are read by nobody and never stored)::
 
-    {"dossierNo": "000.00.45.H26-240701-0001", "serviceCode": "1.009876",
+    {"dossierNo": "000.00.45.H26-240701-0001", "otherDossierNo": "", "serviceCode": "1.009876",
      "serviceName": "...", "domainCode": "DT", "domainName": "Đầu tư",
      "viaChannel": "ONLINE", "dossierStatus": "processing",
      "receiveDate": "01/07/2024 08:30:00", "dueDate": "08/07/2024 17:00:00",
@@ -15,7 +15,9 @@ A record (personal fields are read by nobody and never stored)::
      "applicantName": "...", "applicantIdNo": "...", "contactTelNo": "..."}
 
 `apologyDate` is when the apology letter (Mẫu 04) that moved `dueDate` was sent ("": none); the
-national portal has no such field.
+national portal has no such field. `otherDossierNo` is another code of the same dossier (""
+none): the code the old system gave it, for a dossier recoded when it was carried over (the
+national portal's `MaHoSoKhac`); an older city system leaves it out.
 
 Every stop of the clock is history on the record, with its dates: `supplements` the supplement
 requests (status `waiting`, 5), `clockStops` the others, `kind` "fees" (a fee or tax request,
@@ -100,9 +102,11 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
             )
         )
     pauses.sort(key=lambda p: p.requested_at)  # in the order they happened, whatever the list
+    other = text(raw, "otherDossierNo", required=False)
     return Dossier(
         source=Source.CITY,
         code=text(raw, "dossierNo"),
+        alt_codes=(other,) if other else (),
         procedure_code=text(raw, "serviceCode"),
         field_code=text(raw, "domainCode"),
         channel=CHANNELS[channel_name],
@@ -124,6 +128,7 @@ def encode(d: Dossier, native_status: str, extra: Mapping[str, Any]) -> dict[str
     """The record the city system would serve for `d` (used by the mock portal)."""
     return {
         "dossierNo": d.code,
+        "otherDossierNo": d.alt_codes[0] if d.alt_codes else "",
         "serviceCode": d.procedure_code,
         "domainCode": d.field_code,
         "viaChannel": CHANNEL_NAMES[d.channel],

@@ -312,6 +312,30 @@ async def show_dossier(request: web.Request) -> web.StreamResponse:
     return reply(found)
 
 
+@routes.post("/api/v1/dossiers/{key}/migrated")
+@allow("operator")
+@api
+async def dossier_migrated(request: web.Request) -> web.StreamResponse:
+    """An operator's verdict on whether the dossier was carried over from the old system
+    (`{migrated: bool, reason}`), overriding the engine's; audited. Reopening the dossier's
+    `migrated` mismatch withdraws it."""
+    c, who = ctx(request), actor(request).name
+    key = request.match_info["key"]
+    body = await body_of(request)
+    migrated = body.get("migrated")
+    if not isinstance(migrated, bool):
+        raise bad("'migrated' must be true or false")
+    reason = text_field(body, "reason", required=True) or ""
+    try:
+        record = await c.queue.set_migrated(key, who, migrated, reason)
+    except QueueError as exc:
+        if exc.message == "queue.no_dossier":
+            raise web.HTTPNotFound(text=str(exc)) from None
+        raise
+    log.info("dossier_migrated_verdict", key=key, migrated=migrated, by=who)
+    return reply(record)
+
+
 @routes.get("/api/v1/overdue")
 @allow("viewer")
 @api

@@ -568,6 +568,25 @@ def _paths() -> dict[str, Any]:
                 errors=("404",),
             )
         },
+        "/api/v1/dossiers/{key}/migrated": {
+            "post": operation(
+                "Mark or unmark a dossier as migrated from the old system",
+                "operator",
+                {"200": ok("The dossier's migrated mismatch, resolved", ref("Mismatch"))},
+                tag="dossiers",
+                parameters=[path("key", "The dossier's key (its code)")],
+                body=obj(
+                    {
+                        "migrated": {"type": "boolean"},
+                        "reason": {"type": "string", "minLength": 1},
+                    }
+                ),
+                description="An operator's verdict overrides the engine's migration evidence "
+                "(true: left out of the counts; false: counted), audited with its reason. "
+                "Reopening the dossier's `migrated` mismatch withdraws it.",
+                errors=("400", "404"),
+            )
+        },
         "/api/v1/overdue": {
             "get": operation(
                 "Dossiers overdue, due soon or finished late",

@@ -13,6 +13,7 @@ Routes and who may use them (see syncd.web.app for how access is declared):
     GET  /overdue                            viewer
     GET  /reports, /reports/{period}         viewer: the form, raw figures, a cell's ledger
     POST /reports/{period}/publish           admin
+    POST /dossiers/{key}/migrated            operator: mark or unmark a dossier as migrated
     GET  /audit                              viewer
 
 Texts come from `syncd.web.texts` in the reader's language: `?lang=vi|en` chooses it and keeps
@@ -40,6 +41,7 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from reconcile.engine import MIGRATED_OVERRIDE
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
@@ -126,6 +128,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/mismatches/{id}/resolve", resolve)
     app.router.add_post("/mismatches/{id}/reopen", reopen)
     app.router.add_get("/dossiers/{key}", dossier_page)
+    app.router.add_post("/dossiers/{key}/migrated", migrated_verdict)
     app.router.add_get("/overdue", overdue_page)
     app.router.add_get("/reports", reports_index)
     app.router.add_get("/reports/{period}", report_page)
@@ -905,6 +908,11 @@ async def dossier_page(request: web.Request) -> web.StreamResponse:
                 "differs": len(seen) > 1 and field != "updated_at",
             }
         )
+    migration = next(
+        (r for r in d.get("mismatches") or [] if r["kind"] == "migrated" and r.get("present")),
+        None,
+    )
+    verdict = (d.get("overrides") or {}).get(MIGRATED_OVERRIDE)
     return render(
         request,
         "dossier.html",
@@ -914,9 +922,31 @@ async def dossier_page(request: web.Request) -> web.StreamResponse:
             "headings": [heading for heading, _ in columns],
             "rows": rows,
             "entries": d.get("history") or [],
+            "migration": migration,
+            "verdict": verdict if verdict in ("true", "false") else None,
         },
         section="mismatches",
     )
+
+
+@allow("operator")
+async def migrated_verdict(request: web.Request) -> web.StreamResponse:
+    """An operator marks or unmarks the dossier as migrated, with a reason (audited)."""
+    c = ctx(request)
+    user = user_of(request)
+    assert user is not None  # the route needs an operator
+    key = request.match_info["key"]
+    form = await request.post()
+    choice = str(form.get("migrated", ""))
+    if choice not in ("true", "false"):
+        return redirect(request, dossier_url(key), ("error", "dossier.verdict_choose", {}))
+    try:
+        await c.queue.set_migrated(key, user.name, choice == "true", str(form.get("reason", "")))
+    except QueueError as exc:
+        shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
+        return redirect(request, dossier_url(key), ("error", exc.message, shown))
+    done = "mismatches.marked" if choice == "true" else "mismatches.unmarked"
+    return redirect(request, dossier_url(key), ("ok", done, {"key": key}))
 
 
 # --------------------------------------------------------------------------------------------

@@ -415,6 +415,52 @@ PAGE_TEXTS: dict[str, Text] = {
     },
     "fieldname.alt_codes": {"vi": "Mã khác", "en": "Other codes"},
     "fieldname.pauses": {"vi": "Tạm dừng tính thời gian", "en": "Clock stops"},
+    "dossier.migration": {
+        "vi": "Hồ sơ chuyển từ hệ thống cũ",
+        "en": "Carried over from the old system",
+    },
+    "dossier.migrated_because": {
+        "vi": "Hồ sơ được xác định là chuyển từ hệ thống cũ và không được tính vào báo cáo. "
+        "Dấu hiệu: {evidence}",
+        "en": "This dossier is taken as carried over from the old system and left out of the "
+        "counts. Signs: {evidence}",
+    },
+    "dossier.not_migrated": {
+        "vi": "Không có đủ dấu hiệu hồ sơ chuyển từ hệ thống cũ: hồ sơ được tính vào báo cáo.",
+        "en": "No sufficient sign that this dossier was carried over: it is counted.",
+    },
+    "dossier.verdict_true": {
+        "vi": "Cán bộ đã xác định hồ sơ này chuyển từ hệ thống cũ.",
+        "en": "An operator marked this dossier as migrated.",
+    },
+    "dossier.verdict_false": {
+        "vi": "Cán bộ đã xác định hồ sơ này không phải chuyển từ hệ thống cũ.",
+        "en": "An operator marked this dossier as not migrated.",
+    },
+    "dossier.verdict_title": {
+        "vi": "Xác định hồ sơ chuyển từ hệ thống cũ",
+        "en": "Decide whether it was migrated",
+    },
+    "dossier.verdict_hint": {
+        "vi": "Quyết định của cán bộ thay cho kết luận của hệ thống, được ghi vào nhật ký kèm lý "
+        "do. Mở lại sai lệch «chuyển từ hệ thống cũ» để trả lại cho hệ thống kết luận.",
+        "en": "An operator's decision replaces the engine's and is audited with its reason. "
+        "Reopen the «migrated» mismatch to give the engine its say back.",
+    },
+    "dossier.verdict_legend": {"vi": "Hồ sơ này", "en": "This dossier"},
+    "dossier.verdict_mark": {
+        "vi": "chuyển từ hệ thống cũ (không tính vào báo cáo)",
+        "en": "was migrated (left out of the counts)",
+    },
+    "dossier.verdict_unmark": {
+        "vi": "không phải chuyển từ hệ thống cũ (được tính)",
+        "en": "was not migrated (counted)",
+    },
+    "dossier.verdict_submit": {"vi": "Ghi nhận", "en": "Record it"},
+    "dossier.verdict_choose": {
+        "vi": "Cần chọn hồ sơ có chuyển từ hệ thống cũ hay không.",
+        "en": "Choose whether the dossier was migrated.",
+    },
     "stop.supplement": {"vi": "yêu cầu bổ sung", "en": "supplement request"},
     "stop.fees": {"vi": "thực hiện nghĩa vụ tài chính", "en": "fees requested"},
     "stop.stopped": {"vi": "dừng xử lý", "en": "processing stopped"},
