@@ -190,6 +190,124 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "lĩnh vực {field!r} không có trong báo cáo; các lĩnh vực: {fields}",
         "en": "field {field!r} is not in the report; the fields are: {fields}",
     },
+    "report.trust": {
+        "vi": "Độ tin cậy của số liệu:",
+        "en": "How far these figures can be trusted:",
+    },
+    "portal.city": {"vi": "Hệ thống Một cửa thành phố", "en": "The city one-stop system"},
+    "portal.national": {"vi": "Cổng DVCQG", "en": "The national portal"},
+    "trust.provisional": {
+        "vi": "TẠM TÍNH: kỳ báo cáo chưa kết thúc (đến hết ngày {end}); số liệu còn thay đổi.",
+        "en": "PROVISIONAL: the period has not ended (it runs to the end of {end}); the figures "
+        "will still change.",
+    },
+    "trust.read": {
+        "vi": "{portal}: đọc đầy đủ gần nhất lúc {at}.",
+        "en": "{portal}: last complete read at {at}.",
+    },
+    "trust.never_read": {
+        "vi": "{portal}: chưa từng được đọc đầy đủ; số liệu của cổng này thiếu hoặc không có.",
+        "en": "{portal}: never read completely; its figures are missing or incomplete.",
+    },
+    "trust.not_read_since_end": {
+        "vi": "{portal}: lần đọc đầy đủ gần nhất lúc {at}, trước khi kỳ kết thúc (hết ngày "
+        "{end}); những thay đổi cuối kỳ có thể chưa có.",
+        "en": "{portal}: last complete read at {at}, before the period ended (end of {end}); "
+        "its last changes may be missing.",
+    },
+    "trust.failures": {
+        "vi": "{portal}: {count} lần đọc lỗi từ đó, gần nhất lúc {at}: {error}",
+        "en": "{portal}: {count} failed polls since, the latest at {at}: {error}",
+    },
+    "trust.quarantined": {
+        "vi": "{count} bản ghi bị cách ly có thể thuộc kỳ này: {codes}",
+        "en": "{count} quarantined records could belong to this period: {codes}",
+    },
+    "trust.dead_letters": {
+        "vi": "{count} hồ sơ đối soát lỗi nhiều lần có thể thuộc kỳ này: {codes}",
+        "en": "{count} dossiers whose reconciliation kept failing could belong to this period: "
+        "{codes}",
+    },
+    "trust.without_code": {
+        "vi": "(và {count} bản ghi không đọc được mã)",
+        "en": "(and {count} records whose code does not read)",
+    },
+    "trust.limited": {
+        "vi": "(chỉ xem {scanned} bản ghi bị cách ly mới nhất; có thể còn nữa)",
+        "en": "(only the newest {scanned} quarantined records were looked at; there may be more)",
+    },
+    "trust.empty": {
+        "vi": "Kỳ này không có hồ sơ nào, trong số liệu sau đối soát cũng như của cả hai cổng.",
+        "en": "No dossier at all in this period, reconciled or on either portal.",
+    },
+    "trust.ok": {
+        "vi": "Số liệu đã chốt: hai cổng đã được đọc đầy đủ sau khi kỳ kết thúc; không có bản "
+        "ghi bị cách ly hay hồ sơ đối soát lỗi có thể thuộc kỳ này.",
+        "en": "Final figures: both portals were read completely after the period ended; no "
+        "quarantined record or failing reconciliation could belong to this period.",
+    },
+    "trust.forced": {
+        "vi": "Bản này được công bố dù chưa đủ điều kiện ({issues}); người công bố: {by}; lý do: "
+        "{reason}",
+        "en": "This version was published although {issues}; published by {by}; reason: {reason}",
+    },
+    "refusal.provisional": {
+        "vi": "kỳ báo cáo chưa kết thúc (đến hết ngày {end})",
+        "en": "the period has not ended (it runs to the end of {end})",
+    },
+    "refusal.never_read": {
+        "vi": "{portal} chưa từng được đọc đầy đủ",
+        "en": "{portal} was never read completely",
+    },
+    "refusal.not_read_since_end": {
+        "vi": "{portal} chưa được đọc đầy đủ kể từ khi kỳ kết thúc (hết ngày {end})",
+        "en": "{portal} was not read completely since the period ended (end of {end})",
+    },
+    "refusal.failed_polls": {
+        "vi": "{portal} có lần đọc lỗi",
+        "en": "{portal} had failed polls",
+    },
+    "refusal.quarantined": {
+        "vi": "{count} bản ghi bị cách ly có thể thuộc kỳ này",
+        "en": "{count} quarantined records could belong to the period",
+    },
+    "refusal.dead_letters": {
+        "vi": "{count} hồ sơ đối soát lỗi có thể thuộc kỳ này",
+        "en": "{count} dossiers whose reconciliation failed could belong to the period",
+    },
+    "refusal.empty": {
+        "vi": "kỳ này không có hồ sơ nào",
+        "en": "the period has no dossier at all",
+    },
+    "publish.refused": {
+        "vi": "Không công bố báo cáo kỳ {label}: {reasons}. Muốn công bố vẫn được, dùng --force "
+        "--reason LÝ_DO (lý do được ghi vào nhật ký và vào bản công bố).",
+        "en": "Not publishing the report for {label}: {reasons}. To publish anyway, use --force "
+        "--reason TEXT (the reason goes to the audit trail and into the published version).",
+    },
+    "publish.refused_api": {
+        "vi": "Không công bố báo cáo kỳ {label}: {reasons}. Muốn công bố vẫn được, gửi "
+        '"force": true kèm "reason" (lý do được ghi vào nhật ký và vào bản công bố).',
+        "en": "Not publishing the report for {label}: {reasons}. To publish anyway, send "
+        '"force": true with a "reason" (it goes to the audit trail and into the published '
+        "version).",
+    },
+    "publish.force_needs_reason": {
+        "vi": "--force cần --reason LÝ_DO không để trống",
+        "en": "--force needs --reason TEXT, not empty",
+    },
+    "publish.reason_needs_force": {
+        "vi": "--reason chỉ dùng kèm --force khi công bố",
+        "en": "--reason goes with --force when publishing",
+    },
+    "help.force": {
+        "vi": "công bố dù báo cáo chưa đủ điều kiện (cần --reason)",
+        "en": "publish even though the report is not fit to be (needs --reason)",
+    },
+    "help.publish_reason": {
+        "vi": "lý do công bố khi dùng --force, được ghi vào nhật ký và vào bản công bố",
+        "en": "why, with --force: kept in the audit trail and in the published version",
+    },
     "report.city": {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
     "report.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
     "help.description": {

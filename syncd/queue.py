@@ -28,7 +28,7 @@ again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -513,6 +513,30 @@ class MismatchQueue:
                 }
             )
         return out
+
+
+async def record_action(
+    store: Store,
+    at: datetime,
+    who: str,
+    action: str,
+    subject: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> None:
+    """Append an action that is not a mismatch transition (publishing a report, managing
+    users, a resync) to the audit stream, in the shape of the queue's entries."""
+    await store.redis.xadd(
+        store.key("audit"),
+        {
+            "at": at.isoformat(),
+            "who": who,
+            "action": action,
+            "id": subject,
+            "before": json.dumps(before, ensure_ascii=False, sort_keys=True),
+            "after": json.dumps(after, ensure_ascii=False, sort_keys=True),
+        },
+    )
 
 
 def _stream_id(since: datetime | str) -> str:

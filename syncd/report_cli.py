@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import io
 import json
 import sys
@@ -25,6 +26,7 @@ from reconcile.period import Period
 from syncd.config import Config
 from syncd.i18n import language, t
 from syncd.reports import (
+    PublishRefused,
     cell_ledger,
     form_fields,
     gather,
@@ -61,6 +63,9 @@ def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser
     report.add_argument("--version", type=int, metavar="N", help=t("help.report_version"))
     report.add_argument("--cell", metavar="FIELD:COLUMN", help=t("help.report_cell"))
     report.add_argument("--figures", choices=FORMS, default=CORRECTED, help=t("help.figures"))
+    report.add_argument("--force", action="store_true", help=t("help.force"))
+    report.add_argument("--reason", metavar="TEXT", help=t("help.publish_reason"))
+    report.add_argument("--by", metavar="WHO", help=t("help.by"))
 
     overdue = verbs.add_parser("overdue", help=t("help.overdue"))
     overdue.add_argument("--as-of", metavar="YYYY-MM-DD", help=t("help.as_of"))
@@ -71,6 +76,16 @@ def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def operator_name(given: str | None) -> str:
+    """Who acts from the command line: `--by`, else the OS user."""
+    if given is not None:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 async def report_document(
@@ -101,7 +116,16 @@ async def report_verb(
     else:
         doc = await report_document(store, config, period, now_utc())
     if args.action == "publish":
-        number = await publish(store, doc, now_utc())
+        reason = (args.reason or "").strip()
+        if args.force and not reason:
+            raise ReportUsageError(t("publish.force_needs_reason"))
+        if args.reason is not None and not args.force:
+            raise ReportUsageError(t("publish.reason_needs_force"))
+        by = operator_name(args.by)
+        try:
+            number = await publish(store, doc, now_utc(), by=by, force=args.force, reason=reason)
+        except PublishRefused as exc:
+            raise ReportUsageError(exc.text(language())) from None
         print(t("report.published", label=period.label, number=number))
         return 0
     if args.cell:

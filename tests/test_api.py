@@ -531,7 +531,8 @@ async def test_overdue(api: Api, config: Config) -> None:
 
 async def test_reports_in_every_format_and_publishing(api: Api) -> None:
     doc = await api.get("/api/v1/reports/2024-07")
-    assert doc["schema"] == "syncd-report/2"
+    assert doc["schema"] == "syncd-report/3"
+    assert doc["trust"]["issues"] == []  # read after the period ended, nothing in doubt
     assert doc["period"]["label"] == "2024-07"
     total = doc["corrected"]["total"]["cells"]
     assert total["3"] > 0
@@ -542,6 +543,7 @@ async def test_reports_in_every_format_and_publishing(api: Api) -> None:
     assert 'filename="bieu-06-2024-07.csv"' in resp.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await resp.text())))
     assert rows[-1][2:] == [str(total[c]) for c in sorted(total, key=int) if int(c) >= 3]
+    assert [rows[-11][0], rows[-11][1][:15]] == ["#", "Số liệu đã chốt"]
 
     resp = await api.client.get(
         "/api/v1/reports/2024-07?format=xlsx&lang=en", headers=api.auth("viewer")

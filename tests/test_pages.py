@@ -605,6 +605,35 @@ async def test_only_an_admin_publishes_and_the_version_is_listed(site: Site) -> 
     assert "bản công bố số 1" in audit
 
 
+async def test_the_report_page_states_its_trust_and_guards_publishing(site: Site) -> None:
+    admin, csrf = await site.logged_in("admin")
+    final = await (await admin.get("/reports/2024-07")).text()
+    assert 'id="trust-banner"' in final
+    assert "Số liệu đã chốt" in final
+    assert 'id="publish-blocked"' not in final
+    # 2024-08 has not ended at the app's clock (25/7/2024).
+    body = await (await admin.get("/reports/2024-08")).text()
+    assert 'role="alert"' in body
+    assert "TẠM TÍNH: kỳ báo cáo chưa kết thúc (đến hết ngày 19/8/2024)" in body
+    assert 'id="publish-blocked"' in body
+    refused = await admin.post("/reports/2024-08/publish", data={"csrf_token": csrf})
+    text = html.unescape(await refused.text())
+    assert "Chưa công bố: kỳ báo cáo chưa kết thúc" in text
+    assert list(await site.store.report_versions("2024-08")) == []
+    no_reason = await admin.post(
+        "/reports/2024-08/publish", data={"csrf_token": csrf, "force": "1", "reason": " "}
+    )
+    assert "Công bố khi chưa đủ điều kiện cần nêu lý do." in await no_reason.text()
+    forced = await admin.post(
+        "/reports/2024-08/publish",
+        data={"csrf_token": csrf, "force": "1", "reason": "số liệu tạm cho cuộc họp"},
+    )
+    assert "Đã công bố báo cáo kỳ 2024-08: bản số 1." in await forced.text()
+    version = await (await admin.get("/reports/2024-08?version=1")).text()
+    assert 'id="forced-notice"' in version
+    assert "lý do: số liệu tạm cho cuộc họp" in html.unescape(version)
+
+
 async def test_the_audit_page_and_its_filters(site: Site) -> None:
     record = await open_mismatch(site.store)
     client, csrf = await site.logged_in("operator")

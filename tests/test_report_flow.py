@@ -44,6 +44,12 @@ def city(code: str, **changes: object) -> Dossier:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+async def read_both(store: Store, at: datetime) -> None:
+    """Both portals read completely at `at` (what a sync cycle records)."""
+    for source in Source:
+        await store.record_status(source, last_success_at=at.isoformat())
+
+
 async def put(store: Store, *records: Dossier) -> Syncer:
     for record in records:
         await store.upsert(record.source, [record], None)
@@ -91,6 +97,7 @@ async def test_published_versions_never_change_and_a_restatement_explains_the_ch
 ) -> None:
     code = "000.00.45.H26-240701-0001"
     await put(store, city(code))
+    await read_both(store, NOW)
     doc = to_json(await gather(store, P, config.report_settings(), NOW))
     assert doc["corrected"]["total"]["cells"]["11"] == 1
     assert await publish(store, doc, NOW) == 1

@@ -54,7 +54,7 @@ PERSONAL_FIELDS = frozenset({"applicantName", "applicantIdNo", "contactTelNo", "
 STOP_KINDS = {"fees": StopKind.FEES, "stopped": StopKind.STOPPED}
 
 
-FEED = FeedIdentity("dossierNo", "modifiedDate", DATE_FORMAT)
+FEED = FeedIdentity("dossierNo", "modifiedDate", DATE_FORMAT, "receiveDate")
 key = FEED.key
 
 

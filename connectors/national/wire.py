@@ -42,7 +42,7 @@ DATE_FORMAT = "%Y%m%d%H%M%S"
 PERSONAL_FIELDS = frozenset({"ChuHoSo", "SoGiayTo", "SoDienThoai", "DiaChi", "Email"})
 
 
-FEED = FeedIdentity("MaHoSo", "NgayCapNhat", DATE_FORMAT)
+FEED = FeedIdentity("MaHoSo", "NgayCapNhat", DATE_FORMAT, "NgayTiepNhan")
 key = FEED.key
 
 

@@ -25,6 +25,7 @@ import redis.exceptions
 
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
+from syncd import queue as queue_module
 from syncd.i18n import t
 from syncd.queue import QueueError, _stream_id, fields_of
 from syncd.report_cli import LISTED_FLAGS, overdue_records
@@ -431,17 +432,7 @@ async def record_action(
 ) -> None:
     """Append an operator action that is not a mismatch transition (publishing a report,
     managing users) to the audit stream, in the same shape as the queue's entries."""
-    await c.store.redis.xadd(
-        c.store.key("audit"),
-        {
-            "at": c.clock().isoformat(),
-            "who": who,
-            "action": action,
-            "id": subject,
-            "before": json.dumps(before, ensure_ascii=False, sort_keys=True),
-            "after": json.dumps(after, ensure_ascii=False, sort_keys=True),
-        },
-    )
+    await queue_module.record_action(c.store, c.clock(), who, action, subject, before, after)
 
 
 AUDIT_COLUMNS = (

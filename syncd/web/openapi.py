@@ -118,7 +118,11 @@ def operation(
 def _schemas() -> dict[str, Schema]:
     resolution = obj(
         {
-            "action": {"type": "string", "description": f"{', '.join(ACTIONS)}, or syncd's own"},
+            "action": {
+                "type": "string",
+                "description": f"{', '.join(ACTIONS)}, mark_migrated, unmark_migrated, "
+                "or syncd's own",
+            },
             "value": TEXT_OR_NULL,
             "reason": STRING,
             "by": STRING,
@@ -378,7 +382,20 @@ def _schemas() -> dict[str, Schema]:
                         }
                     ),
                     "generated_at": TIME,
-                    "version": nullable(ANY_OBJECT),
+                    "version": nullable(
+                        obj(
+                            {
+                                "number": {"type": "integer"},
+                                "published_at": TIME,
+                                "by": TEXT_OR_NULL,
+                                "forced": nullable(
+                                    obj({"reason": STRING, "overridden": array(STRING)})
+                                ),
+                            },
+                            required=["number", "published_at"],
+                        )
+                    ),
+                    "trust": nullable(ref("Trust")),
                     "corrected": ANY_OBJECT,
                     "raw": ANY_OBJECT,
                     "indicators": ANY_OBJECT,
@@ -387,8 +404,46 @@ def _schemas() -> dict[str, Schema]:
                     "restatement": nullable(ANY_OBJECT),
                 }
             ),
-            "description": 'Form 06/VPCP/KSTT as JSON (schema "syncd-report/2", see README)',
+            "description": 'Form 06/VPCP/KSTT as JSON (schema "syncd-report/3", see README; '
+            'a version published before /3 has no "trust")',
         },
+        "Trust": obj(
+            {
+                "provisional": {"type": "boolean", "description": "The period has not ended"},
+                "period_ends_at": TIME,
+                "portals": {
+                    "type": "object",
+                    "additionalProperties": obj(
+                        {
+                            "last_complete_at": TIME_OR_NULL,
+                            "read_since_end": {"type": "boolean"},
+                            "failures_since": array(obj({"at": STRING, "error": STRING})),
+                        }
+                    ),
+                },
+                "quarantined": obj(
+                    {
+                        "count": {"type": "integer", "minimum": 0},
+                        "codes": array(STRING),
+                        "without_code": {"type": "integer", "minimum": 0},
+                        "limited": {"type": "boolean"},
+                    }
+                ),
+                "dead_letters": obj(
+                    {"count": {"type": "integer", "minimum": 0}, "codes": array(STRING)}
+                ),
+                "empty": {"type": "boolean"},
+                "issues": array(
+                    {
+                        "type": "string",
+                        "description": "provisional, never_read:<portal>, "
+                        "not_read_since_end:<portal>, failed_polls:<portal>, quarantined, "
+                        "dead_letters, empty (all but failed_polls stop publishing)",
+                    }
+                ),
+            },
+            description="How far the report can be trusted (README, Report)",
+        ),
         "ReportVersions": obj(
             {
                 "period": STRING,
@@ -649,14 +704,34 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/reports/{period}/publish": {
-            "post": operation(
-                "Publish the period's report as its next version",
-                "admin",
-                {"201": ok("The version published", ref("Published"))},
-                tag="reports",
-                parameters=[period],
-                errors=("400", "409"),
-            )
+            "post": {
+                **operation(
+                    "Publish the period's report as its next version",
+                    "admin",
+                    {"201": ok("The version published", ref("Published"))},
+                    tag="reports",
+                    parameters=[period],
+                    description="Refused with 409 (the detail says why) while the report is "
+                    "not fit to be published: the period has not ended, a portal was not read "
+                    "completely since it ended, quarantined records or dead letters could "
+                    "belong to it, or it has no dossier at all; unless the body is "
+                    '`{"force": true, "reason": "..."}`, whose reason the audit trail and the '
+                    "published version keep. A body is optional.",
+                    errors=("400", "409"),
+                ),
+                "requestBody": {
+                    "required": False,
+                    "content": json_body(
+                        obj(
+                            {
+                                "force": {"type": "boolean", "default": False},
+                                "reason": {"type": "string", "minLength": 1},
+                            },
+                            required=[],
+                        )
+                    ),
+                },
+            }
         },
         "/api/v1/audit": {
             "get": operation(

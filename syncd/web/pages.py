@@ -48,8 +48,16 @@ from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language
 from syncd.queue import ACTIONS, STATES, QueueError, fields_of
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
-from syncd.reports import HEADINGS, INDICATORS, cell_ledger, form_fields, publish
+from syncd.reports import (
+    HEADINGS,
+    INDICATORS,
+    PublishRefused,
+    cell_ledger,
+    form_fields,
+    publish,
+)
 from syncd.summary import percent_text
+from syncd.trust import forced_text, issue_text, refusals, trust_lines
 from syncd.web import data
 from syncd.web.app import (
     LANG_COOKIE,
@@ -1208,6 +1216,15 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             "reasons_text": lambda reasons: _reasons_text(reasons, lang),
             "versions": versions,
             "downloads": downloads,
+            "trust": trust_lines(doc.get("trust"), lang),
+            "blocked": "; ".join(
+                issue_text(i, doc.get("trust") or {}, lang) for i in refusals(doc.get("trust"))
+            )
+            if not doc.get("version")
+            else "",
+            "forced": forced_text(doc["version"], doc, lang)
+            if (doc.get("version") or {}).get("forced")
+            else "",
         },
         section="reports",
     )
@@ -1223,24 +1240,25 @@ async def publish_report(request: web.Request) -> web.StreamResponse:
         period = Period.parse(label_, c.config.report.cutoff_day)
     except ValueError:
         raise web.HTTPNotFound() from None
+    form = await request.post()
+    force = form.get("force") == "1"
+    reason = str(form.get("reason", "")).strip()
+    here = f"/reports/{period.label}"
+    if force and not reason:
+        return redirect(request, here, ("error", "report.publish_force_reason", {}))
     now = c.clock()
     doc = await report_document(c.store, c.config, period, now)
     try:
-        number = await publish(c.store, doc, now)
-    except RuntimeError:
-        return redirect(
-            request, f"/reports/{period.label}", ("error", "report.publish_conflict", {})
+        number = await publish(
+            c.store, doc, now, by=user.name, force=force, reason=reason if force else ""
         )
-    after = {
-        "version": number,
-        "published_at": now.astimezone(VN_TZ).isoformat(),
-        "totals": doc["corrected"]["total"]["cells"],
-    }
-    await data.record_action(c, user.name, "publish", f"report:{period.label}", None, after)
+    except PublishRefused as exc:
+        reasons = exc.reasons(lang_of(request))
+        return redirect(request, here, ("error", "report.publish_refused", {"reasons": reasons}))
+    except RuntimeError:
+        return redirect(request, here, ("error", "report.publish_conflict", {}))
     return redirect(
-        request,
-        f"/reports/{period.label}",
-        ("ok", "report.published", {"label": period.label, "number": number}),
+        request, here, ("ok", "report.published", {"label": period.label, "number": number})
     )
 
 

@@ -337,6 +337,29 @@ PAGE_TEXTS: dict[str, Text] = {
         "changes; later changes are shown as a restatement.",
     },
     "report.publish": {"vi": "Công bố báo cáo kỳ {label}", "en": "Publish the report for {label}"},
+    "report.publish_refused": {
+        "vi": "Chưa công bố: {reasons}. Muốn công bố vẫn được, chọn «Công bố dù chưa đủ điều "
+        "kiện» và nêu lý do.",
+        "en": "Not published: {reasons}. To publish anyway, tick «Publish although not fit» and "
+        "give the reason.",
+    },
+    "report.publish_force": {
+        "vi": "Công bố dù chưa đủ điều kiện",
+        "en": "Publish although not fit",
+    },
+    "report.publish_force_reason": {
+        "vi": "Công bố khi chưa đủ điều kiện cần nêu lý do.",
+        "en": "Publishing although not fit needs a reason.",
+    },
+    "report.publish_reason": {
+        "vi": "Lý do (ghi vào nhật ký và vào bản công bố)",
+        "en": "Reason (kept in the audit trail and in the published version)",
+    },
+    "report.publish_blocked": {
+        "vi": "Báo cáo chưa đủ điều kiện công bố: {reasons}.",
+        "en": "The report is not fit to be published: {reasons}.",
+    },
+    "report.trust_title": {"vi": "Độ tin cậy của số liệu", "en": "How far to trust these figures"},
     "report.publish_conflict": {
         "vi": "Một người khác vừa công bố cùng lúc; vui lòng thử lại.",
         "en": "Someone else published at the same moment; please try again.",
