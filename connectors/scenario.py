@@ -683,24 +683,19 @@ def loads(text: str, name: str = "<string>") -> Scenario:
     # Extra codes (recoded at the cut-over, rewritten, duplicate) must not collide with any
     # served code.
     for i, dossier in enumerate(dossiers):
-        if dossier.migrated_code:
-            if dossier.migrated_code in codes:
-                r.fail(
-                    f"dossiers[{i}].migrated.code",
-                    "a code no other dossier or distortion uses",
-                    dossier.migrated_code,
-                )
-            codes.add(dossier.migrated_code)
-        for side in ("city", "national"):
-            for j, x in enumerate(dossier.distortions(Source(side))):
-                if isinstance(x, RewrittenCode | Duplicate):
-                    if x.code in codes:
-                        r.fail(
-                            f"dossiers[{i}].{side}[{j}].code",
-                            "a code no other dossier or distortion uses",
-                            x.code,
-                        )
-                    codes.add(x.code)
+        extra = [(f"dossiers[{i}].migrated.code", dossier.migrated_code)]
+        extra += [
+            (f"dossiers[{i}].{side}[{j}].code", x.code)
+            for side in ("city", "national")
+            for j, x in enumerate(dossier.distortions(Source(side)))
+            if isinstance(x, RewrittenCode | Duplicate)
+        ]
+        for path, code in extra:
+            if not code:
+                continue
+            if code in codes:
+                r.fail(path, "a code no other dossier or distortion uses", code)
+            codes.add(code)
     return Scenario(agency, now, tuple(procedures), fields, tuple(dossiers), truth)
 
 

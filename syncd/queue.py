@@ -416,15 +416,6 @@ class MismatchQueue:
             raise QueueError("queue.no_dossier", key=key)
         city, national = await self._pair(key)
         city_value, national_value = migrated_values(city, national)
-        store = self.store
-        keys = [
-            store.key("mismatch"),
-            store.key("mismatch", "open"),
-            store.key("audit"),
-            store.key("override"),
-            store.key("dirty"),
-            store.key("work"),
-        ]
         args = [
             key,
             who,
@@ -435,8 +426,20 @@ class MismatchQueue:
             national_value or "",
             SEVERITY[MismatchKind.MIGRATED].value,
         ]
-        record: Record = json.loads(_text(await self._verdict(keys=keys, args=args)))
+        record: Record = json.loads(_text(await self._verdict(keys=self._keys(), args=args)))
         return record
+
+    def _keys(self) -> Sequence[str]:
+        """The keys the operators' scripts touch (`_ACT`, `_VERDICT`)."""
+        store = self.store
+        return [
+            store.key("mismatch"),
+            store.key("mismatch", "open"),
+            store.key("audit"),
+            store.key("override"),
+            store.key("dirty"),
+            store.key("work"),
+        ]
 
     async def _pair(self, key: str) -> tuple[Dossier | None, Dossier | None]:
         """The city and national records reconciliation paired for `key`."""
@@ -459,16 +462,7 @@ class MismatchQueue:
         self, op: str, mismatch_id: str, who: str, reason: str = "", *rest: str
     ) -> Record:
         args = [op, mismatch_id, who, self.clock().isoformat(), reason, *rest]
-        store = self.store
-        keys = [
-            store.key("mismatch"),
-            store.key("mismatch", "open"),
-            store.key("audit"),
-            store.key("override"),
-            store.key("dirty"),
-            store.key("work"),
-        ]
-        reply = [_text(part) for part in await self._act(keys=keys, args=args)]
+        reply = [_text(part) for part in await self._act(keys=self._keys(), args=args)]
         if reply[0] == "unknown":
             raise QueueError("queue.unknown", id=mismatch_id)
         if reply[0] == "state":

@@ -35,7 +35,9 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            oldest first (the last 1000)
     {P}:excluded                     HASH  code -> why the dossier is excluded (e.g. migrated)
     {P}:override                     HASH  "code|field" -> operator's value for the corrected
-                                           record ('' = no value); see syncd.queue
+                                           record ('' = no value); "code|migrated" -> "true" /
+                                           "false", an operator's verdict on migration; see
+                                           syncd.queue
     {P}:quarantine                   STREAM  {source, code, reason, raw, updated_at}: rejected
                                            records, the newest 100,000 kept; personal fields
                                            removed

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from connectors.base import Rejected
-from reconcile.model import VN_TZ, Channel, Dossier, Source, Status
+from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
 from syncd.config import Config
 from syncd.queue import MismatchQueue
@@ -35,6 +35,7 @@ from tests.test_api import Api
 from tests.test_api import api as api
 from tests.test_cli import CLI_ENV
 from tests.test_cli_ops import cli
+from tests.test_report_flow import city
 
 P = Period.parse("2024-07")  # 20/6 - 19/7/2024
 AFTER = datetime(2024, 7, 22, 9, tzinfo=VN_TZ)
@@ -165,23 +166,10 @@ async def test_an_empty_store_says_so(store: Store, config: Config) -> None:
 # `report publish`, a real process
 
 
-def city(code: str, received: datetime) -> Dossier:
-    return Dossier(
-        source=Source.CITY,
-        code=code,
-        procedure_code="1.009007",
-        field_code="DT",
-        channel=Channel.ONLINE,
-        status=Status.PROCESSING,
-        received_at=received,
-        updated_at=received,
-    )
-
-
 async def synced(store: Store, read_at: datetime) -> dict[str, str]:
     """A store holding one dossier of 2024-07 on both portals, read completely at `read_at`;
     the environment of a `syncd` process on it."""
-    record = city("000.00.45.H26-240701-0001", datetime(2024, 7, 1, 9, tzinfo=VN_TZ))
+    record = city("000.00.45.H26-240701-0001")
     for source in Source:
         await store.upsert(source, [replace_source(record, source)], None)
         await store.record_status(source, last_success_at=read_at.isoformat())

@@ -809,6 +809,12 @@ async def mismatch_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+def queue_failed(request: web.Request, url: str, exc: QueueError) -> web.Response:
+    """Back to `url`, saying why the queue refused."""
+    shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
+    return redirect(request, url, ("error", exc.message, shown))
+
+
 async def _queue_step(
     request: web.Request, step: str, done: str, values: Mapping[str, Any]
 ) -> web.Response:
@@ -830,8 +836,7 @@ async def _queue_step(
             await c.queue.resolve(mismatch_id, user.name, action, reason, value)
             values = {**values, "action": label(lang_of(request), "resolution", action)}
     except QueueError as exc:
-        shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
-        return redirect(request, mismatch_url(mismatch_id), ("error", exc.message, shown))
+        return queue_failed(request, mismatch_url(mismatch_id), exc)
     return redirect(
         request,
         mismatch_url(mismatch_id),
@@ -951,8 +956,7 @@ async def migrated_verdict(request: web.Request) -> web.StreamResponse:
     try:
         await c.queue.set_migrated(key, user.name, choice == "true", str(form.get("reason", "")))
     except QueueError as exc:
-        shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
-        return redirect(request, dossier_url(key), ("error", exc.message, shown))
+        return queue_failed(request, dossier_url(key), exc)
     done = "mismatches.marked" if choice == "true" else "mismatches.unmarked"
     return redirect(request, dossier_url(key), ("ok", done, {"key": key}))
 
