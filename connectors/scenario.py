@@ -25,8 +25,10 @@ Rules kept deliberately short (docs/scenario.md states them for authors):
   ``apology_at`` (the national portal has no such field).
 - Migrated dossiers: on the city side every event time before ``migrated.at`` becomes
   ``migrated.at`` (the new system shows them re-received at the cut-over, in the status of their
-  last event); the national portal does not have them unless the national list says otherwise
-  (omitting ``national`` on a migrated dossier means ``[{"kind": "missing"}]``).
+  last event), under ``migrated.code`` when the new system gave them new codes (their old code as
+  the alternate code with ``keeps_old_code``); the national portal does not have them unless the
+  national list says otherwise (omitting ``national`` on a migrated dossier means
+  ``[{"kind": "missing"}]``).
 - A side's distortions apply in a fixed order: missing, lag, then on the resulting record
   collapsed, rewritten_code, shifted, channel; then duplicate copies the record under another code;
   placeholder changes the personal data served with every code of that side.
@@ -57,8 +59,8 @@ from connectors.dataset import (
 from connectors.identity import identity_hash
 from reconcile.calendar import WorkingCalendar
 from reconcile.compare import MismatchKind
-from reconcile.deadlines import due_from
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status
+from reconcile.deadlines import computed_due, due_from
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status, StopKind
 
 FORMAT = "syncd-scenario/1"
 
@@ -123,6 +125,14 @@ STATUS_AFTER: Mapping[EventKind, Status] = {
     EventKind.RETURNED: Status.RETURNED,
     EventKind.WITHDRAWN: Status.WITHDRAWN,
 }
+
+# The events that stop the clock (a stop of that kind begins) and those that end a stop.
+STOP_STARTS: Mapping[EventKind, StopKind] = {
+    EventKind.SUPPLEMENT_REQUESTED: StopKind.SUPPLEMENT,
+    EventKind.FEES_REQUESTED: StopKind.FEES,
+    EventKind.STOPPED: StopKind.STOPPED,
+}
+STOP_ENDS = frozenset({EventKind.SUPPLEMENT_COMPLETED, EventKind.FEES_PAID, EventKind.RESUMED})
 
 _OPEN = frozenset({Status.ACCEPTED, Status.PROCESSING})
 # The statuses (None: no event yet) each event may follow. Nothing follows 3, 7 or 10.
@@ -264,8 +274,10 @@ GENERATED_KINDS: tuple[str, ...] = (*DISTORTION_KINDS, "migrated")
 class ScenarioDossier:
     """One dossier: its true lifecycle and each portal's distortions.
 
-    `migrated` is the cut-over time for a dossier carried over from the old system. The lists
-    are explicit here: a migrated dossier absent from the national portal has
+    `migrated` is the cut-over time for a dossier carried over from the old system;
+    `migrated_code`, when not "", the code the new system gave it at the cut-over (the city
+    serves it under that code, with its old code as its alternate code when `keeps_old_code`).
+    The lists are explicit here: a migrated dossier absent from the national portal has
     `national=(Missing(),)` (the file format makes that the default for migrated dossiers).
     """
 
@@ -279,13 +291,16 @@ class ScenarioDossier:
     migrated: datetime | None = None
     city: tuple[Distortion, ...] = ()
     national: tuple[Distortion, ...] = ()
+    migrated_code: str = ""
+    keeps_old_code: bool = False
 
     def distortions(self, source: Source) -> tuple[Distortion, ...]:
         return self.city if source is Source.CITY else self.national
 
     def extra_codes(self) -> list[str]:
         """Codes other than `code` that a portal serves this dossier under."""
-        return [
+        recoded = [self.migrated_code] if self.migrated_code else []
+        return recoded + [
             d.code for d in (*self.city, *self.national) if isinstance(d, RewrittenCode | Duplicate)
         ]
 
@@ -327,6 +342,7 @@ def _record(
     returned: datetime | None = None
     apology: datetime | None = None
     pauses: list[Pause] = []
+    city = source is Source.CITY
     for e in events:
         kind = e.event
         if kind is EventKind.RECEIVED:
@@ -335,16 +351,17 @@ def _record(
             finished = e.at
         elif kind is EventKind.RETURNED:
             returned = e.at
-        elif kind is EventKind.SUPPLEMENT_REQUESTED:
-            pauses.append(Pause(e.at))
-        elif kind is EventKind.SUPPLEMENT_COMPLETED:
-            pauses[-1] = Pause(pauses[-1].requested_at, e.at)
+        elif kind in STOP_STARTS:
+            pauses.append(Pause(e.at, None, STOP_STARTS[kind], due))
+        elif kind in STOP_ENDS:
+            pauses[-1] = replace(pauses[-1], resumed_at=e.at)
         if e.due is not None:
             due = e.due
         if e.apology:
             apology = e.at
+    if not city:  # the national portal dates supplement requests only (DanhSachHoSoBoSung)
+        pauses = [p for p in pauses if p.kind is StopKind.SUPPLEMENT]
     last = events[-1]
-    city = source is Source.CITY
     return Dossier(
         source=source,
         code=d.code,
@@ -394,6 +411,10 @@ def _side(
     if visible <= 0:
         return [], applied
     record = _record(d, source, events[:visible], field_code)
+    if source is Source.CITY and d.migrated_code:
+        # Recoded at the cut-over: the code's date no longer tells.
+        old = (d.code,) if d.keeps_old_code else ()
+        record = replace(record, code=d.migrated_code, alt_codes=old)
     extra: list[str] = []
     for x in distortions:
         if isinstance(x, Collapsed) and record.status in _COLLAPSING:
@@ -659,18 +680,22 @@ def loads(text: str, name: str = "<string>") -> Scenario:
             r.fail(f"{path}.code", "a code no other dossier or distortion uses", dossier.code)
         codes.add(dossier.code)
         dossiers.append(dossier)
-    # Extra codes (rewritten, duplicate) must not collide with any served code.
+    # Extra codes (recoded at the cut-over, rewritten, duplicate) must not collide with any
+    # served code.
     for i, dossier in enumerate(dossiers):
-        for side in ("city", "national"):
-            for j, x in enumerate(dossier.distortions(Source(side))):
-                if isinstance(x, RewrittenCode | Duplicate):
-                    if x.code in codes:
-                        r.fail(
-                            f"dossiers[{i}].{side}[{j}].code",
-                            "a code no other dossier or distortion uses",
-                            x.code,
-                        )
-                    codes.add(x.code)
+        extra = [(f"dossiers[{i}].migrated.code", dossier.migrated_code)]
+        extra += [
+            (f"dossiers[{i}].{side}[{j}].code", x.code)
+            for side in ("city", "national")
+            for j, x in enumerate(dossier.distortions(Source(side)))
+            if isinstance(x, RewrittenCode | Duplicate)
+        ]
+        for path, code in extra:
+            if not code:
+                continue
+            if code in codes:
+                r.fail(path, "a code no other dossier or distortion uses", code)
+            codes.add(code)
     return Scenario(agency, now, tuple(procedures), fields, tuple(dossiers), truth)
 
 
@@ -702,9 +727,17 @@ def _dossier(r: _Reader, value: Any, path: str) -> ScenarioDossier:
     )
     events = _events(r, raw["events"], f"{path}.events")
     migrated: datetime | None = None
+    migrated_code = ""
+    keeps_old_code = False
     if raw.get("migrated") is not None:
-        migration = r.obj(raw["migrated"], f"{path}.migrated", ("at",))
-        migrated = r.time(migration["at"], f"{path}.migrated.at")
+        here = f"{path}.migrated"
+        migration = r.obj(raw["migrated"], here, ("at",), ("code", "keeps_old_code"))
+        migrated = r.time(migration["at"], f"{here}.at")
+        if "code" in migration:
+            migrated_code = r.string(migration["code"], f"{here}.code")
+        keeps_old_code = r.boolean(migration.get("keeps_old_code", False), f"{here}.keeps_old_code")
+        if keeps_old_code and not migrated_code:
+            r.fail(f"{here}.keeps_old_code", 'true only with a new "code"', True)
         if migrated < events[0].at:
             r.fail(
                 f"{path}.migrated.at",
@@ -730,6 +763,8 @@ def _dossier(r: _Reader, value: Any, path: str) -> ScenarioDossier:
         migrated=migrated,
         city=city,
         national=national,
+        migrated_code=migrated_code,
+        keeps_old_code=keeps_old_code,
     )
 
 
@@ -890,6 +925,10 @@ def dossier_json(d: ScenarioDossier) -> dict[str, Any]:
     }
     if d.migrated is not None:
         out["migrated"] = {"at": _time(d.migrated)}
+        if d.migrated_code:
+            out["migrated"]["code"] = d.migrated_code
+        if d.keeps_old_code:
+            out["migrated"]["keeps_old_code"] = True
     if d.city:
         out["city"] = [distortion_json(x) for x in d.city]
     default_national = (Missing(),) if d.migrated is not None else ()
@@ -1004,6 +1043,29 @@ def add_days(start: datetime, procedure: Procedure, channel: Channel = Channel.O
     return due_from(start, channel, procedure, _CALENDAR)
 
 
+def law_due(
+    procedure: Procedure, received: datetime, channel: Channel, stops: Sequence[Pause] = ()
+) -> datetime:
+    """The due date the law gives a dossier received at `received` whose clock stopped as
+    `stops` say (all ended): `reconcile.deadlines.computed_due` under the restart rule, with the
+    Vietnamese calendar. What a system records when a stop ends."""
+    probe = Dossier(
+        source=Source.CITY,
+        code="",
+        procedure_code=procedure.code,
+        field_code=procedure.field_code,
+        channel=channel,
+        status=Status.PROCESSING,
+        received_at=received,
+        updated_at=received,
+        pauses=tuple(stops),
+    )
+    due = computed_due(probe, procedure, _CALENDAR)
+    if due is None:
+        raise ValueError("law_due needs stops that have all ended")
+    return due
+
+
 _CALENDAR = WorkingCalendar()
 
 
@@ -1075,18 +1137,21 @@ def _lifecycle(
         new_due = add_days(done, procedure, channel)  # the decree's restart rule
         life.add(done, EventKind.SUPPLEMENT_COMPLETED, due=new_due)
         finish = done + (finish - asked if finish > asked else _minutes(rng, 600, 4320))
-    elif roll < 0.14:
-        asked = life.add(life.last + _minutes(rng, 600, 4320), EventKind.FEES_REQUESTED)
-        if rng.random() < 0.15:
-            return life.events, due
-        paid = life.add(asked + _minutes(rng, 1440, 5760), EventKind.FEES_PAID)
-        finish = max(finish, paid + _minutes(rng, 120, 2880))
     elif roll < 0.16:
-        stop = life.add(life.last + _minutes(rng, 600, 4320), EventKind.STOPPED)
-        if rng.random() < 0.4:
+        fees = roll < 0.14
+        start_kind, end_kind = (
+            (EventKind.FEES_REQUESTED, EventKind.FEES_PAID)
+            if fees
+            else (EventKind.STOPPED, EventKind.RESUMED)
+        )
+        asked = life.add(life.last + _minutes(rng, 600, 4320), start_kind)
+        if rng.random() < (0.15 if fees else 0.4):
             return life.events, due
-        resumed = life.add(stop + _minutes(rng, 2880, 14400), EventKind.RESUMED)
-        finish = max(finish, resumed + _minutes(rng, 120, 2880))
+        ended = asked + (_minutes(rng, 1440, 5760) if fees else _minutes(rng, 2880, 14400))
+        # The clock stood still: the due date moves by the working days stopped.
+        stop = Pause(asked, ended, STOP_STARTS[start_kind])
+        life.add(ended, end_kind, due=law_due(procedure, received, channel, (stop,)))
+        finish = max(finish, ended + _minutes(rng, 120, 2880))
     current_due = next((e.due for e in reversed(life.events) if e.due is not None), due)
     if finish > current_due and rng.random() < 0.3:
         # An apology letter (Mẫu 04) a day before the deadline moves the date once.

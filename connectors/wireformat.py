@@ -19,6 +19,7 @@ class FeedIdentity:
     code_field: str
     stamp_field: str
     date_format: str
+    receipt_field: str = ""  # the receipt time, which tells which periods a record can touch
 
     def code_of(self, raw: Mapping[str, Any]) -> str | None:
         value = raw.get(self.code_field)
@@ -27,11 +28,18 @@ class FeedIdentity:
         return str(value).strip() or None
 
     def stamp_of(self, raw: Mapping[str, Any]) -> datetime | None:
-        value = raw.get(self.stamp_field)
+        return self._time(raw, self.stamp_field)
+
+    def receipt_of(self, raw: Mapping[str, Any]) -> datetime | None:
+        """The receipt time of a raw record, if it reads (even when the record does not)."""
+        return self._time(raw, self.receipt_field) if self.receipt_field else None
+
+    def _time(self, raw: Mapping[str, Any], name: str) -> datetime | None:
+        value = raw.get(name)
         if not isinstance(value, str) or not value:
             return None
         try:
-            return parse_local(value, self.date_format, self.stamp_field)
+            return parse_local(value, self.date_format, name)
         except WireError:
             return None
 

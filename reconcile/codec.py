@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from reconcile.model import Channel, Dossier, Pause, Source, Status
+from reconcile.model import Channel, Dossier, Pause, Source, Status, StopKind
 
 # Enum lookups by value through a dict: several times faster than calling the enum class.
 _SOURCES = {s.value: s for s in Source}
@@ -39,6 +39,20 @@ def _dt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+# A stop of the clock is [requested, resumed], then its kind's letter and the due date before it
+# when they say something: a record stored when only supplement requests were kept (two
+# items) reads as it always did.
+_KIND_LETTERS = {StopKind.SUPPLEMENT: "", StopKind.FEES: "f", StopKind.STOPPED: "x"}
+_KINDS = {"s": StopKind.SUPPLEMENT, "f": StopKind.FEES, "x": StopKind.STOPPED}
+
+
+def _pause(p: Pause) -> list[str | None]:
+    item = [_ts(p.requested_at), _ts(p.resumed_at), _KIND_LETTERS[p.kind], _ts(p.due_before)]
+    while len(item) > 2 and not item[-1]:
+        item.pop()
+    return item
+
+
 def to_dict(d: Dossier) -> dict[str, Any]:
     out: dict[str, Any] = {
         "s": d.source.value,
@@ -55,7 +69,7 @@ def to_dict(d: Dossier) -> dict[str, Any]:
     if d.alt_codes:
         out["a"] = list(d.alt_codes)
     if d.pauses:
-        out["ps"] = [[_ts(p.requested_at), _ts(p.resumed_at)] for p in d.pauses]
+        out["ps"] = [_pause(p) for p in d.pauses]
     if d.digitised:
         out["dg"] = 1
     if d.native_status:
@@ -71,11 +85,13 @@ def from_dict(raw: dict[str, Any]) -> Dossier:
     if received is None or updated is None:
         raise ValueError("stored dossier lacks received_at or updated_at")
     pauses = []
-    for requested, resumed in raw.get("ps", ()):
-        start = _dt(requested)
+    for item in raw.get("ps", ()):
+        start = _dt(item[0])
         if start is None:
             raise ValueError("stored pause lacks requested_at")
-        pauses.append(Pause(start, _dt(resumed)))
+        kind = _KINDS[item[2]] if len(item) > 2 and item[2] else StopKind.SUPPLEMENT
+        due_before = _dt(item[3]) if len(item) > 3 else None
+        pauses.append(Pause(start, _dt(item[1]), kind, due_before))
     return Dossier(
         source=_SOURCES[raw["s"]],
         code=raw["c"],

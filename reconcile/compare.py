@@ -29,6 +29,8 @@ from reconcile.engine import (
     decide_all,
     fingerprint,
     migration_evidence,
+    migration_signals,
+    receipt_second,
     status_direction,
 )
 from reconcile.model import Dossier
@@ -53,6 +55,8 @@ __all__ = [
     "decide_all",
     "fingerprint",
     "migration_evidence",
+    "migration_signals",
+    "receipt_second",
     "status_direction",
 ]
 

@@ -32,9 +32,14 @@ def cells_of(
 ) -> frozenset[int]:
     """The form columns (3-13) in which dossier `d` is counted for `period`.
 
+    Only what happened up to the period's end E counts (DOMAIN.md §7): a dossier finished after
+    E is pending at E; its clock was stopped at E if a stop (supplement, fees, stopped) was in
+    force then, whenever it ended; its due date is the one on record at E
+    (`Dossier.due_at_end_of`: a supplement requested after E does not move it).
+
     Under the `subtract` pause policy (Decision 766's methodology) a dossier with a second
-    supplement request counts as late whatever its due date: resolved late (10), or pending
-    overdue (13)."""
+    supplement request (fee requests and stops are not supplement requests) made by E counts
+    as late whatever its due date: resolved late (10), or pending overdue (13)."""
     if not d.status.counted:
         return frozenset()
     received = local_date(d.received_at)
@@ -48,10 +53,11 @@ def cells_of(
     else:
         return frozenset()
     cells.add(3)
-    due = local_date(d.due_at) if d.due_at else None
+    due_at = d.due_at_end_of(end)
+    due = local_date(due_at) if due_at else None
     late_by_policy = (
         policy is PausePolicy.SUBTRACT
-        and sum(local_date(p.requested_at) <= end for p in d.pauses) >= 2
+        and sum(local_date(p.requested_at) <= end for p in d.supplements) >= 2
     )
     if finished is not None and finished <= end:
         cells.add(7)

@@ -9,13 +9,19 @@ one received on a day off.
 Supplement requests stop the clock. What happens next is a policy (`PausePolicy`):
 
 - `restart` (default; Decree 61/2018 Art. 19(4)): the time starts again, whole, from the day the
-  complete dossier is received (the last pause's end, read as a receipt: a day off or a paper
-  dossier after the cut-off hour counts from the next working day);
+  complete dossier is received (the last supplement's end, read as a receipt: a day off or a
+  paper dossier after the cut-off hour counts from the next working day);
 - `extend`: the due date moves later by the working (or calendar) days the pauses lasted;
 - `subtract`: Decision 766's methodology subtracts paused time from the time taken, which for
   the due date comes to the same as `extend`.
 
-While a pause is in force the dossier has no due date (None): its clock is stopped.
+A fee request (status 6) and processing stopped (status 8) stop the clock too (DOMAIN.md §7),
+but the dossier was complete: nothing restarts. Under every policy the due date moves later by
+the working (or calendar) days each such stop lasted, counted as a supplement's are under
+`extend`; under `restart`, only the stops after the last supplement's end add their days (the
+restart absorbed those before it). So the three policies differ only in what a supplement does.
+
+While any stop is in force the dossier has no due date (None): its clock is stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import enum
 from datetime import date, datetime, time, timedelta
 
 from reconcile.calendar import WorkingCalendar
-from reconcile.model import Channel, Dossier, Procedure, local, local_date
+from reconcile.model import Channel, Dossier, Procedure, StopKind, local, local_date
 
 PAPER_CUTOFF = time(15, 0)
 DUE_TIME = time(17, 0)
@@ -82,19 +88,26 @@ def computed_due(
     cutoff: time = PAPER_CUTOFF,
 ) -> datetime | None:
     """The due date the law gives `d` (17:00 local on the day), or None while its clock is
-    stopped by a supplement request still in force."""
+    stopped by a supplement request, a fee request or a stop still in force."""
     if any(p.resumed_at is None for p in d.pauses):
         return None
     start = receipt_day(d.received_at, d.channel, calendar, cutoff)
-    extra = 0
-    if d.pauses and policy is PausePolicy.RESTART:
-        last = max(p.resumed_at for p in d.pauses if p.resumed_at is not None)
+    stops = list(d.pauses)
+    supplements = d.supplements
+    if supplements and policy is PausePolicy.RESTART:
+        last = max(p.resumed_at for p in supplements if p.resumed_at is not None)
         start = receipt_day(last, d.channel, calendar, cutoff)
-    elif d.pauses:
-        for p in d.pauses:
-            assert p.resumed_at is not None
-            extra += _paused_days(
-                local_date(p.requested_at), local_date(p.resumed_at), procedure, calendar
-            )
+        # What the restart absorbed does not count again; later stops still add their days.
+        stops = [
+            p
+            for p in d.pauses
+            if p.kind is not StopKind.SUPPLEMENT and local(p.requested_at) >= local(last)
+        ]
+    extra = 0
+    for p in stops:
+        assert p.resumed_at is not None
+        extra += _paused_days(
+            local_date(p.requested_at), local_date(p.resumed_at), procedure, calendar
+        )
     due = _add(start, procedure.days + extra, procedure, calendar)
     return datetime.combine(due, DUE_TIME, local(d.received_at).tzinfo)

@@ -66,16 +66,37 @@ Dates are compared only when both records have the same status: records at diffe
 describe different moments of the lifecycle (a due date moved by a supplement, a finish not yet
 recorded), so the status mismatch is reported alone and dates are compared once it is settled.
 
-Migrated dossiers (DOMAIN.md §1, §5.1): the city record of the main pair is migrated when
-(a) the receipt date embedded in its code (`<agency>-YYMMDD-NNNN`) is at least one day before its
-local receipt date — the new system re-received at the cut-over something received earlier; or
-(b) with `Policy.migration_cutover` set, it was finished or returned at or before the cut-over
-(this presumes the new system handled nothing before it went live). A migrated decision has
-`excluded = "migrated"` and a `migrated` mismatch; it gets no `missing_national` (such dossiers
-were never pushed), no date comparison (its city dates are the cut-over's), nothing
-auto-resolvable and no push; it still has a corrected record, which reports leave out by
-`excluded`. A city record whose receipt date was moved later by a day or more is
-indistinguishable from (a).
+Migrated dossiers (DOMAIN.md §1, §5.1) are found by evidence, not by the code alone
+(`migration_signals`): each signal is recorded as the reason, in the `migrated` mismatch's detail.
+A signal is strong (enough alone) or weak (migrated only with a second one):
+
+- `code_date=YYYY-MM-DD` (strong): the receipt date embedded in the city code
+  (`<agency>-YYMMDD-NNNN`) is at least a day before the city's receipt date: the new system
+  re-received something received earlier. A city receipt date moved later by a day or more looks
+  the same;
+- `finished_before_received=YYYY-MM-DD` (strong): the city record was finished or returned before
+  it was received (instants): the conversion kept the old finish and dated the receipt at the
+  cut-over;
+- `burst=YYYY-MM-DD HH:MM:SS` (strong): at least `Policy.migration_burst_size` city records
+  share this receipt second (local time) and this one was finished within
+  `migration_burst_minutes` of it: the cut-over batch. How many records share an instant is a
+  fact about other dossiers: `decide` receives it as data (`receipt_counts`, receipt second ->
+  city records), which the store keeps;
+- `national=YYYY-MM-DD..YYYY-MM-DD`: the national record of the pair (linked by code, alternate
+  code or fingerprint) was received a day or more before the city's receipt: strong when it was
+  also finished before the day the city received it (the old system pushed it, done, long
+  before), weak otherwise (a national receipt date shifted earlier looks the same);
+- `instant=M min` (weak): finished within `migration_burst_minutes` of its receipt, alone;
+- `window=YYYY-MM-DD..YYYY-MM-DD` (weak): received by the city within the cut-over window
+  (`Policy.migration_window`). The window marks no dossier by itself, so a dossier the new
+  system really handled before the cut-over stays counted;
+- `operator` (decisive): an operator marked the dossier migrated (override `migrated` = "true");
+  "false" is an operator's word that it is not, whatever the signals.
+
+A migrated decision has `excluded = "migrated"` and a `migrated` mismatch; it gets no
+`missing_national` (such dossiers were never pushed), no date comparison (its city dates are the
+cut-over's), nothing auto-resolvable and no push; it still has a corrected record, which reports
+leave out by `excluded`.
 
 Auto-resolvable (safe to fix without an operator, by pushing `Decision.push` to the national
 portal): `missing_national`, and `status` when the national portal is `behind` and the city is the
@@ -85,6 +106,8 @@ The corrected record: each field of `AUTHORITY_FIELDS` comes from its authority 
 policy when that side has the record, else from the other side; `updated_at` and
 `native_status` travel with the status, the identity from the status side unless it has none,
 the apology letter's date (`apology_at`) with the due date, from the other side if that has none;
+the clock stops (`pauses`) from the national portal are its supplement requests with the city's
+fee and stop intervals, which the national portal does not date;
 then the operator's `overrides` apply (field name -> text: a status or channel as its number,
 a date as an ISO datetime with its offset, "" to clear an optional date, codes as text,
 digitised as true/false); its `code` is the decision's key, its `alt_codes` every other code of
@@ -106,9 +129,11 @@ from reconcile.deadlines import PAPER_CUTOFF, PausePolicy, computed_due
 from reconcile.model import (
     Channel,
     Dossier,
+    Pause,
     Procedure,
     Source,
     Status,
+    StopKind,
     local,
     local_date,
     to_micros,
@@ -255,13 +280,17 @@ class Policy:
 
     `authority`: which side each field of `AUTHORITY_FIELDS` comes from; a field it does not
     name comes from the city, the system of record for processing status and dates, since it
-    is where dossiers are handled. `migration_cutover`: when the old system's dossiers were
-    carried over (migration rule (b)). `calendar`, `pause_policy`, `paper_cutoff`: how due dates
-    are computed to check the portals' (None: no check).
+    is where dossiers are handled. `migration_window`: the cut-over window (first and last local
+    day), a weak migration signal; `migration_burst_size` (0: no burst signal) and
+    `migration_burst_minutes`: the cut-over batch (see the module docstring). `calendar`,
+    `pause_policy`, `paper_cutoff`: how due dates are computed to check the portals' (None: no
+    check).
     """
 
     authority: Mapping[str, Source] = field(default_factory=_city_everywhere)
-    migration_cutover: datetime | None = None
+    migration_window: tuple[date, date] | None = None
+    migration_burst_size: int = 0
+    migration_burst_minutes: float = 10.0
     calendar: WorkingCalendar | None = None
     pause_policy: PausePolicy = PausePolicy.RESTART
     paper_cutoff: time = PAPER_CUTOFF
@@ -275,6 +304,11 @@ class Policy:
         for name, source in self.authority.items():
             if not isinstance(source, Source):
                 raise ValueError(f"authority for {name} must be a Source, got {source!r}")
+        window = self.migration_window
+        if window is not None and window[0] > window[1]:
+            raise ValueError(f"migration window {window[0]}..{window[1]} ends before it starts")
+        if self.migration_burst_size < 0 or self.migration_burst_minutes < 0:
+            raise ValueError("migration burst size and minutes cannot be negative")
 
     def source_of(self, name: str) -> Source:
         return self.authority.get(name, Source.CITY)
@@ -390,20 +424,111 @@ def fingerprint(d: Dossier) -> str | None:
     return f"{d.procedure_code}\x1f{local_date(d.received_at).isoformat()}\x1f{d.identity}"
 
 
-def migration_evidence(city: Dossier, policy: Policy) -> str:
-    """Why the city record `city` looks migrated ("" when it does not): the rules it meets,
-    `code_date=YYYY-MM-DD` (rule a) and `cutover=YYYY-MM-DD` (rule b), joined by "; "."""
-    found: list[str] = []
+# The override key through which an operator marks ("true") or unmarks ("false") a dossier as
+# migrated; not a field of the record.
+MIGRATED_OVERRIDE = "migrated"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One piece of migration evidence: `text` as recorded (`name=detail`), and whether it is
+    enough alone (see the module docstring)."""
+
+    name: str
+    detail: str = ""
+    strong: bool = True
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}={self.detail}" if self.detail else self.name
+
+
+def receipt_second(d: Dossier) -> int:
+    """The receipt instant to the second (epoch seconds): the key under which the store counts
+    the city records received at one instant (`decide`'s `receipt_counts`)."""
+    return to_micros(d.received_at) // 1_000_000
+
+
+def _closed_at(d: Dossier) -> datetime | None:
+    return d.finished_at or d.returned_at
+
+
+def migration_signals(
+    city: Dossier,
+    policy: Policy,
+    national: Dossier | None = None,
+    receipt_counts: Mapping[int, int] | None = None,
+) -> list[Signal]:
+    """Every migration signal the city record `city` carries (strong and weak; module
+    docstring), with `national`, the national record paired with it, and `receipt_counts`,
+    how many city records share each receipt second."""
+    found: list[Signal] = []
+    received = local(city.received_at)
+    received_day = received.date()
     embedded = code_date(city.code)
-    if embedded is not None and embedded <= local_date(city.received_at) - timedelta(days=1):
-        found.append(f"code_date={embedded.isoformat()}")
-    cutover = policy.migration_cutover
-    if cutover is not None:
-        cut = local(cutover)
-        closed = (city.finished_at, city.returned_at)
-        if any(when is not None and local(when) <= cut for when in closed):
-            found.append(f"cutover={cut.date().isoformat()}")
-    return "; ".join(found)
+    if embedded is not None and embedded <= received_day - timedelta(days=1):
+        found.append(Signal("code_date", embedded.isoformat()))
+    closed = [when for when in (city.finished_at, city.returned_at) if when is not None]
+    early = [when for when in closed if local(when) < received]
+    if early:
+        found.append(Signal("finished_before_received", local_date(min(early)).isoformat()))
+    end = _closed_at(city)
+    quick = end is not None and timedelta(0) <= local(end) - received <= timedelta(
+        minutes=policy.migration_burst_minutes
+    )
+    same = (receipt_counts or {}).get(receipt_second(city), 0)
+    size = policy.migration_burst_size
+    if quick and size and same >= size:
+        stamp = received.replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
+        # The instant, not the count: a count that grows past the size queues nothing again,
+        # and the decision must not depend on when it was last taken.
+        found.append(Signal("burst", stamp))
+    elif quick and end is not None:
+        minutes = int((local(end) - received).total_seconds() // 60)
+        found.append(Signal("instant", f"{minutes} min", strong=False))
+    if national is not None:
+        theirs = local_date(national.received_at)
+        if theirs <= received_day - timedelta(days=1):
+            their_end = national.finish_date()
+            done = their_end is not None and their_end < received_day
+            shown = f"{theirs.isoformat()}..{their_end.isoformat() if their_end else ''}"
+            found.append(Signal("national", shown, strong=done))
+    window = policy.migration_window
+    if window is not None and window[0] <= received_day <= window[1]:
+        found.append(
+            Signal("window", f"{window[0].isoformat()}..{window[1].isoformat()}", strong=False)
+        )
+    return found
+
+
+def migration_verdict(signals: Sequence[Signal], override: str | None = None) -> bool:
+    """Migrated: an operator said so, or, unless an operator said not, a strong signal or two
+    weak ones."""
+    if override is not None:
+        return override.strip().lower() == "true"
+    return any(s.strong for s in signals) or sum(not s.strong for s in signals) >= 2
+
+
+def migration_evidence(
+    city: Dossier,
+    policy: Policy,
+    national: Dossier | None = None,
+    receipt_counts: Mapping[int, int] | None = None,
+) -> str:
+    """Why the city record `city` is migrated, its signals joined by "; " ("" when it is not:
+    no signal, or one weak one). See `migration_signals`."""
+    signals = migration_signals(city, policy, national, receipt_counts)
+    return "; ".join(s.text for s in signals) if migration_verdict(signals) else ""
+
+
+def migrated_values(
+    city: Dossier | None, national: Dossier | None
+) -> tuple[str | None, str | None]:
+    """What a `migrated` mismatch shows of each side: its local receipt date."""
+    return (
+        _day(city.received_at) if city is not None else None,
+        _day(national.received_at) if national is not None else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,7 +555,9 @@ def _canonical_key(d: Dossier) -> tuple[Any, ...]:
         _t(d.returned_at),
         _t(d.apology_at),
         d.alt_codes,
-        tuple((_t(p.requested_at), _t(p.resumed_at)) for p in d.pauses),
+        tuple(
+            (_t(p.requested_at), _t(p.resumed_at), p.kind.value, _t(p.due_before)) for p in d.pauses
+        ),
         d.digitised,
         d.native_status,
         d.identity,
@@ -605,12 +732,25 @@ def _merge(city: Dossier | None, national: Dossier | None, policy: Policy) -> Do
     }
     if not base.identity and other.identity:
         changes["identity"] = other.identity
+    if side("pauses").source is Source.NATIONAL and city is not None:
+        changes["pauses"] = _national_stops(city, national)
     # The apology letter travels with the due date it moved.
     due_side = side("due_at")
     apology = due_side.apology_at or (other if due_side is base else base).apology_at
     if apology != base.apology_at:
         changes["apology_at"] = apology
     return replace(base, **changes) if changes else base
+
+
+def _national_stops(city: Dossier, national: Dossier | None) -> tuple[Pause, ...]:
+    """The clock stops of the corrected record when the national portal is the authority for
+    them: its own, and the city's fee and stop intervals it lacks, since the national portal
+    does not date those (connectors.national.wire)."""
+    mine = national.pauses if national is not None else ()
+    missing = [p for p in city.pauses if p.kind is not StopKind.SUPPLEMENT and p not in mine]
+    if not missing:
+        return mine
+    return tuple(sorted((*mine, *missing), key=lambda p: to_micros(local(p.requested_at))))
 
 
 def _parse_override(name: str, text: str) -> Any:
@@ -780,6 +920,7 @@ def decide(
     procedures: Collection[str] | Mapping[str, Procedure] | None = None,
     overrides: Mapping[str, str] | None = None,
     complete: Collection[Source] = BOTH_SIDES,
+    receipt_counts: Mapping[int, int] | None = None,
 ) -> Decision:
     """The decision about the main dossier of these records (see the module docstring).
 
@@ -787,14 +928,15 @@ def decide(
     `procedures`: the catalogue, its codes or its procedures by code (a procedure not in it is
     flagged, never dropped; empty or None: no check; with procedures and a calendar in the
     policy, due dates are checked against the law); `overrides`: operators' corrections,
-    applied to the corrected record last; `complete`: the portals whose view is complete (see
-    `decide_all`).
+    applied to the corrected record last, and their verdict on migration (`MIGRATED_OVERRIDE`);
+    `complete`: the portals whose view is complete (see `decide_all`); `receipt_counts`: how many
+    city records the store holds per receipt second (`receipt_second`), for the burst signal.
     """
     cs, ns = _canonical(city), _canonical(national)
     if not cs and not ns:
         raise ValueError("decide() needs at least one record")
     group = _group(cs, ns)
-    return _decide(group, policy, procedures, overrides or {}, frozenset(complete))
+    return _decide(group, policy, procedures, overrides or {}, frozenset(complete), receipt_counts)
 
 
 def decide_all(
@@ -804,6 +946,7 @@ def decide_all(
     procedures: Collection[str] | Mapping[str, Procedure] | None = None,
     overrides: Mapping[str, Mapping[str, str]] | None = None,
     complete: Collection[Source] = BOTH_SIDES,
+    receipt_counts: Mapping[int, int] | None = None,
 ) -> tuple[Decision, ...]:
     """Decisions about every dossier these records hold, each record in exactly one.
 
@@ -815,7 +958,8 @@ def decide_all(
     I/O layer must hand in whole components (every record linked by code, alternate code or
     fingerprint, transitively) for the result to be the same whichever member brought them.
 
-    `overrides`: operators' corrections by dossier key. `complete`: the portals whose view is
+    `overrides`: operators' corrections by dossier key; `receipt_counts` as for `decide` (the
+    counts of the component's receipt instants at least). `complete`: the portals whose view is
     complete, i.e. whose last read reached the end of their change feed. A dossier missing on a
     portal whose view is not complete is not judged missing there (the record may lie beyond
     where the read stopped): its decision names that portal in `waiting` instead, and it pushes
@@ -828,7 +972,8 @@ def decide_all(
         group = _group(cs, ns)
         main = group.city if group.city is not None else group.national
         assert main is not None
-        out.append(_decide(group, policy, procedures, (overrides or {}).get(main.code, {}), views))
+        mine = (overrides or {}).get(main.code, {})
+        out.append(_decide(group, policy, procedures, mine, views, receipt_counts))
         taken = {id(d) for d in group.records()}
         cs = [d for d in cs if id(d) not in taken]
         ns = [d for d in ns if id(d) not in taken]
@@ -841,22 +986,27 @@ def _decide(
     procedures: Collection[str] | Mapping[str, Procedure] | None,
     overrides: Mapping[str, str],
     complete: frozenset[Source],
+    receipt_counts: Mapping[int, int] | None = None,
 ) -> Decision:
     c, n = group.city, group.national
     key = c.code if c is not None else n.code if n is not None else ""
-    evidence = migration_evidence(c, policy) if c is not None else ""
-    migrated = bool(evidence)
+    overrides = dict(overrides or {})
+    verdict = overrides.pop(MIGRATED_OVERRIDE, None)
+    signals = migration_signals(c, policy, n, receipt_counts) if c is not None else []
+    migrated = migration_verdict(signals, verdict)
     mismatches: list[Mismatch] = []
     waiting: tuple[Source, ...] = ()
-    if migrated and c is not None:
+    if migrated:
+        evidence = [*(["operator"] if verdict is not None else []), *(s.text for s in signals)]
+        city_value, national_value = migrated_values(c, n)
         mismatches.append(
             Mismatch(
                 key,
                 MismatchKind.MIGRATED,
                 SEVERITY[MismatchKind.MIGRATED],
-                _day(c.received_at),
-                _day(n.received_at) if n is not None else None,
-                evidence,
+                city_value,
+                national_value,
+                "; ".join(evidence),
             )
         )
     if c is not None and n is not None:

@@ -10,8 +10,9 @@
   compliance finding (Decree 61/2018 Art. 19(9)).
 
 The due date is the one on record (`due_at`), as the report uses it; a dossier without one gets
-no flags. Dossiers in statuses 1 and 3 (not accepted) get none either, nor do withdrawn ones
-(the report counts a withdrawal as on time).
+no flags. Dossiers in statuses 1 and 3 (not accepted) get none either, nor do those withdrawn by
+`as_of` (the report counts a withdrawal as on time). Flags as of a past day read what had
+happened by then: a dossier withdrawn or given an apology letter later is judged as it stood.
 """
 
 from __future__ import annotations
@@ -45,17 +46,16 @@ class Flags:
 
 
 def flags_of(d: Dossier, as_of: date, calendar: WorkingCalendar, due_soon_days: int = 1) -> Flags:
-    """The flags of `d` at the end of day `as_of`."""
-    due = local_date(d.due_at) if d.due_at is not None else None
-    if (
-        due is None
-        or not d.status.counted
-        or d.status is Status.WITHDRAWN
-        or local_date(d.received_at) > as_of
-    ):
+    """The flags of `d` at the end of day `as_of`, from what had happened by then: the due
+    date on record that day, the clock stops in force that day (`reconcile.counts` judges a
+    period's end the same way)."""
+    due_at = d.due_at_end_of(as_of)
+    due = local_date(due_at) if due_at is not None else None
+    finished = d.finish_date()
+    withdrawn = d.status is Status.WITHDRAWN and finished is not None and finished <= as_of
+    if due is None or not d.status.counted or withdrawn or local_date(d.received_at) > as_of:
         return Flags(d.code, d.field_code, frozenset(), due)
     found: set[Flag] = set()
-    finished = d.finish_date()
     days_late = 0
     if finished is not None and finished <= as_of:
         if finished > due:
@@ -67,6 +67,7 @@ def flags_of(d: Dossier, as_of: date, calendar: WorkingCalendar, due_soon_days: 
             days_late = calendar.working_days_between(due, as_of)
         elif due <= calendar.add_working_days(as_of, due_soon_days):
             found.add(Flag.DUE_SOON)
-    if found & {Flag.LATE, Flag.OVERDUE} and d.apology_at is None:
+    apology = d.apology_at is not None and local_date(d.apology_at) <= as_of
+    if found & {Flag.LATE, Flag.OVERDUE} and not apology:
         found.add(Flag.LATE_NO_APOLOGY)
     return Flags(d.code, d.field_code, frozenset(found), due, days_late)

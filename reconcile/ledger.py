@@ -32,8 +32,11 @@ FORMS: tuple[str, ...] = (CORRECTED, Source.CITY.value, Source.NATIONAL.value)
 EXCLUDED = "excluded"
 DUPLICATE = "duplicate"
 OVERRIDE = "override"
-# Records placed differently for a reason no mismatch kind names (e.g. their supplement
-# requests differ, which reconciliation does not compare).
+# Records placed differently because they hold other stops of the clock than the corrected
+# record (the national portal does not date fee requests and stops); detail: the kinds of stop
+# the record lacks or has more of.
+CLOCK_STOPS = "clock_stops"
+# Records placed differently for a reason no mismatch kind names.
 UNEXPLAINED = "unexplained"
 
 # (field code, column) -> the dossier keys (corrected) or record codes (raw) counted there.
@@ -207,7 +210,7 @@ class Ledger:
                         record.field_code,
                         tuple(sorted(raw)),
                         tuple(sorted(want)),
-                        reasons or (Reason(UNEXPLAINED),),
+                        reasons or (_unnamed(record, entry.corrected),),
                         entry.corrected.field_code,
                     )
                 )
@@ -243,6 +246,15 @@ class Ledger:
             },
             entries=self.count,
         )
+
+
+def _unnamed(record: Dossier, corrected: Dossier) -> Reason:
+    """Why a record no mismatch explains is placed differently: its stops of the clock, when
+    they differ from the corrected record's, else nothing syncd compares."""
+    if set(record.pauses) == set(corrected.pauses):
+        return Reason(UNEXPLAINED)
+    differ = {p.kind.value for p in set(record.pauses) ^ set(corrected.pauses)}
+    return Reason(CLOCK_STOPS, ",".join(sorted(differ)))
 
 
 def build(
@@ -302,6 +314,7 @@ def check_identities(counts: FormCounts) -> list[str]:
 
 
 __all__ = [
+    "CLOCK_STOPS",
     "COLUMNS",
     "CORRECTED",
     "FORMS",

@@ -66,12 +66,39 @@ class Source(enum.StrEnum):
     NATIONAL = "national"
 
 
+class StopKind(enum.StrEnum):
+    """Why a dossier's clock stopped (DOMAIN.md §3, §7): the statuses 5, 6 and 8."""
+
+    SUPPLEMENT = "supplement"  # 5, Yêu cầu bổ sung giấy tờ
+    FEES = "fees"  # 6, Yêu cầu thực hiện nghĩa vụ tài chính
+    STOPPED = "stopped"  # 8, Dừng xử lý
+
+
+# The clock-stopping status each kind of stop is, and back.
+STOP_STATUS: dict[StopKind, Status] = {
+    StopKind.SUPPLEMENT: Status.SUPPLEMENT_REQUESTED,
+    StopKind.FEES: Status.AWAITING_FEES,
+    StopKind.STOPPED: Status.STOPPED,
+}
+STOP_OF_STATUS: dict[Status, StopKind] = {status: kind for kind, status in STOP_STATUS.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Pause:
-    """A supplement request: the clock stops at `requested_at` until `resumed_at`."""
+    """One stop of the clock, kept as history once it ends: the clock stops at `requested_at`
+    (a supplement request, a fee request, processing stopped: `kind`) until `resumed_at` (the
+    complete dossier received, the fees paid, processing resumed; None while in force).
+
+    `due_before` is the due date on record when the stop began (the national portal's
+    NgayHenTraTruoc), None when the source does not say: ending a stop may move the due date
+    (a supplement under the restart rule), and a past period must be judged on the date in
+    force then (`Dossier.due_at_end_of`). The class keeps its first name, `Pause`, for the
+    supplement requests it first described."""
 
     requested_at: datetime
     resumed_at: datetime | None = None
+    kind: StopKind = StopKind.SUPPLEMENT
+    due_before: datetime | None = None
 
     def in_force_at_end_of(self, day: date) -> bool:
         if local_date(self.requested_at) > day:
@@ -123,10 +150,37 @@ class Dossier:
         when = self.finished_at or self.returned_at or self.updated_at
         return local_date(when)
 
+    @property
+    def supplements(self) -> tuple[Pause, ...]:
+        """The supplement requests among the clock stops."""
+        return tuple(p for p in self.pauses if p.kind is StopKind.SUPPLEMENT)
+
     def clock_stopped_at_end_of(self, day: date) -> bool:
+        """Whether a stop of the clock (supplement, fees, stopped: DOMAIN.md §7) was in force
+        at the end of `day`, from the stops' dates: a stop that ended later still stopped the
+        clock on `day`. A record in status 5, 6 or 8 with no open stop of that kind on record
+        (a source that does not date its stops, such as the national portal for fees and
+        stops, or a record stored before stops were kept) is taken as stopped from its last
+        update on: all its status tells."""
         if any(p.in_force_at_end_of(day) for p in self.pauses):
             return True
-        return self.status.clock_stopped and local_date(self.updated_at) <= day
+        if not self.status.clock_stopped or local_date(self.updated_at) > day:
+            return False
+        kind = STOP_OF_STATUS[self.status]
+        return not any(p.kind is kind and p.resumed_at is None for p in self.pauses)
+
+    def due_at_end_of(self, day: date) -> datetime | None:
+        """The due date on record at the end of `day`: the date before the first stop that
+        began after `day` when that stop recorded it (ending it may have moved the date: a
+        supplement restarts the time), else the date on record now. An apology letter (Mẫu 04)
+        dated after `day` replaced a date that was itself after `day` (the law has it sent at
+        least a day before the deadline), so it changes nothing on `day`."""
+        later = [p for p in self.pauses if local_date(p.requested_at) > day]
+        if later:
+            first = min(later, key=lambda p: to_micros(local(p.requested_at)))
+            if first.due_before is not None:
+                return first.due_before
+        return self.due_at
 
 
 @dataclass(frozen=True, slots=True)

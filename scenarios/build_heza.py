@@ -21,7 +21,8 @@ figures, and the reality behind them:
 
 Due dates on record are the law's (`reconcile.deadlines.computed_due` with the Vietnamese
 calendar: the 30/4-1/5/2024 holidays and the make-up Saturday 4/5 fall inside the first carried
-over dossiers' time), moved only by a supplement (restart) or an apology letter.
+over dossiers' time), moved only by a supplement (restart), the end of a fee request (the days it
+lasted) or an apology letter.
 
 The file's `truth` documents the figures, computed here from ground truth, not by the engine:
 
@@ -30,7 +31,9 @@ The file's `truth` documents the figures, computed here from ground truth, not b
   (the city is the authority for every field; its duplicate counts once), or the national one
   when the city lacks the dossier. Migrated dossiers belong to no period of the new system.
 
-Run `.venv/bin/python scenarios/build_heza.py` to write the file; `build()` returns the scenario.
+Run `.venv/bin/python scenarios/build_heza.py` to write the file and its recoded variant
+(`heza-2024-07-recoded.json`, `recode`: the old dossiers given new codes at the cut-over);
+`build()` returns the scenario, `build(recoded=True)` the variant.
 Everything is deterministic: no randomness, no clock.
 """
 
@@ -50,6 +53,8 @@ from connectors.dataset import procedures as procedure_fields
 from connectors.scenario import (
     DISTORTION_KINDS,
     FIELDS,
+    STOP_ENDS,
+    STOP_STARTS,
     Collapsed,
     Distortion,
     Duplicate,
@@ -64,14 +69,17 @@ from connectors.scenario import (
     Shifted,
     WrongChannel,
     dump,
+    law_due,
 )
 from reconcile.calendar import WorkingCalendar
 from reconcile.counts import COLUMNS, cells_of, counts
-from reconcile.deadlines import DUE_TIME, computed_due
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, Source, Status, local_date
+from reconcile.deadlines import DUE_TIME
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Procedure, local_date
 from reconcile.period import Period
 
 PATH = Path(__file__).resolve().with_name("heza-2024-07.json")
+# The same month where the conversion gave the old dossiers new codes dated at the cut-over.
+RECODED_PATH = Path(__file__).resolve().with_name("heza-2024-07-recoded.json")
 NOW = datetime(2024, 7, 20, 8, 0, tzinfo=VN_TZ)  # the morning after the period ends
 PERIOD = Period.parse("2024-07")  # 20/6/2024 - 19/7/2024
 CUTOVER = datetime(2024, 6, 24, tzinfo=VN_TZ)  # the old system's dossiers converted
@@ -497,26 +505,6 @@ def _at(text: str) -> datetime:
     return datetime(2024, month, dom, hour, minute, tzinfo=VN_TZ)
 
 
-def _law_due(
-    procedure: Procedure, received: datetime, channel: Channel, pauses: Sequence[Pause] = ()
-) -> datetime:
-    """The due date the law gives (restart rule after a supplement request)."""
-    probe = Dossier(
-        source=Source.CITY,
-        code="",
-        procedure_code=procedure.code,
-        field_code=procedure.field_code,
-        channel=channel,
-        status=Status.PROCESSING,
-        received_at=received,
-        updated_at=received,
-        pauses=tuple(pauses),
-    )
-    due = computed_due(probe, procedure, CALENDAR)
-    assert due is not None
-    return due
-
-
 def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | None]:
     """The lifecycle of `spec` and its due date at receipt."""
     events: list[Event] = []
@@ -527,9 +515,9 @@ def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | N
     if spec.received:
         received = _at(spec.received)
         events.append(Event(received, EventKind.RECEIVED))
-        due = _law_due(procedure, received, spec.channel)
+        due = law_due(procedure, received, spec.channel)
     initial = due
-    pauses: list[Pause] = []
+    stops: list[Pause] = []
     for step in spec.steps:
         day, clock, name, *extra = step.split()
         when = _at(f"{day} {clock}")
@@ -543,12 +531,13 @@ def _events(spec: Spec, procedure: Procedure) -> tuple[list[Event], datetime | N
             continue
         kind = EventKind(name)
         new_due: datetime | None = None
-        if kind is EventKind.SUPPLEMENT_REQUESTED:
-            pauses.append(Pause(when))
-        elif kind is EventKind.SUPPLEMENT_COMPLETED:
-            pauses[-1] = Pause(pauses[-1].requested_at, when)
+        if kind in STOP_STARTS:
+            stops.append(Pause(when, None, STOP_STARTS[kind]))
+        elif kind in STOP_ENDS:
+            # A supplement restarts the time, a fee request or a stop moves it by its days.
+            stops[-1] = replace(stops[-1], resumed_at=when)
             assert received is not None
-            due = new_due = _law_due(procedure, received, spec.channel, pauses)
+            due = new_due = law_due(procedure, received, spec.channel, stops)
         events.append(Event(when, kind, extra[0] if extra else "", new_due))
     return events, initial
 
@@ -661,6 +650,38 @@ def dossiers(procedures: Mapping[str, Procedure]) -> tuple[ScenarioDossier, ...]
     return tuple(out)
 
 
+def recode(scenario: Scenario) -> Scenario:
+    """The scenario as if the conversion had given the old system's dossiers new codes, dated
+    at the cut-over (`<agency>-240624-NNNN`, numbered after that day's own dossiers), so that
+    the code's date says nothing of their past. The one the old system had pushed to DVCQG, and
+    those returned in June, keep their old code as the city record's alternate code
+    (`otherDossierNo`); the others lost it."""
+    day = CUTOVER.strftime("%y%m%d")
+    taken = [
+        int(code.rsplit("-", 1)[1])
+        for d in scenario.dossiers
+        for code in (d.code, *d.extra_codes())
+        if code.rsplit("-", 2)[-2] == day
+    ]
+    number = max(taken, default=0)
+    out: list[ScenarioDossier] = []
+    for d in scenario.dossiers:
+        if d.migrated is None:
+            out.append(d)
+            continue
+        number += 1
+        pushed = not any(isinstance(x, Missing) for x in d.national)
+        june = next(e.at for e in d.events).month == 6
+        out.append(
+            replace(
+                d,
+                migrated_code=f"{AGENCY_CODE}-{day}-{number:04d}",
+                keeps_old_code=pushed or june,
+            )
+        )
+    return replace(scenario, dossiers=tuple(out))
+
+
 # --------------------------------------------------------------------------------------------
 # The truth: figures from the views and from the true records
 
@@ -770,11 +791,16 @@ def causes(scenario: Scenario, view: Dataset) -> dict[str, list[dict[str, str]]]
             pushed = "never pushed to DVCQG"
             if not any(isinstance(x, Missing) for x in d.national):
                 pushed = "DVCQG has it from the old system, with its true dates"
+            served = d.migrated_code or d.code
+            recoded = ""
+            if d.migrated_code:
+                kept = "kept as its other code" if d.keeps_old_code else "lost"
+                recoded = f" under the new code {served} (the old one {kept})"
             add(
                 "migrated",
                 d.code,
-                f"returned on the old system, converted on 24/6: the city counts it "
-                f"{words(_place(city.get(d.code)))} in the period; {pushed}; "
+                f"returned on the old system, converted on 24/6{recoded}: the city counts it "
+                f"{words(_place(city.get(served)))} in the period; {pushed}; "
                 "excluded from the reconciled figures",
             )
             continue
@@ -834,14 +860,28 @@ DESCRIPTION = {
 }
 
 
+RECODED_DESCRIPTION = {
+    "vi": DESCRIPTION["vi"]
+    + " Trong biến thể này, khi chuyển đổi các hồ sơ của hệ thống cũ được cấp mã mới mang ngày "
+    "24/6/2024, nên ngày trong mã hồ sơ không còn cho biết hồ sơ đã được tiếp nhận từ trước; "
+    "các hồ sơ này vẫn được nhận ra nhờ các dấu hiệu khác (cùng một thời điểm tiếp nhận, Cổng "
+    "Dịch vụ công quốc gia đã có hồ sơ từ trước).",
+    "en": DESCRIPTION["en"]
+    + " In this variant the conversion gave the old system's dossiers new codes dated 24/6/2024, "
+    "so the code's date no longer shows they were received earlier; they are still found by "
+    "other signs (one receipt instant for all, the national portal holding them from before).",
+}
+
+
 def truth_of(scenario: Scenario) -> dict[str, Any]:
     """What the scenario shows, computed from its views at `now` and its true records."""
     view = scenario.views()
     reconciled = true_records(scenario, view).values()
     late = sorted(d.code for d in reconciled if 10 in cells_of(d, PERIOD))
     overdue = sorted(d.code for d in reconciled if 13 in cells_of(d, PERIOD))
+    recoded = any(d.migrated_code for d in scenario.dossiers)
     return {
-        "description": DESCRIPTION,
+        "description": RECODED_DESCRIPTION if recoded else DESCRIPTION,
         "period": PERIOD.label,
         "period_days": [PERIOD.start.isoformat(), PERIOD.end.isoformat()],
         "pause_policy": "restart",
@@ -867,7 +907,8 @@ def check(scenario: Scenario) -> None:
     truth = true_records(scenario, view)
     by_receipt = sorted(SPECS, key=receipt)
     for spec, d in zip(by_receipt, scenario.dossiers, strict=True):
-        record = city.get(d.code) if d.migrated is not None else truth.get(d.code)
+        served = d.migrated_code or d.code
+        record = city.get(served) if d.migrated is not None else truth.get(d.code)
         named = sorted(c for c in _place(record) if c in _WORDS)
         expected = [] if spec.expect == "-" else [int(c) for c in spec.expect.split()]
         assert named == expected, (d.code, spec, named)
@@ -882,8 +923,9 @@ def check(scenario: Scenario) -> None:
         assert len(set(values)) == len(values), f"applicants share a value ({position})"
 
 
-def build() -> Scenario:
-    """The seed scenario, truth included."""
+def build(recoded: bool = False) -> Scenario:
+    """The seed scenario, truth included; with `recoded`, its variant where the old system's
+    dossiers were given new codes at the cut-over (`recode`)."""
     procedures = catalogue()
     scenario = Scenario(
         agency=AGENCY_CODE,
@@ -892,16 +934,23 @@ def build() -> Scenario:
         fields=dict(FIELDS),
         dossiers=dossiers(procedures),
     )
+    if recoded:
+        scenario = recode(scenario)
     check(scenario)
     return replace(scenario, truth=truth_of(scenario))
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    path = Path(argv[0]) if argv else PATH
-    scenario = build()
-    path.write_text(dump(scenario), encoding="utf-8")
-    reconciled = scenario.truth["reconciled"]
-    print(f"{path}: {len(scenario.dossiers)} dossiers; reconciled totals {reconciled}")
+    """Write the seed scenario to argv[0] (default `PATH`) and, with no argument or a second
+    one, its recoded variant there (default `RECODED_PATH`)."""
+    targets = [(Path(argv[0]) if argv else PATH, False)]
+    if len(argv) != 1:
+        targets.append((Path(argv[1]) if len(argv) > 1 else RECODED_PATH, True))
+    for path, recoded in targets:
+        scenario = build(recoded)
+        path.write_text(dump(scenario), encoding="utf-8")
+        reconciled = scenario.truth["reconciled"]
+        print(f"{path}: {len(scenario.dossiers)} dossiers; reconciled totals {reconciled}")
     return 0
 
 

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import getpass
 import json
 import signal
 import sys
@@ -55,6 +54,7 @@ from syncd.report_cli import (
     REPORT_FORMATS,
     ReportUsageError,
     add_report_parsers,
+    operator_name,
     overdue_verb,
     report_document,
     report_verb,
@@ -185,6 +185,11 @@ def _mismatches_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser
     reopen.add_argument("id", help=t("help.mismatch_id"))
     reopen.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
     reopen.add_argument("--by", metavar="WHO", help=t("help.by"))
+    for verb, text in (("mark-migrated", "mark"), ("unmark-migrated", "unmark")):
+        verdict = actions.add_parser(verb, help=t(f"help.mismatches_{text}"))
+        verdict.add_argument("key", help=t("help.dossier_key"))
+        verdict.add_argument("--reason", metavar="TEXT", help=t("help.reason"))
+        verdict.add_argument("--by", metavar="WHO", help=t("help.by"))
     audit = actions.add_parser("audit", help=t("help.mismatches_audit"))
     audit.add_argument("--limit", type=int, default=100, help=t("help.limit"))
     audit.add_argument("--since", metavar="WHEN", help=t("help.since"))
@@ -515,15 +520,6 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator(given: str | None) -> str:
-    if given is not None:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _local_time(text: str | None) -> str:
     if not text:
         return "-"
@@ -631,7 +627,7 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
         _print_mismatch(await queue.get(args.id))
         return 0
     if args.action == "claim":
-        record = await queue.claim(args.id, _operator(args.by))
+        record = await queue.claim(args.id, operator_name(args.by))
         print(t("mismatches.claimed", id=record["id"], who=record["claimed_by"]))
         return 0
     if args.action == "resolve":
@@ -644,15 +640,22 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
             action = f"accept_{args.accept}"
         else:
             action = "manual" if args.value is not None else "ignore"
-        record = await queue.resolve(args.id, _operator(args.by), action, args.reason, args.value)
+        record = await queue.resolve(
+            args.id, operator_name(args.by), action, args.reason, args.value
+        )
         resolution = record["resolution"]
         print(t("mismatches.resolved", id=record["id"], action=_resolution_text(resolution)))
         if resolution.get("value"):
             print(t("mismatches.override", value=resolution["value"], key=record["key"]))
         return 0
     if args.action == "reopen":
-        record = await queue.reopen(args.id, _operator(args.by), args.reason or "")
+        record = await queue.reopen(args.id, operator_name(args.by), args.reason or "")
         print(t("mismatches.reopened", id=record["id"]))
+        return 0
+    if args.action in ("mark-migrated", "unmark-migrated"):
+        marked = args.action == "mark-migrated"
+        await queue.set_migrated(args.key, operator_name(args.by), marked, args.reason or "")
+        print(t("mismatches.marked" if marked else "mismatches.unmarked", key=args.key))
         return 0
     entries = await queue.audit(args.limit, args.since)
     if args.format == "csv":

@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -24,7 +24,7 @@ from connectors.national.client import NationalSettings
 from reconcile.calendar import WorkingCalendar
 from reconcile.compare import AUTHORITY_FIELDS, Policy
 from reconcile.deadlines import PausePolicy
-from reconcile.model import VN_TZ, Source
+from reconcile.model import Source
 from reconcile.statusmap import StatusMap
 from syncd.i18n import t
 from syncd.pusher import PushSettings
@@ -52,6 +52,8 @@ ENVIRONMENT: dict[str, str] = {
     "SYNCD_NATIONAL_PASSWORD": "portals.national.password",
 }
 CONFIG_FILE_VARIABLE = "SYNCD_CONFIG"
+# Keys of earlier versions -> the message saying what replaced them.
+RENAMED: dict[str, str] = {"reconcile.migration_cutover": "config.migration_cutover"}
 # Variables under this prefix belong to the test suite, not to the service.
 IGNORED_VARIABLE_PREFIX = "SYNCD_TEST_"
 
@@ -230,17 +232,25 @@ class StatusMapConfig:
 @dataclass(frozen=True)
 class ReconcileConfig:
     identity_salt: str = field(metadata=_check("nonempty"))
-    migration_cutover: str = field(metadata=_check("date_or_empty"))
+    migration_window: list[str] = field(metadata=_check("date"))
+    migration_burst_size: int = field(metadata=_check("", low=0, high=1_000_000))
+    migration_burst_minutes: float = field(metadata=_check("", low=0, high=1440))
     authority: dict[str, str] = field(metadata=_check("authority"))
 
+    def window(self) -> tuple[date, date] | None:
+        if not self.migration_window:
+            return None
+        first, last = (date.fromisoformat(day) for day in self.migration_window)
+        return first, last
+
     def policy(self) -> Policy:
-        cutover = (
-            datetime.combine(date.fromisoformat(self.migration_cutover), time(), VN_TZ)
-            if self.migration_cutover
-            else None
-        )
         authority = {name: Source(side) for name, side in self.authority.items()}
-        return Policy(authority=authority, migration_cutover=cutover)
+        return Policy(
+            authority=authority,
+            migration_window=self.window(),
+            migration_burst_size=self.migration_burst_size,
+            migration_burst_minutes=self.migration_burst_minutes,
+        )
 
 
 @dataclass(frozen=True)
@@ -323,7 +333,9 @@ class Config:
             pause_policy=self.deadlines.pause_policy,
             paper_cutoff=self.deadlines.paper_cutoff,
             due_soon_days=self.deadlines.due_soon_days,
-            migration_cutover=self.reconcile.migration_cutover,
+            migration_window=tuple(self.reconcile.migration_window),
+            migration_burst_size=self.reconcile.migration_burst_size,
+            migration_burst_minutes=self.reconcile.migration_burst_minutes,
             extra_days_off=tuple(self.calendar.extra_days_off),
             extra_working_days=tuple(self.calendar.extra_working_days),
         )
@@ -409,6 +421,13 @@ def load(
             key = f"reconcile.authority.{name}"
             allowed = t("config.unknown", allowed=", ".join(AUTHORITY_FIELDS))
             raise ConfigError(origin(key), key, allowed)
+    window = config.reconcile.migration_window
+    if len(window) not in (0, 2) or (window and window[0] > window[1]):
+        key = "reconcile.migration_window"
+        raise ConfigError(origin(key), key, _expected(t("type.window"), window))
+    if config.reconcile.migration_burst_size == 1:
+        key = "reconcile.migration_burst_size"
+        raise ConfigError(origin(key), key, _expected(t("type.burst"), 1))
     try:
         config.calendar.calendar()
     except ValueError as exc:
@@ -471,7 +490,9 @@ def _origin_of(origins: Mapping[str, str], fallback: str) -> Callable[[str], str
         while key:
             if key in origins:
                 return origins[key]
-            key = key.rpartition(".")[0]
+            # An item of a list ("calendar.extra_days_off[0]") comes from where the list does.
+            list_key, bracket, _ = key.partition("[")
+            key = list_key if bracket else key.rpartition(".")[0]
         return fallback
 
     return origin
@@ -493,6 +514,8 @@ def _build(cls: type[Any], data: Any, path: str, origin: Callable[[str], str]) -
     for key in data:
         if key not in names:
             where = _join(path, key)
+            if where in RENAMED:
+                raise ConfigError(origin(where), where, t(RENAMED[where]))
             raise ConfigError(origin(where), where, t("config.unknown", allowed=", ".join(names)))
     hints = get_type_hints(cls)
     values = {}
@@ -578,11 +601,6 @@ def _string(raw: Any, key: str, kind: str, where: str) -> str:
         raise ConfigError(where, key, _expected(t("type.str"), raw))
     if kind == "url" and not value.startswith(("http://", "https://")):
         raise ConfigError(where, key, _expected(t("type.url"), raw))
-    if kind == "date_or_empty" and value:
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(where, key, _expected(t("type.date"), raw)) from None
     if kind == "date":
         try:
             date.fromisoformat(value)

@@ -52,6 +52,24 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "một ngày dạng YYYY-MM-DD (hoặc để trống)",
         "en": "a day as YYYY-MM-DD (or empty)",
     },
+    "type.window": {
+        "vi": 'hai ngày ["YYYY-MM-DD", "YYYY-MM-DD"] (ngày đầu không sau ngày cuối), '
+        "hoặc [] nếu không có",
+        "en": 'two days ["YYYY-MM-DD", "YYYY-MM-DD"] (the first not after the last), or [] '
+        "for none",
+    },
+    "type.burst": {
+        "vi": "0 (tắt) hoặc từ 2 trở lên",
+        "en": "0 (off) or 2 and more",
+    },
+    "config.migration_cutover": {
+        "vi": "khóa này không còn dùng: thay bằng reconcile.migration_window = "
+        '["YYYY-MM-DD", "YYYY-MM-DD"], khung thời gian chuyển đổi; nó chỉ đánh dấu '
+        "các hồ sơ có thêm dấu hiệu chuyển từ hệ thống cũ",
+        "en": 'no longer used: write reconcile.migration_window = ["YYYY-MM-DD", '
+        '"YYYY-MM-DD"], the cut-over window; it marks only dossiers that carry another sign '
+        "of migration",
+    },
     "type.url": {"vi": "một địa chỉ http:// hoặc https://", "en": "an http:// or https:// URL"},
     "type.redis_url": {
         "vi": "một địa chỉ redis://, rediss:// hoặc unix:// (hoặc để trống)",
@@ -167,6 +185,128 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "ô {cell!r} không hợp lệ: cần LĨNH_VỰC:CỘT (cột 3-13), ví dụ DT:10 hoặc total:7",
         "en": "cell {cell!r} is not valid: FIELD:COLUMN (columns 3-13) is needed, e.g. DT:10 "
         "or total:7",
+    },
+    "report.unknown_field": {
+        "vi": "lĩnh vực {field!r} không có trong báo cáo; các lĩnh vực: {fields}",
+        "en": "field {field!r} is not in the report; the fields are: {fields}",
+    },
+    "report.trust": {
+        "vi": "Độ tin cậy của số liệu:",
+        "en": "How far these figures can be trusted:",
+    },
+    "portal.city": {"vi": "Hệ thống Một cửa thành phố", "en": "The city one-stop system"},
+    "portal.national": {"vi": "Cổng DVCQG", "en": "The national portal"},
+    "trust.provisional": {
+        "vi": "TẠM TÍNH: kỳ báo cáo chưa kết thúc (đến hết ngày {end}); số liệu còn thay đổi.",
+        "en": "PROVISIONAL: the period has not ended (it runs to the end of {end}); the figures "
+        "will still change.",
+    },
+    "trust.read": {
+        "vi": "{portal}: đọc đầy đủ gần nhất lúc {at}.",
+        "en": "{portal}: last complete read at {at}.",
+    },
+    "trust.never_read": {
+        "vi": "{portal}: chưa từng được đọc đầy đủ; số liệu của cổng này thiếu hoặc không có.",
+        "en": "{portal}: never read completely; its figures are missing or incomplete.",
+    },
+    "trust.not_read_since_end": {
+        "vi": "{portal}: lần đọc đầy đủ gần nhất lúc {at}, trước khi kỳ kết thúc (hết ngày "
+        "{end}); những thay đổi cuối kỳ có thể chưa có.",
+        "en": "{portal}: last complete read at {at}, before the period ended (end of {end}); "
+        "its last changes may be missing.",
+    },
+    "trust.failures": {
+        "vi": "{portal}: {count} lần đọc lỗi từ đó, gần nhất lúc {at}: {error}",
+        "en": "{portal}: {count} failed polls since, the latest at {at}: {error}",
+    },
+    "trust.quarantined": {
+        "vi": "{count} bản ghi bị cách ly có thể thuộc kỳ này: {codes}",
+        "en": "{count} quarantined records could belong to this period: {codes}",
+    },
+    "trust.dead_letters": {
+        "vi": "{count} hồ sơ đối soát lỗi nhiều lần có thể thuộc kỳ này: {codes}",
+        "en": "{count} dossiers whose reconciliation kept failing could belong to this period: "
+        "{codes}",
+    },
+    "trust.without_code": {
+        "vi": "(và {count} bản ghi không đọc được mã)",
+        "en": "(and {count} records whose code does not read)",
+    },
+    "trust.limited": {
+        "vi": "(chỉ xem {scanned} bản ghi bị cách ly mới nhất; có thể còn nữa)",
+        "en": "(only the newest {scanned} quarantined records were looked at; there may be more)",
+    },
+    "trust.empty": {
+        "vi": "Kỳ này không có hồ sơ nào, trong số liệu sau đối soát cũng như của cả hai cổng.",
+        "en": "No dossier at all in this period, reconciled or on either portal.",
+    },
+    "trust.ok": {
+        "vi": "Số liệu đã chốt: hai cổng đã được đọc đầy đủ sau khi kỳ kết thúc; không có bản "
+        "ghi bị cách ly hay hồ sơ đối soát lỗi có thể thuộc kỳ này.",
+        "en": "Final figures: both portals were read completely after the period ended; no "
+        "quarantined record or failing reconciliation could belong to this period.",
+    },
+    "trust.forced": {
+        "vi": "Bản này được công bố dù chưa đủ điều kiện ({issues}); người công bố: {by}; lý do: "
+        "{reason}",
+        "en": "This version was published although {issues}; published by {by}; reason: {reason}",
+    },
+    "refusal.provisional": {
+        "vi": "kỳ báo cáo chưa kết thúc (đến hết ngày {end})",
+        "en": "the period has not ended (it runs to the end of {end})",
+    },
+    "refusal.never_read": {
+        "vi": "{portal} chưa từng được đọc đầy đủ",
+        "en": "{portal} was never read completely",
+    },
+    "refusal.not_read_since_end": {
+        "vi": "{portal} chưa được đọc đầy đủ kể từ khi kỳ kết thúc (hết ngày {end})",
+        "en": "{portal} was not read completely since the period ended (end of {end})",
+    },
+    "refusal.failed_polls": {
+        "vi": "{portal} có lần đọc lỗi",
+        "en": "{portal} had failed polls",
+    },
+    "refusal.quarantined": {
+        "vi": "{count} bản ghi bị cách ly có thể thuộc kỳ này",
+        "en": "{count} quarantined records could belong to the period",
+    },
+    "refusal.dead_letters": {
+        "vi": "{count} hồ sơ đối soát lỗi có thể thuộc kỳ này",
+        "en": "{count} dossiers whose reconciliation failed could belong to the period",
+    },
+    "refusal.empty": {
+        "vi": "kỳ này không có hồ sơ nào",
+        "en": "the period has no dossier at all",
+    },
+    "publish.refused": {
+        "vi": "Không công bố báo cáo kỳ {label}: {reasons}. Muốn công bố vẫn được, dùng --force "
+        "--reason LÝ_DO (lý do được ghi vào nhật ký và vào bản công bố).",
+        "en": "Not publishing the report for {label}: {reasons}. To publish anyway, use --force "
+        "--reason TEXT (the reason goes to the audit trail and into the published version).",
+    },
+    "publish.refused_api": {
+        "vi": "Không công bố báo cáo kỳ {label}: {reasons}. Muốn công bố vẫn được, gửi "
+        '"force": true kèm "reason" (lý do được ghi vào nhật ký và vào bản công bố).',
+        "en": "Not publishing the report for {label}: {reasons}. To publish anyway, send "
+        '"force": true with a "reason" (it goes to the audit trail and into the published '
+        "version).",
+    },
+    "publish.force_needs_reason": {
+        "vi": "--force cần --reason LÝ_DO không để trống",
+        "en": "--force needs --reason TEXT, not empty",
+    },
+    "publish.reason_needs_force": {
+        "vi": "--reason chỉ dùng kèm --force khi công bố",
+        "en": "--reason goes with --force when publishing",
+    },
+    "help.force": {
+        "vi": "công bố dù báo cáo chưa đủ điều kiện (cần --reason)",
+        "en": "publish even though the report is not fit to be (needs --reason)",
+    },
+    "help.publish_reason": {
+        "vi": "lý do công bố khi dùng --force, được ghi vào nhật ký và vào bản công bố",
+        "en": "why, with --force: kept in the audit trail and in the published version",
     },
     "report.city": {"vi": "Một cửa thành phố (thô)", "en": "City one-stop (raw)"},
     "report.national": {"vi": "Cổng DVCQG (thô)", "en": "National portal (raw)"},
@@ -618,6 +758,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
     # Reasons a report gives beside the mismatch kinds (syncd.reports, "differences").
     "kind.excluded": {"vi": "không tính vào kỳ báo cáo", "en": "left out of the period"},
     "kind.override": {"vi": "cán bộ đã sửa số liệu", "en": "corrected by an operator"},
+    "kind.clock_stops": {
+        "vi": "thời gian tạm dừng ghi nhận khác nhau (Cổng DVCQG chỉ ghi yêu cầu bổ sung)",
+        "en": "the clock stops on record differ (the national portal dates supplement "
+        "requests only)",
+    },
     "kind.unexplained": {
         "vi": "dữ liệu hai bên khác nhau ở trường không đối chiếu",
         "en": "the records differ in a field reconciliation does not compare",
@@ -649,6 +794,41 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "resolution.manual": {"vi": "giá trị nhập tay", "en": "a manual value"},
     "resolution.ignore": {"vi": "bỏ qua", "en": "ignored"},
+    "resolution.mark_migrated": {
+        "vi": "cán bộ xác định là hồ sơ chuyển từ hệ thống cũ",
+        "en": "marked by an operator as migrated from the old system",
+    },
+    "resolution.unmark_migrated": {
+        "vi": "cán bộ xác định không phải hồ sơ chuyển từ hệ thống cũ",
+        "en": "marked by an operator as not migrated",
+    },
+    "audit.mark_migrated": {"vi": "đánh dấu chuyển từ hệ thống cũ", "en": "marked migrated"},
+    "audit.unmark_migrated": {
+        "vi": "bỏ đánh dấu chuyển từ hệ thống cũ",
+        "en": "unmarked migrated",
+    },
+    "queue.no_dossier": {"vi": "Không có hồ sơ {key}", "en": "No dossier {key}"},
+    "mismatches.marked": {
+        "vi": "Đã đánh dấu hồ sơ {key} là chuyển từ hệ thống cũ; hồ sơ sẽ được đối soát lại "
+        "và không được tính vào báo cáo.",
+        "en": "Marked dossier {key} as migrated; it will be reconciled again and left out of "
+        "the counts.",
+    },
+    "mismatches.unmarked": {
+        "vi": "Đã xác định hồ sơ {key} không phải hồ sơ chuyển từ hệ thống cũ; hồ sơ sẽ được "
+        "đối soát lại và được tính vào báo cáo.",
+        "en": "Marked dossier {key} as not migrated; it will be reconciled again and counted.",
+    },
+    "help.mismatches_mark": {
+        "vi": "xác định một hồ sơ là chuyển từ hệ thống cũ (không tính vào báo cáo), kèm lý do",
+        "en": "mark a dossier as migrated from the old system (left out of the counts), with a "
+        "reason",
+    },
+    "help.mismatches_unmark": {
+        "vi": "xác định một hồ sơ không phải chuyển từ hệ thống cũ (được tính), kèm lý do",
+        "en": "mark a dossier as not migrated (counted), with a reason",
+    },
+    "help.dossier_key": {"vi": "mã hồ sơ", "en": "the dossier's key (its code)"},
     "audit.detect": {"vi": "phát hiện", "en": "detected"},
     "audit.auto_resolve": {"vi": "tự động giải quyết", "en": "auto-resolved"},
     "audit.reopen": {"vi": "mở lại", "en": "reopened"},

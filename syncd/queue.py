@@ -9,6 +9,9 @@ the audit stream:
     resolve  open, claimed                 -> resolved  (resolution: action, value, reason,
                                                           by, at)
     reopen   claimed, resolved, auto_resolved -> open    (resolution withdrawn)
+    mark / unmark migrated: any (or none yet)  -> resolved  (the `migrated` mismatch of a
+                                                          dossier: an operator's verdict on
+                                                          migration, `set_migrated`)
 
 A resolution taking one side's value (accept_city, accept_national) or an operator's value
 (manual) writes overrides for the corrected record, `{P}:override` "<key>|<field>" -> value,
@@ -25,13 +28,14 @@ again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from reconcile.engine import SEVERITY, MismatchKind, migrated_values
 from reconcile.model import VN_TZ, Dossier, Source
 from syncd.i18n import t
 from syncd.store import MISMATCH_LUA, OVERRIDE_FIELDS, Store
@@ -113,6 +117,50 @@ end
 save(KEYS[1], KEYS[2], r, raw, was)
 audit(KEYS[3], now, who, op, id, before, state_of(r))
 return {'ok', enc(r)}
+"""
+)
+
+
+_VERDICT = (
+    MISMATCH_LUA
+    + """
+-- KEYS: mismatch, mismatch:open, audit, override, dirty, work
+-- ARGV: key, who, now, reason, verdict ('true' | 'false'), city, national (what the `migrated`
+--       mismatch shows of each side, '' = none), severity
+-- An operator's verdict on migration, as a resolution of the dossier's `migrated` mismatch
+-- (created if the engine has not raised one): the override `<key>|migrated` is written and the
+-- dossier queued, so the engine takes the verdict; reopening the mismatch withdraws it.
+local key, who, now, reason, verdict = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local id = key .. '|migrated'
+local raw = redis.call('HGET', KEYS[1], id)
+local r = raw and cjson.decode(raw) or nil
+local was = r and r.state or nil
+local before = (r and r.state) and state_of(r) or 'null'
+if r == nil or r.state == nil then
+  r = {id = id, code = key, key = key, kind = 'migrated', severity = ARGV[8], detail = 'operator',
+       auto_resolvable = false, city_code = NULL, national_code = NULL, state = 'open',
+       detected_at = now, last_seen_at = now, resolution = NULL, claimed_by = NULL,
+       claimed_at = NULL, history = {}}
+  was = nil
+end
+-- What the engine will show once it takes the verdict, so that it does not read as new data.
+r.city = ARGV[6] ~= '' and ARGV[6] or NULL
+r.national = ARGV[7] ~= '' and ARGV[7] or NULL
+r.present = verdict == 'true'
+local action = verdict == 'true' and 'mark_migrated' or 'unmark_migrated'
+local shown = 'migrated=' .. verdict
+redis.call('HSET', KEYS[4], key .. '|migrated', verdict)
+requeue(KEYS[5], KEYS[6], key)
+r.state = 'resolved'
+r.claimed_by = NULL
+r.claimed_at = NULL
+r.resolution = {action = action, value = shown, reason = reason, by = who, at = now,
+                overrides = {migrated = verdict}}
+remember(r, {at = now, event = 'resolved', by = who, action = action, value = shown,
+             reason = reason})
+save(KEYS[1], KEYS[2], r, raw, was)
+audit(KEYS[3], now, who, action, id, before, state_of(r))
+return enc(r)
 """
 )
 
@@ -219,6 +267,7 @@ class MismatchQueue:
         self.store = store
         self.clock = clock
         self._act = store.redis.register_script(_ACT)
+        self._verdict = store.redis.register_script(_VERDICT)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -359,6 +408,51 @@ class MismatchQueue:
             raise QueueError("queue.no_side_record", id=mismatch_id, side=side.value)
         return {f: shown for f in fields}
 
+    async def set_migrated(self, key: str, who: str, migrated: bool, reason: str) -> Record:
+        """An operator's verdict on whether dossier `key` was carried over from the old system,
+        overriding the engine's (audited, with a reason): the dossier's `migrated` mismatch is
+        resolved with it (created if need be) and the dossier reconciled again. Reopening that
+        mismatch gives the engine its say back."""
+        who = _required(who, "queue.no_who")
+        reason = _required(reason, "queue.no_reason")
+        if not await self.store.load_corrected([key]):
+            raise QueueError("queue.no_dossier", key=key)
+        city, national = await self._pair(key)
+        city_value, national_value = migrated_values(city, national)
+        args = [
+            key,
+            who,
+            self.clock().isoformat(),
+            reason,
+            "true" if migrated else "false",
+            city_value or "",
+            national_value or "",
+            SEVERITY[MismatchKind.MIGRATED].value,
+        ]
+        record: Record = json.loads(_text(await self._verdict(keys=self._keys(), args=args)))
+        return record
+
+    def _keys(self) -> Sequence[str]:
+        """The keys the operators' scripts touch (`_ACT`, `_VERDICT`)."""
+        store = self.store
+        return [
+            store.key("mismatch"),
+            store.key("mismatch", "open"),
+            store.key("audit"),
+            store.key("override"),
+            store.key("dirty"),
+            store.key("work"),
+        ]
+
+    async def _pair(self, key: str) -> tuple[Dossier | None, Dossier | None]:
+        """The city and national records reconciliation paired for `key`."""
+        raw = await self.store.redis.hget(self.store.key("match"), key)
+        pair = json.loads(raw) if raw else {}
+        city_code, national_code = pair.get("city") or key, pair.get("national") or key
+        city = (await self.store.load(Source.CITY, [city_code])).get(city_code)
+        national = (await self.store.load(Source.NATIONAL, [national_code])).get(national_code)
+        return city, national
+
     async def reopen(self, mismatch_id: str, who: str, reason: str) -> Record:
         return await self._run(
             "reopen",
@@ -371,16 +465,7 @@ class MismatchQueue:
         self, op: str, mismatch_id: str, who: str, reason: str = "", *rest: str
     ) -> Record:
         args = [op, mismatch_id, who, self.clock().isoformat(), reason, *rest]
-        store = self.store
-        keys = [
-            store.key("mismatch"),
-            store.key("mismatch", "open"),
-            store.key("audit"),
-            store.key("override"),
-            store.key("dirty"),
-            store.key("work"),
-        ]
-        reply = [_text(part) for part in await self._act(keys=keys, args=args)]
+        reply = [_text(part) for part in await self._act(keys=self._keys(), args=args)]
         if reply[0] == "unknown":
             raise QueueError("queue.unknown", id=mismatch_id)
         if reply[0] == "state":
@@ -425,6 +510,30 @@ class MismatchQueue:
                 }
             )
         return out
+
+
+async def record_action(
+    store: Store,
+    at: datetime,
+    who: str,
+    action: str,
+    subject: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> None:
+    """Append an action that is not a mismatch transition (publishing a report, managing
+    users, a resync) to the audit stream, in the shape of the queue's entries."""
+    await store.redis.xadd(
+        store.key("audit"),
+        {
+            "at": at.isoformat(),
+            "who": who,
+            "action": action,
+            "id": subject,
+            "before": json.dumps(before, ensure_ascii=False, sort_keys=True),
+            "after": json.dumps(after, ensure_ascii=False, sort_keys=True),
+        },
+    )
 
 
 def _stream_id(since: datetime | str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import io
 import json
 import sys
@@ -25,7 +26,9 @@ from reconcile.period import Period
 from syncd.config import Config
 from syncd.i18n import language, t
 from syncd.reports import (
+    PublishRefused,
     cell_ledger,
+    form_fields,
     gather,
     publish,
     render_csv,
@@ -60,6 +63,9 @@ def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser
     report.add_argument("--version", type=int, metavar="N", help=t("help.report_version"))
     report.add_argument("--cell", metavar="FIELD:COLUMN", help=t("help.report_cell"))
     report.add_argument("--figures", choices=FORMS, default=CORRECTED, help=t("help.figures"))
+    report.add_argument("--force", action="store_true", help=t("help.force"))
+    report.add_argument("--reason", metavar="TEXT", help=t("help.publish_reason"))
+    report.add_argument("--by", metavar="WHO", help=t("help.by"))
 
     overdue = verbs.add_parser("overdue", help=t("help.overdue"))
     overdue.add_argument("--as-of", metavar="YYYY-MM-DD", help=t("help.as_of"))
@@ -70,6 +76,16 @@ def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def operator_name(given: str | None) -> str:
+    """Who acts from the command line: `--by`, else the OS user."""
+    if given is not None:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 async def report_document(
@@ -100,11 +116,21 @@ async def report_verb(
     else:
         doc = await report_document(store, config, period, now_utc())
     if args.action == "publish":
-        number = await publish(store, doc, now_utc())
+        reason = (args.reason or "").strip()
+        if args.force and not reason:
+            raise ReportUsageError(t("publish.force_needs_reason"))
+        if args.reason is not None and not args.force:
+            raise ReportUsageError(t("publish.reason_needs_force"))
+        by = operator_name(args.by)
+        try:
+            number = await publish(store, doc, now_utc(), by=by, force=args.force, reason=reason)
+        except PublishRefused as exc:
+            raise ReportUsageError(exc.text(language())) from None
         print(t("report.published", label=period.label, number=number))
         return 0
     if args.cell:
         field_code, column = parse_cell(args.cell)
+        check_field(doc, args.figures, field_code)
         for code in cell_ledger(doc, args.figures, field_code, column):
             print(code)
         return 0
@@ -117,6 +143,16 @@ def parse_cell(text: str) -> tuple[str | None, int]:
     if not field_code or not column.isdigit() or not 3 <= int(column) <= 13:
         raise ReportUsageError(t("report.bad_cell", cell=text))
     return (None if field_code.lower() == "total" else field_code), int(column)
+
+
+def check_field(doc: Mapping[str, Any], form: str, field_code: str | None) -> None:
+    """Raise ReportUsageError naming the known fields when `field_code` (None: the total row)
+    is not a row of the form."""
+    known = form_fields(doc, form)
+    if field_code is not None and field_code not in known:
+        raise ReportUsageError(
+            t("report.unknown_field", field=field_code, fields=", ".join([*known, "total"]))
+        )
 
 
 def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: str) -> None:

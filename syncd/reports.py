@@ -37,11 +37,13 @@ from reconcile.ledger import (
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
 from syncd.i18n import Language, language, reason_text, tr
+from syncd.queue import record_action
 from syncd.store import Store
 from syncd.summary import percent_text
+from syncd.trust import assess, forced_text, issue_text, refusals, trust_lines
 
 FORM = "06/VPCP/KSTT"
-SCHEMA = "syncd-report/2"
+SCHEMA = "syncd-report/3"
 BATCH = 2000
 
 TITLE: dict[Language, str] = {
@@ -79,7 +81,9 @@ class ReportSettings:
     pause_policy: str = "restart"
     paper_cutoff: str = "15:00"
     due_soon_days: int = 1
-    migration_cutover: str = ""
+    migration_window: Sequence[str] = ()
+    migration_burst_size: int = 0
+    migration_burst_minutes: float = 10.0
     extra_days_off: Sequence[str] = ()
     extra_working_days: Sequence[str] = ()
 
@@ -88,7 +92,11 @@ class ReportSettings:
             "pause_policy": self.pause_policy,
             "paper_cutoff": self.paper_cutoff,
             "due_soon_days": self.due_soon_days,
-            "migration_cutover": self.migration_cutover or None,
+            "migration_window": list(self.migration_window) or None,
+            "migration_burst": {
+                "size": self.migration_burst_size,
+                "minutes": self.migration_burst_minutes,
+            },
             "extra_days_off": list(self.extra_days_off),
             "extra_working_days": list(self.extra_working_days),
         }
@@ -96,13 +104,15 @@ class ReportSettings:
 
 @dataclass
 class Gathered:
-    """A period's report as computed now, and what explains its dossiers."""
+    """A period's report as computed now, what explains its dossiers, and how far it can be
+    trusted (`syncd.trust`)."""
 
     settings: ReportSettings
     report: PeriodReport
     generated_at: datetime
     reasons: dict[str, tuple[Reason, ...]] = field(default_factory=dict)
     updated: dict[str, str] = field(default_factory=dict)  # key -> corrected updated_at
+    trust: dict[str, Any] | None = None
 
 
 async def gather(store: Store, period: Period, settings: ReportSettings, now: datetime) -> Gathered:
@@ -123,7 +133,11 @@ async def gather(store: Store, period: Period, settings: ReportSettings, now: da
             updated[key] = record.updated_at.isoformat()
             if entry.reasons():
                 reasons[key] = entry.reasons()
-    return Gathered(settings, ledger.result(), now, reasons, updated)
+    report = ledger.result()
+    empty = not any(form.total[3] for form in report.forms.values())
+    return Gathered(
+        settings, report, now, reasons, updated, await assess(store, period, now, empty)
+    )
 
 
 def _entry(
@@ -222,6 +236,7 @@ def to_json(gathered: Gathered, published: Mapping[int, str] | None = None) -> d
         },
         "generated_at": gathered.generated_at.astimezone(VN_TZ).isoformat(),
         "version": None,
+        "trust": gathered.trust,
         "policy": s.policy_json(),
         "columns": {str(c): HEADINGS[c] for c in COLUMNS},
         "corrected": _form_json(r.forms[CORRECTED], s.fields),
@@ -307,23 +322,83 @@ def _restatement(
     }
 
 
-def published_document(doc: Mapping[str, Any], number: int, at: datetime) -> dict[str, Any]:
-    """The document as frozen under version `number` (no restatement: it is the reference)."""
+def published_document(
+    doc: Mapping[str, Any],
+    number: int,
+    at: datetime,
+    by: str = "",
+    forced: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The document as frozen under version `number` (no restatement: it is the reference),
+    with who published it and, when it was published despite its trust issues, the reason
+    given and the issues overridden (`forced`)."""
     return {
         **doc,
-        "version": {"number": number, "published_at": at.astimezone(VN_TZ).isoformat()},
+        "version": {
+            "number": number,
+            "published_at": at.astimezone(VN_TZ).isoformat(),
+            "by": by or None,
+            "forced": dict(forced) if forced else None,
+        },
         "restatement": None,
     }
 
 
-async def publish(store: Store, doc: Mapping[str, Any], at: datetime) -> int:
-    """Freeze `doc` as the next version of its period; returns the version number. Raises
-    RuntimeError if another process took that number first (nothing is overwritten)."""
+class PublishRefused(Exception):
+    """The report is not fit to be published (`syncd.trust.refusals`) and it was not forced."""
+
+    def __init__(self, doc: Mapping[str, Any], issues: Sequence[str]) -> None:
+        self.label = str(doc["period"]["label"])
+        self.issues = list(issues)
+        self.trust: Mapping[str, Any] = doc.get("trust") or {}
+        super().__init__(self.text("en"))
+
+    def reasons(self, lang: Language) -> str:
+        return "; ".join(issue_text(i, self.trust, lang) for i in self.issues)
+
+    def text(self, lang: Language, api: bool = False) -> str:
+        key = "publish.refused_api" if api else "publish.refused"
+        return tr(lang, key, label=self.label, reasons=self.reasons(lang))
+
+
+async def publish(
+    store: Store,
+    doc: Mapping[str, Any],
+    at: datetime,
+    *,
+    by: str = "",
+    force: bool = False,
+    reason: str = "",
+) -> int:
+    """Freeze `doc` as the next version of its period and record it in the audit trail;
+    returns the version number.
+
+    Refused (PublishRefused) while the report's trust section has issues that stop publishing
+    (unfinished period, a portal not read completely since the period ended, quarantined
+    records or dead letters that could belong to it, no dossier at all), unless `force`, which
+    needs a `reason`: the audit entry and the published version both carry it, with the issues
+    it overrode. Raises ValueError for `force` without a reason, RuntimeError if another
+    process took the version number first (nothing is overwritten)."""
+    issues = refusals(doc.get("trust"))
+    reason = reason.strip()
+    if force and not reason:
+        raise ValueError("forcing a publication needs a reason")
+    if issues and not force:
+        raise PublishRefused(doc, issues)
+    forced = {"reason": reason, "overridden": issues} if force else None
     label = doc["period"]["label"]
     number = max(await store.report_versions(label), default=0) + 1
-    frozen = json.dumps(published_document(doc, number, at), ensure_ascii=False, sort_keys=True)
+    frozen_doc = published_document(doc, number, at, by, forced)
+    frozen = json.dumps(frozen_doc, ensure_ascii=False, sort_keys=True)
     if not await store.publish_report(label, number, frozen):
         raise RuntimeError(f"version {number} of {label} was published concurrently; try again")
+    after = {
+        "version": number,
+        "published_at": frozen_doc["version"]["published_at"],
+        "totals": doc["corrected"]["total"]["cells"],
+        "forced": forced,
+    }
+    await record_action(store, at, by or "syncd", "publish", f"report:{label}", None, after)
     return number
 
 
@@ -349,9 +424,14 @@ def render_text(doc: Mapping[str, Any], lang: Language | None = None, limit: int
     if doc.get("version"):
         v = doc["version"]
         lines.append(tr(lang, "report.version", number=v["number"], at=v["published_at"]))
+        if v.get("forced"):
+            lines.append(forced_text(v, doc, lang))
     lines.append(
         tr(lang, "report.policy", **{k: doc["policy"][k] for k in ("pause_policy", "paper_cutoff")})
     )
+    trust = trust_lines(doc.get("trust"), lang)
+    if trust:
+        lines += ["", tr(lang, "report.trust"), *(f"  {line}" for line in trust)]
     lines.append("")
     form = doc["corrected"]
     total_name = tr(lang, "report.total")
@@ -438,10 +518,35 @@ def _restatement_text(re: Mapping[str, Any], lang: Language, limit: int) -> list
     return lines
 
 
+def header_lines(doc: Mapping[str, Any], lang: Language) -> list[str]:
+    """What a table-only format (CSV) says before its table: the period, the version, and how
+    far the figures can be trusted."""
+    p = doc["period"]
+    start, end = date.fromisoformat(p["start"]), date.fromisoformat(p["end"])
+    lines = [tr(lang, "report.period", label=p["label"], start=_vn_date(start), end=_vn_date(end))]
+    version = doc.get("version")
+    if version:
+        lines.append(
+            tr(lang, "report.version", number=version["number"], at=version["published_at"])
+        )
+        if version.get("forced"):
+            lines.append(forced_text(version, doc, lang))
+    trust = trust_lines(doc.get("trust"), lang)
+    if trust:
+        lines += [tr(lang, "report.trust"), *trust]
+    return lines
+
+
 def render_csv(doc: Mapping[str, Any], lang: Language | None = None, form: str = CORRECTED) -> str:
+    """The form's table, after header lines (the period, the version, the trust statement),
+    each a row of two cells, "#" and the text, so that a reader skipping lines that start with
+    "#" skips them and any other reads them whole; then one header row, a row per field and
+    the total."""
     lang = lang or language()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    for line in header_lines(doc, lang):
+        writer.writerow(["#", line])
     table = _cells(doc, form)
     writer.writerow([HEADINGS[c][lang] for c in (1, 2, *COLUMNS)])
     for row in table["rows"]:
@@ -454,6 +559,11 @@ def render_csv(doc: Mapping[str, Any], lang: Language | None = None, form: str =
 
 def render_json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def form_fields(doc: Mapping[str, Any], form: str) -> list[str]:
+    """The field codes of a form's rows, in order (the configured fields, then any other)."""
+    return [str(row["field_code"]) for row in _cells(doc, form)["rows"] if row.get("field_code")]
 
 
 def cell_ledger(

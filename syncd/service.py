@@ -29,7 +29,7 @@ import structlog
 
 from connectors.base import Connector, Cursor, Page, PortalError
 from reconcile.calendar import WorkingCalendar
-from reconcile.compare import Decision, Policy, decide_all
+from reconcile.compare import Decision, Policy, decide_all, receipt_second
 from reconcile.engine import components
 from reconcile.flags import Flags, flags_of
 from reconcile.model import VN_TZ, Dossier, Procedure, Source
@@ -199,6 +199,8 @@ class Syncer:
         self._indexes_checked = False
         self.stopping = asyncio.Event()
         self.observer = Observer()
+        # The store queues an instant's city records again when their count crosses this.
+        store.burst_size = self.policy.migration_burst_size
 
     async def poll(
         self,
@@ -349,6 +351,8 @@ class Syncer:
         linked = await self.store.load_linked(codes)
         records = [*linked.city.values(), *linked.national.values()]
         overrides = await self.store.overrides(sorted({d.code for d in records}))
+        # Migration evidence: how many city records share each receipt instant.
+        receipts = await self.store.receipt_counts(receipt_second(d) for d in linked.city.values())
         known = self.procedures or None
         queued = set(codes)
         batch = Batch(linked.snapshot)
@@ -366,6 +370,7 @@ class Syncer:
                     known,
                     overrides,
                     linked.complete,
+                    receipts,
                 )
                 keys = {d.key for d in decisions}
                 plans = {d.key: p for d in decisions if (p := plan(d, self.policy)) is not None}
@@ -724,6 +729,12 @@ class Syncer:
         return result
 
     async def cycle(self) -> CycleResult:
+        """Poll the portals this process holds the leases of (every one, without leases), with
+        their re-reads and quarantine retries, then reconcile what is queued."""
+        await self.keep_leases()
+        return await self._cycle()
+
+    async def _cycle(self) -> CycleResult:
         await self.refresh_catalogue()
         polled = [c for c in self.connectors if self.holds(poll_duty(c.source))]
         results = await asyncio.gather(
@@ -816,7 +827,7 @@ class Syncer:
         maintaining = self.holds(MAINTENANCE)
         if maintaining and await self._sweep_due():
             await self.sweep()
-        self.last_cycle = await self.cycle()
+        self.last_cycle = await self._cycle()
         if maintaining:
             await self.refresh_flags()
         if self.writeback and self.pusher is not None and self.holds(poll_duty(Source.NATIONAL)):

@@ -35,7 +35,9 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            oldest first (the last 1000)
     {P}:excluded                     HASH  code -> why the dossier is excluded (e.g. migrated)
     {P}:override                     HASH  "code|field" -> operator's value for the corrected
-                                           record ('' = no value); see syncd.queue
+                                           record ('' = no value); "code|migrated" -> "true" /
+                                           "false", an operator's verdict on migration; see
+                                           syncd.queue
     {P}:quarantine                   STREAM  {source, code, reason, raw, updated_at}: rejected
                                            records, the newest 100,000 kept; personal fields
                                            removed
@@ -48,6 +50,9 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            last_success_at, last_written, last_error,
                                            last_error_at, circuit (closed, open, half_open,
                                            unknown); "sweep:last_at"
+    {P}:receipt:city                 ZSET  city code -> its receipt instant (epoch seconds): how
+                                           many city records share an instant, for the
+                                           cut-over batch signal of migration (reconcile.engine)
     {P}:idx:<source>                 HASH  code -> "alt,codes|fingerprint" as last indexed
     {P}:alt:<source>                 HASH  alternate code (MaHoSoKhac) -> the code carrying it
     {P}:fp:<source>                  HASH  fingerprint -> codes having it ("a,b")
@@ -106,7 +111,7 @@ import structlog
 from connectors.base import Cursor, Rejected
 from reconcile import codec
 from reconcile.compare import Decision, Mismatch
-from reconcile.engine import OVERRIDABLE_FIELDS, fingerprint
+from reconcile.engine import MIGRATED_OVERRIDE, OVERRIDABLE_FIELDS, fingerprint, receipt_second
 from reconcile.flags import Flag, Flags
 from reconcile.model import Dossier, Procedure, Source, to_micros
 from reconcile.period import Period, span
@@ -169,16 +174,54 @@ end
 """
 )
 
+# The receipt index (`{P}:receipt:city`), kept with the records by the upsert's transaction.
+# `receipt_move` is the whole of it, which the upsert script calls for each city record it writes.
+#
+# A record's decision depends on how many city records share its receipt second, so when that
+# count crosses the burst threshold (up to it, or down from it) every record of the instant is
+# queued again: the result never depends on the order in which records arrived.
+RECEIPT_LUA = """
+local function receipt_requeue(zset, dirty, work, second)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', zset, second, second)) do
+    if redis.call('SADD', dirty, member) == 1 then
+      redis.call('XADD', work, '*', 'c', member)
+    end
+  end
+end
+-- Move `code` to receipt second `second` (a no-op when it is there already).
+local function receipt_move(zset, dirty, work, code, second, threshold)
+  local old = redis.call('ZSCORE', zset, code)
+  if old and tonumber(old) == tonumber(second) then return end
+  redis.call('ZADD', zset, second, code)
+  if threshold <= 0 then return end
+  if old and redis.call('ZCOUNT', zset, old, old) == threshold - 1 then
+    receipt_requeue(zset, dirty, work, old)
+  end
+  if redis.call('ZCOUNT', zset, second, second) == threshold then
+    receipt_requeue(zset, dirty, work, second)
+  end
+end
+"""
+
+_RECEIPTS_REBUILD = """
+-- KEYS: receipt:city; ARGV: (code, second) pairs, indexed as they are (no queueing: a rebuild
+-- runs before the reconciler, whose sweep reads the counts).
+for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+return 1
+"""
+
+
 _UPSERT = (
     QUARANTINE_LUA
+    + RECEIPT_LUA
     + """
 -- KEYS: rec, ver, cursor, dirty, work, quarantined, idx, alt, fp, quarantine:counts,
 --       quarantined:by_time, quarantined:retry, seq, status, lease (of this portal's poller),
---       heartbeat
+--       heartbeat, receipt:city
 -- ARGV: cursor field (the source, or "<source>:<re-read>" in `reread`), cursor, fencing token
 --       ('' = none), late threshold (µs, '' = none), now (ISO),
---       now (epoch seconds), first retry delay (s), record count n,
---       n x (code, version, blob, alt codes "a,b", fingerprint),
+--       now (epoch seconds), first retry delay (s), burst threshold, record count n,
+--       n x (code, version, blob, alt codes "a,b", fingerprint, receipt second ('': none)),
 --       then (id, code, reason, raw, updated_at) per quarantined record
 -- Returns {written, late}, or {-1, 0} when the fencing token is not the lease's (nothing
 -- written). The cursor is written last: if anything fails before it, the page is simply
@@ -219,10 +262,11 @@ local function index(code, alts, fp)
 end
 local late_after = tonumber(ARGV[4])
 local now, score, first_retry = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local n = tonumber(ARGV[8])
+local threshold = tonumber(ARGV[8])
+local n = tonumber(ARGV[9])
 local healing = redis.call('EXISTS', KEYS[6]) == 1
 local written, late = 0, 0
-for i = 9, 8 + 5 * n, 5 do
+for i = 10, 9 + 6 * n, 6 do
   local code, version, blob = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local current = redis.call('HGET', KEYS[2], code)
   local newer = (not current) or tonumber(current) < tonumber(version)
@@ -233,6 +277,9 @@ for i = 9, 8 + 5 * n, 5 do
     redis.call('HSET', KEYS[1], code, blob)
     redis.call('HSET', KEYS[2], code, version)
     index(code, ARGV[i + 3], ARGV[i + 4])
+    if ARGV[i + 5] ~= '' then
+      receipt_move(KEYS[17], KEYS[4], KEYS[5], code, ARGV[i + 5], threshold)
+    end
     if redis.call('SADD', KEYS[4], code) == 1 then
       redis.call('XADD', KEYS[5], '*', 'c', code)
     end
@@ -242,7 +289,7 @@ for i = 9, 8 + 5 * n, 5 do
   -- The record decodes now: a quarantine entry of its code is healed.
   if healing then q_release(q, source .. ':' .. code) end
 end
-for i = 9 + 5 * n, #ARGV, 5 do
+for i = 10 + 6 * n, #ARGV, 5 do
   q_put(q, ARGV[i], source, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], now, score,
         first_retry)
 end
@@ -853,6 +900,11 @@ class Store:
                 self.key("outbox", "cancelled"),
             ),
         )
+        self._receipts_rebuild = client.register_script(_RECEIPTS_REBUILD)
+        # City records sharing a receipt second that make a cut-over batch (0: none); when a
+        # count crosses it, the records of that instant are reconciled again. Syncer sets it
+        # from its policy.
+        self.burst_size = 0
 
     def key(self, *parts: str) -> str:
         return ":".join((f"{{{self.prefix}}}", *parts))
@@ -890,10 +942,19 @@ class Store:
             now.isoformat(),
             now.timestamp(),
             QUARANTINE_FIRST_RETRY_SECONDS,
+            self.burst_size,
             len(dossiers),
         ]
+        city = source is Source.CITY
         for d in dossiers:
-            args += (d.code, d.version, codec.dumps(d), ",".join(d.alt_codes), fingerprint(d) or "")
+            args += (
+                d.code,
+                d.version,
+                codec.dumps(d),
+                ",".join(d.alt_codes),
+                fingerprint(d) or "",
+                receipt_second(d) if city else "",
+            )
         for r in rejected:
             raw = json.dumps(r.raw, ensure_ascii=False, default=str)
             stamp = r.updated_at.isoformat() if r.updated_at else ""
@@ -915,11 +976,41 @@ class Store:
             self.key("status"),
             self.key("lease", f"poll:{source.value}"),
             self.key("heartbeat"),
+            self.key("receipt", Source.CITY.value),
         ]
         written, _ = await self._upsert(keys=keys, args=args)
         if int(written) < 0:
             raise LeaseLost(f"poll:{source.value}")
         return int(written)
+
+    async def receipt_counts(self, seconds: Iterable[int]) -> dict[int, int]:
+        """How many city records share each of these receipt seconds (one round trip)."""
+        wanted = sorted(set(seconds))
+        if not wanted:
+            return {}
+        zset = self.key("receipt", Source.CITY.value)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for second in wanted:
+                pipe.zcount(zset, second, second)
+            counts = await pipe.execute()
+        return {second: int(n) for second, n in zip(wanted, counts, strict=True) if n}
+
+    async def rebuild_receipt_index(self, batch: int = 2000) -> int:
+        """Index the receipt instants of every stored city record (data written before the
+        index existed); returns how many were indexed."""
+        zset = self.key("receipt", Source.CITY.value)
+        pending: list[Any] = []
+        indexed = 0
+        async for d in self.iter_records(f"rec:{Source.CITY.value}", batch):
+            pending += (d.code, receipt_second(d))
+            if len(pending) >= 2 * batch:
+                await self._receipts_rebuild(keys=[zset], args=pending)
+                indexed += len(pending) // 2
+                pending = []
+        if pending:
+            await self._receipts_rebuild(keys=[zset], args=pending)
+            indexed += len(pending) // 2
+        return indexed
 
     async def load_linked(self, codes: Sequence[str], limit: int = LINKED_LIMIT) -> Linked:
         """Every record linked to `codes`, on both sides, by code, alternate code or
@@ -1634,13 +1725,16 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         """Build what data written by an older syncd lacks (see the key schema): the views of
-        the mismatch records, and the quarantine's per-portal counts."""
+        the mismatch records, the quarantine's per-portal counts, the city receipt index."""
         if not await self.mismatch_index_ready() and await self.redis.exists(self.key("mismatch")):
             indexed = await self.rebuild_mismatch_index()
             log.info("mismatch_index_rebuilt", records=indexed)
         moved = await self.migrate_legacy_quarantine()
         if moved:
             log.info("quarantine_migrated", sightings=moved)
+        receipts = self.key("receipt", Source.CITY.value)
+        if not await self.redis.exists(receipts) and await self.count(Source.CITY):
+            log.info("receipt_index_rebuilt", records=await self.rebuild_receipt_index())
 
     async def mismatch_counts(self) -> dict[tuple[str, str], int] | None:
         """How many mismatch records are in each (state, kind); None while the views are not
@@ -1695,12 +1789,13 @@ class Store:
 
     async def overrides(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         """Operators' values for the corrected records of `keys` (one round trip): key ->
-        {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`; a value is as
+        {field: value}, only keys that have some. Fields are `OVERRIDE_FIELDS`, and
+        `MIGRATED_OVERRIDE` ("true"/"false": an operator's word on migration); a value is as
         the corrected record spells it (status and channel as their numbers, times in ISO
         8601 with offset), and '' means the field has no value."""
         if not keys or not await self.redis.exists(self.key("override")):
             return {}  # the usual case: no operator has set a value yet
-        names = [f"{k}|{f}" for k in keys for f in OVERRIDE_FIELDS]
+        names = [f"{k}|{f}" for k in keys for f in (*OVERRIDE_FIELDS, MIGRATED_OVERRIDE)]
         values = await self.redis.hmget(self.key("override"), names)
         out: dict[str, dict[str, str]] = {}
         for name, value in zip(names, values, strict=True):

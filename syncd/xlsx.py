@@ -8,6 +8,10 @@ Input: the report JSON document ("syncd-report/2", `syncd report --format json`)
    (three rows each; raw cells that differ from the corrected ones are shaded).
 3. "Chênh lệch": one line per dossier counted differently, with the reasons in words.
 4. "Chỉ tiêu": the indicators (corrected, city, national) and the policy in force.
+5. "Độ tin cậy": how far the figures can be trusted (`syncd.trust`): provisional or final, each
+   portal's last complete read and failed polls, quarantined records and dead letters that could
+   belong to the period, and for a version published anyway, why. A report not fit to be
+   published also says so on the form, in row 2.
 
 English headings with `lang="en"`; field names and agency names are data and stay as they are.
 """
@@ -27,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from syncd.i18n import Language, reason_text, tr
 from syncd.summary import vn_day
+from syncd.trust import forced_text, issue_text, refusals, trust_lines
 
 COLUMNS = tuple(range(3, 14))
 LAST_COLUMN = 13
@@ -50,6 +55,7 @@ SHEETS: dict[str, Text] = {
     "comparison": {"vi": "Đối chiếu", "en": "Comparison"},
     "differences": {"vi": "Chênh lệch", "en": "Differences"},
     "indicators": {"vi": "Chỉ tiêu", "en": "Indicators"},
+    "trust": {"vi": "Độ tin cậy", "en": "Trust"},
 }
 
 TEXTS: dict[str, Text] = {
@@ -97,6 +103,15 @@ TEXTS: dict[str, Text] = {
     "policy_value": {"vi": "Giá trị", "en": "Value"},
     "generated_at": {"vi": "Thời điểm lập báo cáo", "en": "Generated at"},
     "none": {"vi": "không có", "en": "none"},
+    "trust_title": {"vi": "Độ tin cậy của số liệu", "en": "How far these figures can be trusted"},
+    "trust_notice": {
+        "vi": "Số liệu chưa đủ điều kiện công bố: {issues}. Xem trang «Độ tin cậy».",
+        "en": "These figures are not fit to be published: {issues}. See the «Trust» sheet.",
+    },
+    "trust_unknown": {
+        "vi": "Bản này được lập trước khi báo cáo tự nêu độ tin cậy.",
+        "en": "This version was made before reports stated their trustworthiness.",
+    },
     "unset": {"vi": "chưa đặt", "en": "not set"},
 }
 
@@ -157,9 +172,13 @@ POLICY: dict[str, Text] = {
         "vi": "Cảnh báo sắp đến hạn trước (ngày)",
         "en": "Due-soon warning (days ahead)",
     },
-    "migration_cutover": {
-        "vi": "Ngày chuyển sang hệ thống mới",
-        "en": "Cut-over day to the new system",
+    "migration_window": {
+        "vi": "Khung thời gian chuyển sang hệ thống mới",
+        "en": "Cut-over window to the new system",
+    },
+    "migration_burst": {
+        "vi": "Lô chuyển đổi: số hồ sơ tiếp nhận cùng một thời điểm, xử lý xong trong (phút)",
+        "en": "Cut-over batch: dossiers received at one instant, finished within (minutes)",
     },
     "extra_days_off": {"vi": "Ngày nghỉ bổ sung", "en": "Extra days off"},
     "extra_working_days": {"vi": "Ngày làm việc bù bổ sung", "en": "Extra working days"},
@@ -315,6 +334,18 @@ def _form_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> None:
         font=_font(italic=True),
         align=CENTER,
     )
+    notice = _trust_notice(doc, lang)
+    if notice:
+        _merge(
+            ws,
+            AGENCY_ROW + 1,
+            1,
+            notice,
+            end_column=LAST_COLUMN,
+            font=_font(bold=True, size=11),
+            align=LEFT,
+        )
+        ws.cell(row=AGENCY_ROW + 1, column=1).fill = SHADE
     version = doc.get("version")
     if version:
         published = _local_time(version["published_at"])
@@ -615,6 +646,12 @@ def _differences_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) ->
 def _policy_value(key: str, value: Any, lang: Language) -> Any:
     if key == "pause_policy" and value in PAUSE_POLICIES:
         return f"{value}: {PAUSE_POLICIES[value][lang]}"
+    if key == "migration_burst" and isinstance(value, Mapping):
+        if not value.get("size"):
+            return _text(TEXTS, "unset", lang)
+        return f"≥ {value.get('size')} / {value.get('minutes')}"
+    if key == "migration_window" and isinstance(value, list | tuple) and len(value) == 2:
+        return f"{vn_day(value[0])} – {vn_day(value[1])}"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) if value else _text(TEXTS, "none", lang)
     if value is None:
@@ -704,6 +741,47 @@ def _indicators_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> 
     _print_setup(ws)
 
 
+# Sheet 5: trust.
+
+
+def _trust_notice(doc: Mapping[str, Any], lang: Language) -> str:
+    """One line on the form itself when its figures are not fit to be published (or were
+    published anyway)."""
+    version = doc.get("version") or {}
+    if version.get("forced"):
+        return forced_text(version, doc, lang)
+    trust = doc.get("trust") or {}
+    blocked = [issue_text(i, trust, lang) for i in refusals(trust)]
+    if not blocked:
+        return ""
+    return _text(TEXTS, "trust_notice", lang).format(issues="; ".join(blocked))
+
+
+def _trust_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> None:
+    ws.title = SHEETS["trust"][lang]
+    period = doc["period"]
+    _merge(ws, 1, 1, _text(TEXTS, "trust_title", lang), font=_font(bold=True), align=LEFT)
+    _merge(
+        ws,
+        2,
+        1,
+        _text(TEXTS, "period", lang).format(
+            start=vn_day(period["start"]), end=vn_day(period["end"])
+        ),
+        font=_font(italic=True, size=11),
+        align=LEFT,
+    )
+    version = doc.get("version") or {}
+    lines = [forced_text(version, doc, lang)] if version.get("forced") else []
+    lines += trust_lines(doc.get("trust"), lang) or [_text(TEXTS, "trust_unknown", lang)]
+    for row, line in enumerate(lines, 4):
+        cell = ws.cell(row=row, column=1, value=line)
+        cell.font = _font(size=11)
+        cell.alignment = LEFT
+    _widths(ws, {1: 120})
+    _print_setup(ws)
+
+
 def render_xlsx(doc: Mapping[str, Any], lang: Language = "vi") -> bytes:
     """The report document `doc` as an .xlsx workbook (four sheets; see the module's doc)."""
     workbook = Workbook()
@@ -714,6 +792,7 @@ def render_xlsx(doc: Mapping[str, Any], lang: Language = "vi") -> bytes:
     _comparison_sheet(workbook.create_sheet(), doc, lang)
     _differences_sheet(workbook.create_sheet(), doc, lang)
     _indicators_sheet(workbook.create_sheet(), doc, lang)
+    _trust_sheet(workbook.create_sheet(), doc, lang)
     workbook.properties.creator = "syncd"
     workbook.properties.title = _localised(doc.get("title"), lang)
     if doc.get("generated_at"):

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from hypothesis import strategies as st
 
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status, StopKind
 
 # A realistic dossier code (Circular 01/2018, Art. 19): <agency>-YYMMDD-XXXX.
 _AGENCIES = ("000.00.45.H26", "000.00.12.H26", "H26.45")
@@ -58,7 +58,9 @@ def local_datetimes(
 
 @st.composite
 def _pauses(draw: st.DrawFn, when: st.SearchStrategy[datetime]) -> Pause:
-    return Pause(draw(when), draw(st.none() | when))
+    return Pause(
+        draw(when), draw(st.none() | when), draw(st.sampled_from(StopKind)), draw(st.none() | when)
+    )
 
 
 def dossiers(

@@ -148,7 +148,11 @@ def test_demo_prints_the_report_for_july_2024() -> None:
     assert "Sau đối soát" in out
     code, out, err = run_cli("--lang", "en", "demo", "--dossiers", "120", "--format", "csv")
     assert code == 0, err
-    assert out.splitlines()[0].startswith("No.,Field,Received: total")
+    lines = out.splitlines()
+    table = [line for line in lines if not line.startswith("#,")]
+    assert table[0].startswith("No.,Field,Received: total")
+    assert lines[0] == "#,Reporting period 2024-07: 20/6/2024 to 19/7/2024"
+    assert "#,Final figures: both portals were read completely after the period ended" in out
 
 
 async def test_run_stops_cleanly_on_sigterm_and_a_second_run_changes_nothing(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from reconcile.codec import dumps, loads
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status, StopKind
 from tests.strategies import at, build_dossier, dossiers
 
 
@@ -98,3 +98,32 @@ def test_loads_of_a_pause_without_start_raises_value_error() -> None:
     raw["ps"] = [[None, "2024-07-03T09:00:00+07:00"]]
     with pytest.raises(ValueError, match="requested_at"):
         loads(json.dumps(raw))
+
+
+def test_clock_stops_are_stored_compactly_and_old_records_read_as_supplements() -> None:
+    stops = (
+        Pause(at(2024, 7, 3, 10), at(2024, 7, 4, 9)),
+        Pause(at(2024, 7, 5, 10), at(2024, 7, 22, 9), StopKind.FEES, at(2024, 7, 15, 17)),
+        Pause(at(2024, 7, 23, 10), None, StopKind.STOPPED),
+    )
+    d = build_dossier(received_at=at(2024, 7, 1), pauses=stops)
+    stored = json.loads(dumps(d))["ps"]
+    assert stored == [
+        ["2024-07-03T10:00:00+07:00", "2024-07-04T09:00:00+07:00"],
+        [
+            "2024-07-05T10:00:00+07:00",
+            "2024-07-22T09:00:00+07:00",
+            "f",
+            "2024-07-15T17:00:00+07:00",
+        ],
+        ["2024-07-23T10:00:00+07:00", None, "x"],
+    ]
+    assert loads(dumps(d)).pauses == stops
+    # A record stored when only supplement requests were kept: two items each.
+    old = json.loads(dumps(d))
+    old["ps"] = [["2024-07-03T10:00:00+07:00", None]]
+    assert loads(json.dumps(old)).pauses == (Pause(at(2024, 7, 3, 10)),)
+    unknown = json.loads(dumps(d))
+    unknown["ps"] = [["2024-07-03T10:00:00+07:00", None, "?"]]
+    with pytest.raises(KeyError):
+        loads(json.dumps(unknown))

@@ -8,7 +8,7 @@ import pytest
 
 from reconcile.calendar import WorkingCalendar
 from reconcile.deadlines import PausePolicy, computed_due, receipt_day
-from reconcile.model import VN_TZ, Channel, Pause, Procedure
+from reconcile.model import VN_TZ, Channel, Pause, Procedure, StopKind
 from tests.strategies import build_dossier
 
 CAL = WorkingCalendar()
@@ -269,3 +269,41 @@ def test_restart_reads_the_complete_dossier_as_a_receipt_under_the_15_00_rule(
 ) -> None:
     pause = (Pause(at(3, 9), resumed),)
     assert due(at(1, 9), channel, pauses=pause) == expected
+
+
+# --- fee requests and stops: the clock stops, nothing restarts -------------------------------
+
+FEES = Pause(at(3, 9), at(5, 9), StopKind.FEES)  # fees asked Wed 3/7, paid Fri 5/7
+STOP = Pause(at(3, 9), at(5, 9), StopKind.STOPPED)
+
+
+@pytest.mark.parametrize("stop", [FEES, STOP])
+@pytest.mark.parametrize("policy", list(PausePolicy))
+def test_a_fee_request_or_a_stop_moves_the_due_date_by_its_working_days_under_every_policy(
+    stop: Pause, policy: PausePolicy
+) -> None:
+    # The dossier was complete: the time does not restart, it stands still (Thu 4, Fri 5).
+    assert due(at(1), pauses=(stop,), policy=policy) == at(10, 17)
+    assert due(at(1), procedure=TEN_CALENDAR, pauses=(stop,), policy=policy) == at(13, 17)
+
+
+@pytest.mark.parametrize("kind", [StopKind.FEES, StopKind.STOPPED])
+@pytest.mark.parametrize("policy", list(PausePolicy))
+def test_a_fee_request_or_stop_in_force_stops_the_clock(
+    kind: StopKind, policy: PausePolicy
+) -> None:
+    assert due(at(1), pauses=(Pause(at(3, 9), None, kind),), policy=policy) is None
+
+
+def test_restart_then_fees_the_fees_add_their_days_to_the_restarted_time() -> None:
+    supplement = Pause(at(2, 9), at(3, 9))  # restart from Wed 3/7: + 5 = Wed 10/7
+    fees = Pause(at(4, 9), at(5, 9), StopKind.FEES)  # then one working day stopped (Fri 5)
+    assert due(at(1), pauses=(supplement, fees)) == at(11, 17)
+    # Extend and subtract add every stop's days: 1 (Wed 3) + 1 (Fri 5) to Mon 8/7.
+    assert due(at(1), pauses=(supplement, fees), policy=PausePolicy.EXTEND) == at(10, 17)
+
+
+def test_restart_absorbs_a_fee_request_made_before_the_supplement() -> None:
+    fees = Pause(at(2, 9), at(3, 9), StopKind.FEES)
+    supplement = Pause(at(4, 9), at(5, 9))  # the time starts again, whole, from Fri 5/7
+    assert due(at(1), pauses=(fees, supplement)) == at(12, 17)

@@ -395,10 +395,10 @@ MIGRATED_CODE = "000.00.45.H26-240415-0003"
 CUTOVER = datetime(2024, 6, 1, tzinfo=VN_TZ)
 
 
-def migrated_city(**changes: object) -> Dossier:
+def migrated_city(code: str = MIGRATED_CODE, **changes: object) -> Dossier:
     """Received 15/4 on the old system, returned 26/4; the new one shows it all at the cut-over."""
     return city(
-        code=MIGRATED_CODE,
+        code=code,
         status=Status.RETURNED,
         received_at=CUTOVER,
         updated_at=CUTOVER,
@@ -423,7 +423,12 @@ def test_rule_a_a_code_dated_before_the_receipt_is_migrated() -> None:
     assert decision.excluded == "migrated"
     assert decision.mismatches == (
         Mismatch(
-            MIGRATED_CODE, K.MIGRATED, Severity.MEDIUM, "2024-06-01", None, "code_date=2024-04-15"
+            MIGRATED_CODE,
+            K.MIGRATED,
+            Severity.MEDIUM,
+            "2024-06-01",
+            None,
+            "code_date=2024-04-15; instant=0 min",  # every signal it carries, weak ones too
         ),
     )  # and no missing_national: such dossiers were never pushed
     assert decision.corrected is c
@@ -439,21 +444,32 @@ def test_rule_a_needs_a_whole_day_and_a_dated_code() -> None:
     assert decide([city()], [], POLICY).excluded is None
 
 
-def test_rule_b_closed_at_or_before_the_cut_over_is_migrated() -> None:
-    policy = Policy(migration_cutover=CUTOVER)
-    # A code without a date, so only rule (b) can tell.
-    old = city(code="HS-0001", status=Status.FINISHED, finished_at=CUTOVER - timedelta(days=3))
+def test_the_cut_over_window_marks_only_dossiers_with_another_signal() -> None:
+    window = (CUTOVER.date(), CUTOVER.date())
+    policy = Policy(migration_window=window)
+    # A code without a date: received and returned at the cut-over instant, in the window.
+    old = migrated_city(code="HS-0001")
     decision = decide([old], [], policy)
     assert decision.excluded == "migrated"
-    assert one(decision, K.MIGRATED).detail == "cutover=2024-06-01"
-    assert decide([old], [], POLICY).excluded is None  # no cut-over, no rule (b)
-    returned = city(code="HS-0001", status=Status.RETURNED, returned_at=CUTOVER)
-    assert migration_evidence(returned, policy) == "cutover=2024-06-01"
-    later = city(code="HS-0001", status=Status.FINISHED, finished_at=CUTOVER + timedelta(hours=1))
-    assert migration_evidence(later, policy) == ""
-    assert migration_evidence(city(code="HS-0001"), policy) == ""  # still open
-    both = migration_evidence(migrated_city(), policy)
-    assert both == "code_date=2024-04-15; cutover=2024-06-01"
+    assert one(decision, K.MIGRATED).detail == "instant=0 min; window=2024-06-01..2024-06-01"
+    assert decide([old], [], POLICY).excluded is None  # one weak signal: not enough
+    # A dossier the new system really received and finished on the cut-over day stays counted
+    # (the old rule excluded everything finished by the cut-over).
+    real = city(
+        code="HS-0002",
+        status=Status.FINISHED,
+        received_at=CUTOVER + timedelta(hours=8),
+        finished_at=CUTOVER + timedelta(hours=15),
+    )
+    assert migration_evidence(real, policy) == ""
+    assert decide([real], [], policy).excluded is None
+    before = city(
+        code="HS-0003",
+        status=Status.FINISHED,
+        received_at=CUTOVER - timedelta(days=9),
+        finished_at=CUTOVER - timedelta(days=3),
+    )
+    assert migration_evidence(before, policy) == ""
 
 
 def test_a_migrated_dossier_the_portal_has_reports_no_dates_and_pushes_nothing() -> None:
@@ -736,11 +752,16 @@ def expected_kinds(
     must: set[MismatchKind] = set()
     may: set[MismatchKind] = set()
     one_of: list[frozenset[MismatchKind]] = []
-    # A city receipt date moved later by a day or more looks exactly like a migration (rule a).
+    # A city receipt date moved later by a day or more looks exactly like a migration (its code
+    # is dated before it), as does a finish date moved before the receipt.
     later = any(
         isinstance(x, sc.Shifted) and x.field == "received_at" and x.days > 0 for x in d.city
     )
-    migrated = "migrated" in tags or (later and "city.shifted" in tags)
+    early = city_main is not None and any(
+        when is not None and when < city_main.received_at
+        for when in (city_main.finished_at, city_main.returned_at)
+    )
+    migrated = "migrated" in tags or ((later or early) and "city.shifted" in tags)
     if migrated:
         must.add(K.MIGRATED)
     if city_main is None:
@@ -934,23 +955,26 @@ def test_rule_a_finds_every_migrated_dossier_of_a_generated_scenario(seed: int) 
     migrated = {r.code for r in data.city if "migrated" in data.distortions.get(r.code, ())}
     assert migrated
     assert migrated <= flagged
-    # The only others: city receipt dates moved later by a day or more, which look the same.
-    later = {
+    # The only others: city receipt dates moved later by a day or more, or finish dates moved
+    # before the receipt, which look the same.
+    moved = {
         d.code
         for d in scenario.dossiers
         if any(
-            isinstance(x, sc.Shifted) and x.field == "received_at" and x.days > 0 for x in d.city
+            isinstance(x, sc.Shifted)
+            and (x.field, x.days > 0) in (("received_at", True), ("finished_at", False))
+            for x in d.city
         )
     }
-    assert flagged - migrated <= later
+    assert flagged - migrated <= moved
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_rule_b_flags_migrated_dossiers_closed_before_the_cut_over(seed: int) -> None:
+def test_the_window_finds_generated_migrated_dossiers_without_their_dated_codes(seed: int) -> None:
     scenario = sc.generate(2000, seed)
     data = scenario.views()
     cutover = next(d.migrated for d in scenario.dossiers if d.migrated is not None)
-    policy = Policy(migration_cutover=cutover)
+    policy = Policy(migration_window=(cutover.date(), cutover.date()))
     city_records = {r.code: r for r in data.city}
     closed_before = [
         d
@@ -964,15 +988,26 @@ def test_rule_b_flags_migrated_dossiers_closed_before_the_cut_over(seed: int) ->
     ]
     assert closed_before
     for d in closed_before:
-        # Without its dated code, rule (b) alone still tells.
+        # Without its dated code: finished at the instant of its receipt, in the window.
         undated = replace(city_records[d.code], code="HS-" + d.code[-4:])
-        assert "cutover=" in migration_evidence(undated, policy)
+        assert "window=" in migration_evidence(undated, policy)
+    # And nothing the new system handled, however close to the cut-over.
+    migrated = {d.code for d in scenario.dossiers if d.migrated is not None}
+    for r in data.city:
+        if r.code not in migrated and not scenario_distorted(scenario, r.code):
+            undated = replace(r, code="HS-" + r.code[-4:])
+            assert migration_evidence(undated, policy) == "", r
+
+
+def scenario_distorted(scenario: sc.Scenario, code: str) -> bool:
+    return any(d.code == code and (d.city or d.national) for d in scenario.dossiers)
 
 
 def test_generated_due_dates_follow_the_law_so_only_shifted_ones_are_flagged() -> None:
     """With the calendar and the catalogue, the engine holds due dates to the law; the
-    generator writes lawful ones, so a due_date mismatch means a distortion moved a date or
-    changed the channel."""
+    generator writes lawful ones, so a due_date mismatch means a distortion moved a date,
+    changed the channel, or held the national record back (a lag that stops at the same status
+    as the city's, before a stop's end moved the date)."""
     from connectors import scenario as scenario_module
     from reconcile.calendar import WorkingCalendar
     from reconcile.engine import MismatchKind
@@ -1000,6 +1035,8 @@ def test_generated_due_dates_follow_the_law_so_only_shifted_ones_are_flagged() -
         sd.code
         for sd in generated.dossiers
         # a shifted date, or a wrong channel (the 15:00 paper rule then applies or not)
-        if any(x.kind in ("shifted", "channel") for side in (sd.city, sd.national) for x in side)
+        if any(
+            x.kind in ("shifted", "channel", "lag") for side in (sd.city, sd.national) for x in side
+        )
     }
     assert flagged <= distorted

@@ -30,7 +30,7 @@ from reconcile.ledger import (
     check_identities,
     restatement,
 )
-from reconcile.model import Channel, Dossier, Pause, Source, Status
+from reconcile.model import Channel, Dossier, Pause, Source, Status, StopKind
 from reconcile.period import Period
 from tests.strategies import at, build_dossier, dossiers, local_datetimes
 
@@ -222,12 +222,37 @@ def test_a_record_out_of_the_period_on_both_sides_is_no_difference() -> None:
     assert build([entry], P).differences == ()
 
 
-def test_a_difference_no_mismatch_kind_explains_is_unexplained() -> None:
+def test_a_difference_in_the_clock_stops_is_named() -> None:
     corrected = pending("C1")
     # The city recorded a supplement request in force at E and the corrected record has none:
-    # reconciliation does not compare pauses. Due 18/7: 13 corrected, 12 on the city's figures.
+    # reconciliation does not compare stops. Due 18/7: 13 corrected, 12 on the city's figures.
     corrected = replace(corrected, due_at=at(2024, 7, 18))
     city = replace(corrected, pauses=(Pause(at(2024, 7, 17)),))
+    entry = Entry("C1", corrected, city=(city,), national=(national(corrected, "N1"),))
+    [diff] = build([entry], P).differences
+    assert (diff.raw_cells, diff.corrected_cells) == ((3, 5, 11, 12), (3, 5, 11, 13))
+    assert diff.reasons == (Reason("clock_stops", "supplement"),)
+    # The national portal does not date a fee request: once paid, its record has none.
+    fees = Pause(at(2024, 7, 10), at(2024, 7, 22), StopKind.FEES)
+    corrected = replace(corrected, pauses=(fees,))
+    entry = Entry(
+        "C1",
+        corrected,
+        city=(corrected,),
+        national=(national(replace(corrected, pauses=()), "N1"),),
+    )
+    [diff] = build([entry], P).differences
+    assert diff.source is Source.NATIONAL
+    assert (diff.raw_cells, diff.corrected_cells) == ((3, 5, 11, 13), (3, 5, 11, 12))
+    assert diff.reasons == (Reason("clock_stops", "fees"),)
+
+
+def test_a_difference_no_mismatch_kind_explains_is_unexplained() -> None:
+    # Both stopped (8), undated: the city's stop began by E (its last update), the corrected
+    # record's after it. Nothing reconciliation compares tells them apart.
+    corrected = pending("C1", status=Status.STOPPED, updated_at=at(2024, 7, 22))
+    corrected = replace(corrected, due_at=at(2024, 7, 18))
+    city = replace(corrected, updated_at=at(2024, 7, 17))
     entry = Entry("C1", corrected, city=(city,), national=(national(corrected, "N1"),))
     [diff] = build([entry], P).differences
     assert (diff.raw_cells, diff.corrected_cells) == ((3, 5, 11, 12), (3, 5, 11, 13))

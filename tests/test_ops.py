@@ -27,11 +27,12 @@ from connectors.mockserver import CITY_API_KEY
 from reconcile.compare import Decision, Mismatch, MismatchKind, Severity
 from reconcile.flags import Flag
 from reconcile.model import VN_TZ, Source
+from reconcile.writeback import Plan
 from syncd import store as store_module
 from syncd.config import Config
 from syncd.queue import ACTIVE_STATES, MismatchQueue
 from syncd.service import Syncer
-from syncd.store import Store, WorkItem
+from syncd.store import Store, Unit, WorkItem
 from syncd.web.app import make_app
 from syncd.web.auth import ROLES, Users
 from syncd.web.ops import METRICS, RESYNCS
@@ -681,10 +682,14 @@ async def test_the_views_follow_every_state_change(store: Store) -> None:
     await assert_views_match(store)
     assert await open_ids() == ["A|channel", "A|status", "B|status"]
 
-    # Auto-resolvable: closed at once, never in the open views.
-    await apply(store, T0 + timedelta(minutes=7), decision("C", mismatch("C", status, auto=True)))
+    # Write-back will fix it: being pushed, in its own view, not the open one.
+    c = decision("C", mismatch("C", status, auto=True))
+    plan = Plan("C", "C", ("C",), "update", {"status": ("4", "9")}, (), 1, c.corrected)
+    unit = Unit(("C",), (c,), plans={"C": plan})
+    await store.apply_units([unit], WorkItem((), ()), T0 + timedelta(minutes=7), writeback="push")
     await assert_views_match(store)
     assert "C|status" not in await open_ids()
+    assert [r["id"] for r in await queue.list(state="pushing")] == ["C|status"]
 
     # New values on a claimed one keep it claimed; on a resolved one reopen it.
     await queue.claim("B|status", "lan")

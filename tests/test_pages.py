@@ -551,6 +551,37 @@ async def test_a_report_cell_lists_the_dossiers_behind_it(site: Site) -> None:
     assert 'class="num differs' in body
     assert "≠" in body
     assert "/api/v1/reports/2024-07?format=xlsx" in body
+    # A field the report does not have is an error naming those it has, not an empty list.
+    unknown = await (await client.get("/reports/2024-07?cell=XYZ:9")).text()
+    assert 'id="ledger"' not in unknown
+    assert "lĩnh vực 'XYZ' không có trong báo cáo" in html.unescape(unknown)
+    assert "DT, LD" in unknown
+
+
+async def test_an_operator_marks_a_dossier_as_migrated_on_its_page(site: Site) -> None:
+    migrated = next(d for d in site.scenario.dossiers if d.migrated is not None)
+    viewer, _ = await site.logged_in("viewer")
+    body = await (await viewer.get(f"/dossiers/{quote(migrated.code)}")).text()
+    assert "được xác định là chuyển từ hệ thống cũ" in body  # the engine's signs are shown
+    assert "code_date=" in body
+    assert 'id="migrated-form"' not in body
+    operator, csrf = await site.logged_in("operator")
+    page = f"/dossiers/{quote(migrated.code)}"
+    assert 'id="migrated-form"' in await (await operator.get(page)).text()
+    refused = await operator.post(
+        f"{page}/migrated", data={"csrf_token": csrf, "migrated": "false", "reason": " "}
+    )
+    assert "Cần nêu lý do" in await refused.text()
+    done = await operator.post(
+        f"{page}/migrated",
+        data={"csrf_token": csrf, "migrated": "false", "reason": "hồ sơ thật của hệ thống mới"},
+    )
+    body = await done.text()
+    assert "không phải hồ sơ chuyển từ hệ thống cũ" in body
+    assert "Cán bộ đã xác định hồ sơ này không phải chuyển từ hệ thống cũ." in body
+    assert (await site.store.overrides([migrated.code]))[migrated.code] == {"migrated": "false"}
+    forged = await operator.post(f"{page}/migrated", data={"migrated": "true", "reason": "x"})
+    assert forged.status == 403  # no CSRF token
 
 
 async def test_only_an_admin_publishes_and_the_version_is_listed(site: Site) -> None:
@@ -572,6 +603,35 @@ async def test_only_an_admin_publishes_and_the_version_is_listed(site: Site) -> 
     audit = await (await admin.get("/audit?who=admin1")).text()
     assert "công bố báo cáo" in audit
     assert "bản công bố số 1" in audit
+
+
+async def test_the_report_page_states_its_trust_and_guards_publishing(site: Site) -> None:
+    admin, csrf = await site.logged_in("admin")
+    final = await (await admin.get("/reports/2024-07")).text()
+    assert 'id="trust-banner"' in final
+    assert "Số liệu đã chốt" in final
+    assert 'id="publish-blocked"' not in final
+    # 2024-08 has not ended at the app's clock (25/7/2024).
+    body = await (await admin.get("/reports/2024-08")).text()
+    assert 'role="alert"' in body
+    assert "TẠM TÍNH: kỳ báo cáo chưa kết thúc (đến hết ngày 19/8/2024)" in body
+    assert 'id="publish-blocked"' in body
+    refused = await admin.post("/reports/2024-08/publish", data={"csrf_token": csrf})
+    text = html.unescape(await refused.text())
+    assert "Chưa công bố: kỳ báo cáo chưa kết thúc" in text
+    assert list(await site.store.report_versions("2024-08")) == []
+    no_reason = await admin.post(
+        "/reports/2024-08/publish", data={"csrf_token": csrf, "force": "1", "reason": " "}
+    )
+    assert "Công bố khi chưa đủ điều kiện cần nêu lý do." in await no_reason.text()
+    forced = await admin.post(
+        "/reports/2024-08/publish",
+        data={"csrf_token": csrf, "force": "1", "reason": "số liệu tạm cho cuộc họp"},
+    )
+    assert "Đã công bố báo cáo kỳ 2024-08: bản số 1." in await forced.text()
+    version = await (await admin.get("/reports/2024-08?version=1")).text()
+    assert 'id="forced-notice"' in version
+    assert "lý do: số liệu tạm cho cuộc họp" in html.unescape(version)
 
 
 async def test_the_audit_page_and_its_filters(site: Site) -> None:

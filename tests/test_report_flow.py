@@ -44,6 +44,12 @@ def city(code: str, **changes: object) -> Dossier:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
+async def read_both(store: Store, at: datetime) -> None:
+    """Both portals read completely at `at` (what a sync cycle records)."""
+    for source in Source:
+        await store.record_status(source, last_success_at=at.isoformat())
+
+
 async def put(store: Store, *records: Dossier) -> Syncer:
     for record in records:
         await store.upsert(record.source, [record], None)
@@ -91,6 +97,7 @@ async def test_published_versions_never_change_and_a_restatement_explains_the_ch
 ) -> None:
     code = "000.00.45.H26-240701-0001"
     await put(store, city(code))
+    await read_both(store, NOW)
     doc = to_json(await gather(store, P, config.report_settings(), NOW))
     assert doc["corrected"]["total"]["cells"]["11"] == 1
     assert await publish(store, doc, NOW) == 1
@@ -172,6 +179,12 @@ async def test_report_and_overdue_verbs(
     code, _, err = await cli("report", "--period", "2024-07", "--cell", "DT:14", env=env)
     assert code == 2
     assert "DT:14" in err
+    # An unknown field is an error naming the known ones, not an empty list.
+    code, out, err = await cli("report", "--period", "2024-07", "--cell", "XYZ:9", env=env)
+    assert code == 2, out
+    assert "XYZ" in err
+    assert all(known in err for known in ("DT", "QH", "total"))
+    assert len(err.strip().splitlines()) == 1
     code, _, err = await cli("report", "--period", "2024-07", "--version", "3", env=env)
     assert code == 2
     assert "3" in err
@@ -246,6 +259,8 @@ def test_bad_deadline_configuration_names_the_key(
         config_module.load(bad, env={})
     assert caught.value.key == key
     assert shown in str(caught.value)
+    # The file the user wrote holds the bad value, not the packaged defaults.
+    assert caught.value.where == str(bad)
 
 
 def test_the_calendar_and_policy_from_configuration_reach_the_engine(tmp_path: Path) -> None:

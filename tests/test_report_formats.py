@@ -3,11 +3,12 @@ the seed report's sentences (sections 2.2-2.4), and the `DongBoThongKeHoSo` stat
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,12 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from connectors.national.statistics import month_of, statistics_payload
+from reconcile.model import VN_TZ, Source
+from reconcile.period import Period
+from syncd.reports import render_csv, render_text
+from syncd.store import ReadState
 from syncd.summary import count_text, paragraph, percent_text
+from syncd.trust import evaluate
 from syncd.xlsx import FIRST_DATA_ROW, render_xlsx
 
 SEED = Path(__file__).resolve().parents[2] / "shared/seed/bao-cao-321-BC-BQL-2024-07.txt"
@@ -128,6 +134,38 @@ SEED_DIFFERENCES = [
 ]
 
 
+READ = datetime(2024, 7, 20, 7, 30, tzinfo=VN_TZ)
+# Both portals read completely after the period ended, nothing in doubt.
+FINAL = evaluate(
+    Period.parse("2024-07"),
+    datetime(2024, 7, 20, 8, tzinfo=VN_TZ),
+    {s: ReadState(s, READ, ()) for s in Source},
+    [],
+    [],
+    False,
+)
+# Made on 19/7, the last day: the city read the day before, the national portal never, a
+# failed poll since, two quarantined records that could belong (one without a code).
+DOUBTFUL = evaluate(
+    Period.parse("2024-07"),
+    datetime(2024, 7, 19, 16, tzinfo=VN_TZ),
+    {
+        Source.CITY: ReadState(
+            Source.CITY,
+            datetime(2024, 7, 18, 9, tzinfo=VN_TZ),
+            ({"at": "2024-07-19T09:00:00+07:00", "error": "HTTP 503"},),
+        )
+    },
+    [
+        {"id": "1-0", "source": "city", "code": "000.00.45.H26-240710-0001", "raw": "{}"},
+        {"id": "2-0", "source": "national", "code": "", "raw": "{}"},
+        {"id": "3-0", "source": "city", "code": "000.00.45.H26-240722-0001", "raw": "{}"},
+    ],
+    [],
+    False,
+)
+
+
 def make_doc(
     rows: Sequence[Spec] = SEED_ROWS,
     *,
@@ -137,11 +175,12 @@ def make_doc(
     label: str = "2024-07",
     version: Mapping[str, Any] | None = None,
     indicators: Mapping[str, Any] | None = None,
+    trust: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A consistent "syncd-report/2" document from a few rows."""
+    """A consistent "syncd-report/3" document from a few rows."""
     shares = dict(indicators if indicators is not None else SEED_INDICATORS)
     return {
-        "schema": "syncd-report/2",
+        "schema": "syncd-report/3",
         "form": "06/VPCP/KSTT",
         "title": {
             "vi": "Tình hình, kết quả giải quyết TTHC tại cơ quan, đơn vị trực tiếp giải quyết "
@@ -156,11 +195,13 @@ def make_doc(
         "period": period_of(label),
         "generated_at": "2024-07-20T08:00:00+07:00",
         "version": dict(version) if version else None,
+        "trust": dict(trust) if trust is not None else FINAL,
         "policy": {
             "pause_policy": "restart",
             "paper_cutoff": "15:00",
             "due_soon_days": 1,
-            "migration_cutover": None,
+            "migration_window": None,
+            "migration_burst": {"size": 5, "minutes": 10.0},
             "extra_days_off": [],
             "extra_working_days": [],
         },
@@ -199,9 +240,107 @@ def merged(ws: Worksheet) -> set[str]:
 # The XLSX form.
 
 
-def test_the_workbook_has_the_four_sheets(seed_doc: dict[str, Any]) -> None:
-    assert list(workbook(seed_doc)) == ["Biểu 06", "Đối chiếu", "Chênh lệch", "Chỉ tiêu"]
-    assert list(workbook(seed_doc, "en")) == ["Form 06", "Comparison", "Differences", "Indicators"]
+def test_the_workbook_has_its_five_sheets(seed_doc: dict[str, Any]) -> None:
+    assert list(workbook(seed_doc)) == [
+        "Biểu 06",
+        "Đối chiếu",
+        "Chênh lệch",
+        "Chỉ tiêu",
+        "Độ tin cậy",
+    ]
+    assert list(workbook(seed_doc, "en")) == [
+        "Form 06",
+        "Comparison",
+        "Differences",
+        "Indicators",
+        "Trust",
+    ]
+
+
+# How far the report can be trusted, in every format.
+
+
+def test_a_final_report_says_so_in_every_format(seed_doc: dict[str, Any]) -> None:
+    text = render_text(seed_doc, "vi")
+    assert "Độ tin cậy của số liệu:" in text
+    assert "Hệ thống Một cửa thành phố: đọc đầy đủ gần nhất lúc 20/07/2024 07:30." in text
+    assert "Số liệu đã chốt" in text
+    sheets = workbook(seed_doc)
+    assert sheets["Biểu 06"]["A2"].value is None  # nothing to warn of on the form
+    lines = [row[0] for row in sheets["Độ tin cậy"].iter_rows(min_row=4, values_only=True)]
+    assert str(lines[-1]).startswith("Số liệu đã chốt")
+
+
+def test_a_doubtful_report_states_every_doubt_in_every_format() -> None:
+    doc = make_doc(trust=DOUBTFUL)
+    assert DOUBTFUL["issues"] == [
+        "provisional",
+        "not_read_since_end:city",
+        "failed_polls:city",
+        "never_read:national",
+        "quarantined",
+    ]
+    # The record received 22/7 (its code) cannot belong to a period ending 19/7.
+    assert DOUBTFUL["quarantined"]["codes"] == ["000.00.45.H26-240710-0001"]
+    assert DOUBTFUL["quarantined"]["count"] == 2
+    expected = [
+        "TẠM TÍNH: kỳ báo cáo chưa kết thúc (đến hết ngày 19/7/2024); số liệu còn thay đổi.",
+        "Hệ thống Một cửa thành phố: lần đọc đầy đủ gần nhất lúc 18/07/2024 09:00, trước khi kỳ "
+        "kết thúc (hết ngày 19/7/2024); những thay đổi cuối kỳ có thể chưa có.",
+        "Hệ thống Một cửa thành phố: 1 lần đọc lỗi từ đó, gần nhất lúc 19/07/2024 09:00: HTTP 503",
+        "Cổng DVCQG: chưa từng được đọc đầy đủ; số liệu của cổng này thiếu hoặc không có.",
+        "2 bản ghi bị cách ly có thể thuộc kỳ này: 000.00.45.H26-240710-0001 (và 1 bản ghi "
+        "không đọc được mã)",
+    ]
+    text = render_text(doc, "vi")
+    for line in expected:
+        assert f"  {line}\n" in text, line
+    assert "Số liệu đã chốt" not in text
+    assert "PROVISIONAL: the period has not ended" in render_text(doc, "en")
+    # CSV: header lines ("#", the text) before the table's own header row.
+    text_csv = render_csv(doc, "vi")
+    rows = list(csv.reader(io.StringIO(text_csv)))
+    comments = [r for r in rows if r[0] == "#"]
+    assert all(len(r) == 2 for r in comments)
+    assert [r[1] for r in comments][2:] == expected
+    assert rows[len(comments)][:2] == ["STT", "Lĩnh vực"]
+    assert text_csv.startswith("#,Kỳ báo cáo 2024-07")
+    assert all(line.startswith("#,") for line in text_csv.splitlines()[: len(comments)])
+    # XLSX: a line on the form itself, and the trust sheet.
+    sheets = workbook(doc)
+    notice = sheets["Biểu 06"]["A2"].value
+    assert notice.startswith("Số liệu chưa đủ điều kiện công bố: kỳ báo cáo chưa kết thúc")
+    assert "Cổng DVCQG chưa từng được đọc đầy đủ" in notice
+    lines = [row[0] for row in sheets["Độ tin cậy"].iter_rows(min_row=4, values_only=True)]
+    assert lines == expected
+
+
+def test_a_version_published_anyway_says_why(seed_doc: dict[str, Any]) -> None:
+    version = {
+        "number": 3,
+        "published_at": "2024-07-19T17:00:00+07:00",
+        "by": "admin1",
+        "forced": {"reason": "lãnh đạo cần số liệu sớm", "overridden": ["provisional"]},
+    }
+    doc = make_doc(trust=DOUBTFUL, version=version)
+    forced = (
+        "Bản này được công bố dù chưa đủ điều kiện (kỳ báo cáo chưa kết thúc (đến hết ngày "
+        "19/7/2024)); người công bố: admin1; lý do: lãnh đạo cần số liệu sớm"
+    )
+    assert forced in render_text(doc, "vi")
+    assert ["#", forced] in list(csv.reader(io.StringIO(render_csv(doc, "vi"))))
+    assert workbook(doc)["Biểu 06"]["A2"].value == forced
+    # A version made before reports stated their trust renders as it did.
+    old = make_doc(version=version)
+    del old["trust"]
+    old["version"] = {"number": 1, "published_at": "2024-07-20T09:00:00+07:00"}
+    assert "Độ tin cậy" not in render_text(old, "vi")
+    assert list(csv.reader(io.StringIO(render_csv(old, "vi"))))[1] == [
+        "#",
+        "Bản công bố số 1, ngày 2024-07-20T09:00:00+07:00",
+    ]
+    lines = [r[0] for r in workbook(old)["Độ tin cậy"].iter_rows(min_row=4, values_only=True)]
+    assert lines == ["Bản này được lập trước khi báo cáo tự nêu độ tin cậy."]
 
 
 def test_the_form_header_block(seed_doc: dict[str, Any]) -> None:
@@ -401,7 +540,9 @@ def test_the_indicators_sheet(seed_doc: dict[str, Any]) -> None:
     assert str(policy["Cách tính thời hạn khi yêu cầu bổ sung hồ sơ"]).startswith("restart: ")
     assert policy["Hồ sơ giấy nhận sau giờ này tính từ ngày làm việc tiếp theo"] == "15:00"
     assert policy["Ngày chốt số liệu hằng tháng"] == 20
-    assert policy["Ngày chuyển sang hệ thống mới"] == "chưa đặt"
+    assert policy["Khung thời gian chuyển sang hệ thống mới"] == "chưa đặt"
+    batch = "Lô chuyển đổi: số hồ sơ tiếp nhận cùng một thời điểm, xử lý xong trong (phút)"
+    assert policy[batch] == "≥ 5 / 10.0"
     assert policy["Ngày nghỉ bổ sung"] == "không có"
     assert policy["Thời điểm lập báo cáo"] == "20/7/2024 08:00"
 

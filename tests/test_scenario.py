@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from connectors import dataset as dataset_module
 from connectors import scenario
+from connectors.base import WireError
 from connectors.city import wire as city_wire
 from connectors.dataset import Applicant, Dataset
+from connectors.national import wire as national_wire
 from connectors.scenario import (
     DISTORTION_KINDS,
     EventKind,
@@ -30,7 +32,7 @@ from connectors.scenario import (
     loads,
 )
 from reconcile.compare import MismatchKind
-from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status
+from reconcile.model import VN_TZ, Channel, Dossier, Pause, Source, Status, StopKind
 from reconcile.statusmap import StatusMap
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +149,7 @@ LIFECYCLES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "status": Status.SUPPLEMENT_REQUESTED,
             "updated_at": at(3),
-            "pauses": (Pause(at(3)),),
+            "pauses": (Pause(at(3), None, StopKind.SUPPLEMENT, at(22, 17)),),
         },
     ),
     (
@@ -162,28 +164,44 @@ LIFECYCLES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
             "status": Status.PROCESSING,
             "updated_at": at(8, 14),
             "due_at": at(29, 17),
-            "pauses": (Pause(at(3), at(8, 14)),),
+            "pauses": (Pause(at(3), at(8, 14), StopKind.SUPPLEMENT, at(22, 17)),),
         },
     ),
     (
         "fees_requested",
         [RECEIVED, PROCESSING, ev(at(5, 10), "fees_requested")],
-        {"status": Status.AWAITING_FEES, "updated_at": at(5, 10)},
+        {
+            "status": Status.AWAITING_FEES,
+            "updated_at": at(5, 10),
+            "pauses": (Pause(at(5, 10), None, StopKind.FEES, at(22, 17)),),
+        },
     ),
     (
         "fees_paid",
         [RECEIVED, PROCESSING, ev(at(5, 10), "fees_requested"), ev(at(8, 11), "fees_paid")],
-        {"status": Status.PROCESSING, "updated_at": at(8, 11)},
+        {
+            "status": Status.PROCESSING,
+            "updated_at": at(8, 11),
+            "pauses": (Pause(at(5, 10), at(8, 11), StopKind.FEES, at(22, 17)),),
+        },
     ),
     (
         "stopped",
         [RECEIVED, PROCESSING, ev(at(4, 10), "stopped")],
-        {"status": Status.STOPPED, "updated_at": at(4, 10)},
+        {
+            "status": Status.STOPPED,
+            "updated_at": at(4, 10),
+            "pauses": (Pause(at(4, 10), None, StopKind.STOPPED, at(22, 17)),),
+        },
     ),
     (
         "resumed",
         [RECEIVED, PROCESSING, ev(at(4, 10), "stopped"), ev(at(8), "resumed")],
-        {"status": Status.PROCESSING, "updated_at": at(8)},
+        {
+            "status": Status.PROCESSING,
+            "updated_at": at(8),
+            "pauses": (Pause(at(4, 10), at(8), StopKind.STOPPED, at(22, 17)),),
+        },
     ),
     (
         "finished",
@@ -220,7 +238,10 @@ def test_each_event_gives_the_record_both_portals_serve(
 ) -> None:
     data = build(dossier(events)).views()
     assert data.city == (record(**changes),)
-    national = {**changes, "native_status": ""}
+    # The national portal dates supplement requests only; fee requests and stops it shows
+    # by their status while they last.
+    supplements = tuple(p for p in changes.get("pauses", ()) if p.kind is StopKind.SUPPLEMENT)
+    national = {**changes, "native_status": "", "pauses": supplements}
     assert data.national == (record(Source.NATIONAL, **national),)
     assert data.expected == {}
     assert data.distortions == {}
@@ -290,6 +311,70 @@ def test_the_city_wire_carries_the_apology_letter() -> None:
         assert back == replace(d, native_status=native, identity=back.identity)
 
 
+STOPS = [
+    RECEIVED,
+    PROCESSING,
+    ev(at(2), "supplement_requested"),
+    ev(at(3), "supplement_completed", due=at(24, 17)),
+    ev(at(4), "fees_requested"),
+    ev(at(8, 11), "fees_paid", due=at(26, 17)),
+    ev(at(9), "stopped"),
+]
+
+
+def test_the_city_wire_carries_every_stop_of_the_clock_with_its_dates() -> None:
+    statuses = StatusMap.from_config({"new": 2, "processing": 4, "unresolved": 8})
+    d = build(dossier(STOPS)).views().city[0]
+    assert [(p.kind, p.resumed_at, p.due_before) for p in d.pauses] == [
+        (StopKind.SUPPLEMENT, at(3), at(22, 17)),
+        (StopKind.FEES, at(8, 11), at(24, 17)),
+        (StopKind.STOPPED, None, at(26, 17)),
+    ]
+    raw = city_wire.encode(d, "unresolved", {})
+    assert raw["supplements"] == [
+        {
+            "requestDate": "02/07/2024 09:00:00",
+            "completeDate": "03/07/2024 09:00:00",
+            "previousDueDate": "22/07/2024 17:00:00",
+        }
+    ]
+    assert [(x["kind"], x["endDate"]) for x in raw["clockStops"]] == [
+        ("fees", "08/07/2024 11:00:00"),
+        ("stopped", ""),
+    ]
+    assert city_wire.decode(raw, statuses) == replace(d, native_status="unresolved")
+    # An older city system: no clockStops, no previousDueDate. Its supplements still read.
+    older = {k: v for k, v in raw.items() if k != "clockStops"}
+    older["supplements"] = [{"requestDate": "02/07/2024 09:00:00", "completeDate": ""}]
+    assert city_wire.decode(older, statuses).pauses == (Pause(at(2)),)
+    for bad, named in (
+        ({"kind": "holiday", "startDate": "04/07/2024 09:00:00"}, "holiday"),
+        ({"kind": "fees"}, "startDate"),
+        ({"kind": "fees", "startDate": "4/7/2024"}, "startDate"),
+    ):
+        with pytest.raises(WireError, match=named):
+            city_wire.decode({**raw, "clockStops": [bad]}, statuses)
+
+
+def test_the_national_wire_dates_supplement_requests_only() -> None:
+    d = build(dossier(STOPS)).views().national[0]
+    assert d.status is Status.STOPPED
+    assert [(p.kind, p.due_before) for p in d.pauses] == [(StopKind.SUPPLEMENT, at(22, 17))]
+    raw = national_wire.encode(d, {})
+    assert raw["DanhSachHoSoBoSung"] == [
+        {
+            "NgayYeuCauBoSung": "20240702090000",
+            "NgayTiepNhanBoSung": "20240703090000",
+            "NgayHenTraTruoc": "20240722170000",
+            "NgayHenTraMoi": "20240726170000",
+        }
+    ]
+    assert national_wire.decode(raw) == d
+    # The stop shows only as the status: taken to run from the last update (9/7) on.
+    assert d.clock_stopped_at_end_of(at(9).date())
+    assert not d.clock_stopped_at_end_of(at(8).date())
+
+
 def test_views_at_several_times_show_events_as_they_happen() -> None:
     s = build(
         dossier(
@@ -305,12 +390,13 @@ def test_views_at_several_times_show_events_as_they_happen() -> None:
     assert s.views(at(1, 8, 29)).city == ()
     assert s.views(at(1, 8, 29)).national == ()
     assert s.views(at(1, 8, 30)).city == (record(),)
+    asked = Pause(at(3), None, StopKind.SUPPLEMENT, due_before=at(22, 17))
     paused = s.views(at(5))
     assert paused.city == (
-        record(status=Status.SUPPLEMENT_REQUESTED, updated_at=at(3), pauses=(Pause(at(3)),)),
+        record(status=Status.SUPPLEMENT_REQUESTED, updated_at=at(3), pauses=(asked,)),
     )
     assert s.views().city[0].status is Status.PROCESSING
-    assert s.views().city[0].pauses == (Pause(at(3), at(8, 14)),)
+    assert s.views().city[0].pauses == (replace(asked, resumed_at=at(8, 14)),)
     assert s.views().at == at(25, 17)
     later = s.views(at(26, 10))
     assert later.city[0].status is Status.FINISHED
@@ -414,7 +500,7 @@ def test_collapsed_shows_paused_dossiers_finished() -> None:
             status=Status.FINISHED,
             updated_at=at(3),
             finished_at=at(3),
-            pauses=(Pause(at(3)),),
+            pauses=(Pause(at(3), None, StopKind.SUPPLEMENT, at(22, 17)),),
         ),
     )
     assert paused.expected == {CODE: STATUS}
@@ -830,7 +916,7 @@ def test_the_docs_example_loads_and_shows_what_the_docs_say() -> None:
         Status.FINISHED,
         at(24, 16),
         at(29, 17),
-        (Pause(at(3), at(8, 14)),),
+        (Pause(at(3), at(8, 14), StopKind.SUPPLEMENT, due_before=at(22, 17)),),
     )
     assert national["000.00.45.H26-240701-0001"].status is Status.PROCESSING
     assert city["000.00.45-240705-0001"].native_status == "waiting_signature"

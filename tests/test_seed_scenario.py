@@ -18,7 +18,16 @@ import pytest
 from connectors.dataset import AGENCY_CODE, PROCEDURES_PER_FIELD, Dataset
 from connectors.dataset import procedures as procedure_fields
 from connectors.mockserver import start_mock_portals
-from connectors.scenario import Duplicate, EventKind, Scenario, ScenarioDossier, dump, load
+from connectors.scenario import (
+    STOP_ENDS,
+    STOP_STARTS,
+    Duplicate,
+    EventKind,
+    Scenario,
+    ScenarioDossier,
+    dump,
+    load,
+)
 from reconcile.calendar import WorkingCalendar
 from reconcile.counts import COLUMNS, cells_of, counts
 from reconcile.deadlines import computed_due
@@ -238,10 +247,12 @@ def test_numbers_run_per_day_without_gaps(seed: Scenario) -> None:
 
 
 def test_due_dates_on_record_are_the_laws(seed: Scenario) -> None:
-    """At receipt, and after a supplement request (restart rule); only an apology letter
-    moves a due date otherwise. Migrated dossiers may have lost theirs in the conversion."""
+    """At receipt, and at the end of a stop of the clock (a supplement restarts the time, a fee
+    request moves it by its working days); only an apology letter moves a due date otherwise.
+    Migrated dossiers may have lost theirs in the conversion."""
     calendar = WorkingCalendar()
     procedures = {p.code: p for p in seed.procedures}
+    ended = Counter[EventKind]()
     for d in seed.dossiers:
         received = [e.at for e in d.events if e.event is EventKind.RECEIVED]
         if not received or (d.migrated is not None and d.due is None):
@@ -253,14 +264,17 @@ def test_due_dates_on_record_are_the_laws(seed: Scenario) -> None:
         assert d.due == computed_due(probe, procedure, calendar), d.code
         pauses: list[Pause] = []
         for e in d.events:
-            if e.event is EventKind.SUPPLEMENT_REQUESTED:
-                pauses.append(Pause(e.at))
-            elif e.event is EventKind.SUPPLEMENT_COMPLETED:
-                pauses[-1] = Pause(pauses[-1].requested_at, e.at)
+            if e.event in STOP_STARTS:
+                pauses.append(Pause(e.at, None, STOP_STARTS[e.event]))
+            elif e.event in STOP_ENDS:
+                pauses[-1] = replace(pauses[-1], resumed_at=e.at)
                 resumed = replace(probe, pauses=tuple(pauses))
                 assert e.due == computed_due(resumed, procedure, calendar), d.code
+                ended[e.event] += 1
             elif e.due is not None:
                 assert e.apology, (d.code, e)
+    assert ended[EventKind.SUPPLEMENT_COMPLETED] >= 3
+    assert ended[EventKind.FEES_PAID] == 1
 
 
 def test_the_lifecycles_the_scenario_promises(seed: Scenario, view: Dataset) -> None:

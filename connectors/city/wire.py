@@ -2,17 +2,29 @@
 
 A record (personal fields are read by nobody and never stored)::
 
-    {"dossierNo": "000.00.45.H26-240701-0001", "serviceCode": "1.009876",
+    {"dossierNo": "000.00.45.H26-240701-0001", "otherDossierNo": "", "serviceCode": "1.009876",
      "serviceName": "...", "domainCode": "DT", "domainName": "Đầu tư",
      "viaChannel": "ONLINE", "dossierStatus": "processing",
      "receiveDate": "01/07/2024 08:30:00", "dueDate": "08/07/2024 17:00:00",
      "apologyDate": "", "finishDate": "", "releaseDate": "",
      "modifiedDate": "01/07/2024 08:30:00",
-     "digitized": true, "supplements": [{"requestDate": "...", "completeDate": ""}],
+     "digitized": true,
+     "supplements": [{"requestDate": "...", "completeDate": "", "previousDueDate": "..."}],
+     "clockStops": [{"kind": "fees", "startDate": "...", "endDate": "...",
+                     "previousDueDate": "..."}],
      "applicantName": "...", "applicantIdNo": "...", "contactTelNo": "..."}
 
 `apologyDate` is when the apology letter (Mẫu 04) that moved `dueDate` was sent ("": none); the
-national portal has no such field.
+national portal has no such field. `otherDossierNo` is another code of the same dossier (""
+none): the code the old system gave it, for a dossier recoded when it was carried over (the
+national portal's `MaHoSoKhac`); an older city system leaves it out.
+
+Every stop of the clock is history on the record, with its dates: `supplements` the supplement
+requests (status `waiting`, 5), `clockStops` the others, `kind` "fees" (a fee or tax request,
+`paying`, 6) or "stopped" (processing stopped, `unresolved`, 8); `endDate` / `completeDate` ""
+while in force. `previousDueDate` is the due date on record when the stop began ("" or absent:
+not said), so that a period that ended before the stop is judged on it. A record without
+`clockStops` (an older city system) is read with supplement requests only.
 """
 
 from __future__ import annotations
@@ -31,16 +43,18 @@ from connectors.fields import (
 )
 from connectors.identity import identity_hash
 from connectors.wireformat import FeedIdentity, WireFormat
-from reconcile.model import Channel, Dossier, Pause, Source, Status
+from reconcile.model import Channel, Dossier, Pause, Source, Status, StopKind
 from reconcile.statusmap import StatusMap, UnknownStatus
 
 DATE_FORMAT = "%d/%m/%Y %H:%M:%S"
 CHANNELS = {"DIRECT": Channel.DIRECT, "ONLINE": Channel.ONLINE, "POSTAL": Channel.POSTAL}
 CHANNEL_NAMES = {channel: name for name, channel in CHANNELS.items()}
 PERSONAL_FIELDS = frozenset({"applicantName", "applicantIdNo", "contactTelNo", "applicantAddress"})
+# `clockStops[].kind` -> the stop (supplement requests travel in `supplements`).
+STOP_KINDS = {"fees": StopKind.FEES, "stopped": StopKind.STOPPED}
 
 
-FEED = FeedIdentity("dossierNo", "modifiedDate", DATE_FORMAT)
+FEED = FeedIdentity("dossierNo", "modifiedDate", DATE_FORMAT, "receiveDate")
 key = FEED.key
 
 
@@ -66,13 +80,33 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
     digitized = raw.get("digitized", False)
     if not isinstance(digitized, bool):
         raise WireError("digitized: expected true or false")
-    pauses = []
-    for item in records(raw, "supplements"):
-        requested = required_time(item, "requestDate", DATE_FORMAT)
-        pauses.append(Pause(requested, optional_time(item, "completeDate", DATE_FORMAT)))
+    pauses = [
+        Pause(
+            required_time(item, "requestDate", DATE_FORMAT),
+            optional_time(item, "completeDate", DATE_FORMAT),
+            StopKind.SUPPLEMENT,
+            optional_time(item, "previousDueDate", DATE_FORMAT),
+        )
+        for item in records(raw, "supplements")
+    ]
+    for item in records(raw, "clockStops"):
+        kind = text(item, "kind").lower()
+        if kind not in STOP_KINDS:
+            raise WireError(f"clockStops.kind: {kind!r} is not one of {', '.join(STOP_KINDS)}")
+        pauses.append(
+            Pause(
+                required_time(item, "startDate", DATE_FORMAT),
+                optional_time(item, "endDate", DATE_FORMAT),
+                STOP_KINDS[kind],
+                optional_time(item, "previousDueDate", DATE_FORMAT),
+            )
+        )
+    pauses.sort(key=lambda p: p.requested_at)  # in the order they happened, whatever the list
+    other = text(raw, "otherDossierNo", required=False)
     return Dossier(
         source=Source.CITY,
         code=text(raw, "dossierNo"),
+        alt_codes=(other,) if other else (),
         procedure_code=text(raw, "serviceCode"),
         field_code=text(raw, "domainCode"),
         channel=CHANNELS[channel_name],
@@ -94,6 +128,7 @@ def encode(d: Dossier, native_status: str, extra: Mapping[str, Any]) -> dict[str
     """The record the city system would serve for `d` (used by the mock portal)."""
     return {
         "dossierNo": d.code,
+        "otherDossierNo": d.alt_codes[0] if d.alt_codes else "",
         "serviceCode": d.procedure_code,
         "domainCode": d.field_code,
         "viaChannel": CHANNEL_NAMES[d.channel],
@@ -109,8 +144,19 @@ def encode(d: Dossier, native_status: str, extra: Mapping[str, Any]) -> dict[str
             {
                 "requestDate": format_local(p.requested_at, DATE_FORMAT),
                 "completeDate": format_local(p.resumed_at, DATE_FORMAT),
+                "previousDueDate": format_local(p.due_before, DATE_FORMAT),
+            }
+            for p in d.supplements
+        ],
+        "clockStops": [
+            {
+                "kind": p.kind.value,
+                "startDate": format_local(p.requested_at, DATE_FORMAT),
+                "endDate": format_local(p.resumed_at, DATE_FORMAT),
+                "previousDueDate": format_local(p.due_before, DATE_FORMAT),
             }
             for p in d.pauses
+            if p.kind is not StopKind.SUPPLEMENT
         ],
         **extra,
     }

@@ -10,6 +10,14 @@ A record, as `LayDanhSachHoSo` returns it (personal fields are never stored)::
      "DanhSachHoSoBoSung": [{"NgayYeuCauBoSung": "...", "NgayTiepNhanBoSung": "",
                              "NgayHenTraTruoc": "...", "NgayHenTraMoi": "..."}],
      "NgayCapNhat": "20240701083000"}
+
+What the national portal can honestly say about stops of the clock: its record dates supplement
+requests only (`DanhSachHoSoBoSung`: requested, complete dossier received, the due date before
+(`NgayHenTraTruoc`) and after (`NgayHenTraMoi`)). A fee request (6) or processing stopped (8)
+shows only as the current `TrangThaiHoSo`, undated, and is gone from the record once it ends: the
+national record's stop is taken to run from its last update while the status lasts
+(`Dossier.clock_stopped_at_end_of`), and the reconciled record takes fee and stop intervals from
+the city system, whatever side is the authority for `pauses`.
 """
 
 from __future__ import annotations
@@ -28,13 +36,13 @@ from connectors.fields import (
 )
 from connectors.identity import identity_hash
 from connectors.wireformat import FeedIdentity, WireFormat
-from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status
+from reconcile.model import Channel, Dossier, Pause, Procedure, Source, Status, StopKind
 
 DATE_FORMAT = "%Y%m%d%H%M%S"
 PERSONAL_FIELDS = frozenset({"ChuHoSo", "SoGiayTo", "SoDienThoai", "DiaChi", "Email"})
 
 
-FEED = FeedIdentity("MaHoSo", "NgayCapNhat", DATE_FORMAT)
+FEED = FeedIdentity("MaHoSo", "NgayCapNhat", DATE_FORMAT, "NgayTiepNhan")
 key = FEED.key
 
 
@@ -54,6 +62,8 @@ def decode(raw: Mapping[str, Any], salt: str = "") -> Dossier:
         Pause(
             required_time(item, "NgayYeuCauBoSung", DATE_FORMAT),
             optional_time(item, "NgayTiepNhanBoSung", DATE_FORMAT),
+            StopKind.SUPPLEMENT,
+            optional_time(item, "NgayHenTraTruoc", DATE_FORMAT),
         )
         for item in records(raw, "DanhSachHoSoBoSung")
     )
@@ -103,16 +113,29 @@ def encode(d: Dossier, extra: Mapping[str, Any]) -> dict[str, Any]:
         "NgayKetThucXuLy": format_local(d.finished_at, DATE_FORMAT),
         "NgayTra": format_local(d.returned_at, DATE_FORMAT),
         "HoSoCoThanhPhanSoHoa": "1" if d.digitised else "0",
-        "DanhSachHoSoBoSung": [
-            {
-                "NgayYeuCauBoSung": format_local(p.requested_at, DATE_FORMAT),
-                "NgayTiepNhanBoSung": format_local(p.resumed_at, DATE_FORMAT),
-            }
-            for p in d.pauses
-        ],
+        "DanhSachHoSoBoSung": _supplements(d),
         "NgayCapNhat": format_local(d.updated_at, DATE_FORMAT),
         **extra,
     }
+
+
+def _supplements(d: Dossier) -> list[dict[str, str]]:
+    """DanhSachHoSoBoSung: each supplement request with the due dates before and after it (the
+    date after a completed one is the next one's date before, or, for the last, the record's
+    own, which a later stop the portal does not date may have moved since)."""
+    supplements = d.supplements
+    out = []
+    for i, p in enumerate(supplements):
+        after = supplements[i + 1].due_before if i + 1 < len(supplements) else d.due_at
+        out.append(
+            {
+                "NgayYeuCauBoSung": format_local(p.requested_at, DATE_FORMAT),
+                "NgayTiepNhanBoSung": format_local(p.resumed_at, DATE_FORMAT),
+                "NgayHenTraTruoc": format_local(p.due_before, DATE_FORMAT),
+                "NgayHenTraMoi": format_local(after if p.resumed_at else None, DATE_FORMAT),
+            }
+        )
+    return out
 
 
 def decode_procedure(raw: Mapping[str, Any]) -> Procedure:

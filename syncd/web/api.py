@@ -26,7 +26,7 @@ from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language, language, t
 from syncd.queue import ACTIVE_STATES, STATES, QueueError, check_resolution
 from syncd.report_cli import report_document
-from syncd.reports import publish, render_csv
+from syncd.reports import PublishRefused, publish, render_csv
 from syncd.web import data, openapi
 from syncd.web.app import VIA, Handler, allow, ctx, public, user_of
 from syncd.web.auth import AuthError, User
@@ -103,9 +103,12 @@ def actor(request: web.Request) -> User:
 
 
 def query(request: web.Request, name: str) -> str | None:
-    """A query parameter; empty counts as absent."""
+    """A query parameter, None when absent; given but empty (`until=`) is a 400: a blank
+    filter is a mistake (a script's bug, a form sent half-filled), not a request for all."""
     value = request.query.get(name)
-    return value if value else None
+    if value == "":
+        raise bad(f"{name}: the parameter is empty; give a value or leave {name} out")
+    return value
 
 
 def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -309,6 +312,30 @@ async def show_dossier(request: web.Request) -> web.StreamResponse:
     return reply(found)
 
 
+@routes.post("/api/v1/dossiers/{key}/migrated")
+@allow("operator")
+@api
+async def dossier_migrated(request: web.Request) -> web.StreamResponse:
+    """An operator's verdict on whether the dossier was carried over from the old system
+    (`{migrated: bool, reason}`), overriding the engine's; audited. Reopening the dossier's
+    `migrated` mismatch withdraws it."""
+    c, who = ctx(request), actor(request).name
+    key = request.match_info["key"]
+    body = await body_of(request)
+    migrated = body.get("migrated")
+    if not isinstance(migrated, bool):
+        raise bad("'migrated' must be true or false")
+    reason = text_field(body, "reason", required=True) or ""
+    try:
+        record = await c.queue.set_migrated(key, who, migrated, reason)
+    except QueueError as exc:
+        if exc.message == "queue.no_dossier":
+            raise web.HTTPNotFound(text=str(exc)) from None
+        raise
+    log.info("dossier_migrated_verdict", key=key, migrated=migrated, by=who)
+    return reply(record)
+
+
 @routes.get("/api/v1/overdue")
 @allow("viewer")
 @api
@@ -386,18 +413,31 @@ async def report_versions(request: web.Request) -> web.StreamResponse:
 @allow("admin")
 @api
 async def publish_report(request: web.Request) -> web.StreamResponse:
+    """Publish the period's report as its next version. Refused (409) while the report is not
+    fit to be (its trust section: unfinished period, a portal not read completely since the
+    period ended, quarantined records or dead letters that could belong to it, no dossier),
+    unless the body says `{"force": true, "reason": "..."}`; the reason is audited and carried
+    by the version."""
     c, period, who = ctx(request), period_of(request), actor(request).name
+    body = await body_of(request) if (await request.text()).strip() else {}
+    force = body.get("force", False)
+    if not isinstance(force, bool):
+        raise bad("'force' must be true or false")
+    reason = (text_field(body, "reason") or "").strip()
+    if force and not reason:
+        raise bad("'force' needs a 'reason' that is not empty")
+    if reason and not force:
+        raise bad("'reason' goes with 'force': true")
     at = c.clock()
     doc = await report_document(c.store, c.config, period, at)
     try:
-        number = await publish(c.store, doc, at)
+        number = await publish(c.store, doc, at, by=who, force=force, reason=reason)
+    except PublishRefused as exc:
+        raise web.HTTPConflict(text=exc.text(language(), api=True)) from None
     except RuntimeError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     published_at = at.astimezone(VN_TZ).isoformat()
-    totals = doc["corrected"]["total"]["cells"]
-    after = {"version": number, "published_at": published_at, "totals": totals}
-    await data.record_action(c, who, "publish", f"report:{period.label}", None, after)
-    log.info("report_published", period=period.label, version=number, by=who)
+    log.info("report_published", period=period.label, version=number, by=who, forced=force)
     return reply({"period": period.label, "version": number, "published_at": published_at}, 201)
 
 

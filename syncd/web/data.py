@@ -25,6 +25,7 @@ import redis.exceptions
 
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
+from syncd import queue as queue_module
 from syncd.i18n import t
 from syncd.queue import QueueError, _stream_id, fields_of
 from syncd.report_cli import LISTED_FLAGS, overdue_records
@@ -115,7 +116,12 @@ def dossier_json(d: Dossier) -> Record:
         "apology_at": local_iso(d.apology_at),
         "alt_codes": list(d.alt_codes),
         "pauses": [
-            {"requested_at": local_iso(p.requested_at), "resumed_at": local_iso(p.resumed_at)}
+            {
+                "kind": p.kind.value,
+                "requested_at": local_iso(p.requested_at),
+                "resumed_at": local_iso(p.resumed_at),
+                "due_before": local_iso(p.due_before),
+            }
             for p in d.pauses
         ],
         "digitised": d.digitised,
@@ -426,17 +432,7 @@ async def record_action(
 ) -> None:
     """Append an operator action that is not a mismatch transition (publishing a report,
     managing users) to the audit stream, in the same shape as the queue's entries."""
-    await c.store.redis.xadd(
-        c.store.key("audit"),
-        {
-            "at": c.clock().isoformat(),
-            "who": who,
-            "action": action,
-            "id": subject,
-            "before": json.dumps(before, ensure_ascii=False, sort_keys=True),
-            "after": json.dumps(after, ensure_ascii=False, sort_keys=True),
-        },
-    )
+    await queue_module.record_action(c.store, c.clock(), who, action, subject, before, after)
 
 
 AUDIT_COLUMNS = (

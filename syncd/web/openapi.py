@@ -13,6 +13,7 @@ from typing import Any
 
 from reconcile.compare import Severity
 from reconcile.flags import Flag
+from reconcile.model import StopKind
 from syncd.queue import ACTIONS, ACTIVE_STATES, STATES
 from syncd.web import data
 from syncd.web.auth import ROLES
@@ -117,7 +118,11 @@ def operation(
 def _schemas() -> dict[str, Schema]:
     resolution = obj(
         {
-            "action": {"type": "string", "description": f"{', '.join(ACTIONS)}, or syncd's own"},
+            "action": {
+                "type": "string",
+                "description": f"{', '.join(ACTIONS)}, mark_migrated, unmark_migrated, "
+                "or syncd's own",
+            },
             "value": TEXT_OR_NULL,
             "reason": STRING,
             "by": STRING,
@@ -205,7 +210,18 @@ def _schemas() -> dict[str, Schema]:
             "returned_at": TIME_OR_NULL,
             "apology_at": TIME_OR_NULL,
             "alt_codes": array(STRING),
-            "pauses": array(obj({"requested_at": TIME, "resumed_at": TIME_OR_NULL})),
+            "pauses": array(
+                obj(
+                    {
+                        "kind": {"type": "string", "enum": [k.value for k in StopKind]},
+                        "requested_at": TIME,
+                        "resumed_at": TIME_OR_NULL,
+                        "due_before": TIME_OR_NULL,
+                    },
+                    description="A stop of the clock: a supplement request, a fee request, "
+                    "processing stopped; due_before: the due date when it began",
+                )
+            ),
             "digitised": {"type": "boolean"},
         },
         description="A dossier as one system records it (no personal data)",
@@ -401,7 +417,20 @@ def _schemas() -> dict[str, Schema]:
                         }
                     ),
                     "generated_at": TIME,
-                    "version": nullable(ANY_OBJECT),
+                    "version": nullable(
+                        obj(
+                            {
+                                "number": {"type": "integer"},
+                                "published_at": TIME,
+                                "by": TEXT_OR_NULL,
+                                "forced": nullable(
+                                    obj({"reason": STRING, "overridden": array(STRING)})
+                                ),
+                            },
+                            required=["number", "published_at"],
+                        )
+                    ),
+                    "trust": nullable(ref("Trust")),
                     "corrected": ANY_OBJECT,
                     "raw": ANY_OBJECT,
                     "indicators": ANY_OBJECT,
@@ -410,8 +439,46 @@ def _schemas() -> dict[str, Schema]:
                     "restatement": nullable(ANY_OBJECT),
                 }
             ),
-            "description": 'Form 06/VPCP/KSTT as JSON (schema "syncd-report/2", see README)',
+            "description": 'Form 06/VPCP/KSTT as JSON (schema "syncd-report/3", see README; '
+            'a version published before /3 has no "trust")',
         },
+        "Trust": obj(
+            {
+                "provisional": {"type": "boolean", "description": "The period has not ended"},
+                "period_ends_at": TIME,
+                "portals": {
+                    "type": "object",
+                    "additionalProperties": obj(
+                        {
+                            "last_complete_at": TIME_OR_NULL,
+                            "read_since_end": {"type": "boolean"},
+                            "failures_since": array(obj({"at": STRING, "error": STRING})),
+                        }
+                    ),
+                },
+                "quarantined": obj(
+                    {
+                        "count": {"type": "integer", "minimum": 0},
+                        "codes": array(STRING),
+                        "without_code": {"type": "integer", "minimum": 0},
+                        "limited": {"type": "boolean"},
+                    }
+                ),
+                "dead_letters": obj(
+                    {"count": {"type": "integer", "minimum": 0}, "codes": array(STRING)}
+                ),
+                "empty": {"type": "boolean"},
+                "issues": array(
+                    {
+                        "type": "string",
+                        "description": "provisional, never_read:<portal>, "
+                        "not_read_since_end:<portal>, failed_polls:<portal>, quarantined, "
+                        "dead_letters, empty (all but failed_polls stop publishing)",
+                    }
+                ),
+            },
+            description="How far the report can be trusted (README, Report)",
+        ),
         "ReportVersions": obj(
             {
                 "period": STRING,
@@ -606,6 +673,25 @@ def _paths() -> dict[str, Any]:
                 errors=("404",),
             )
         },
+        "/api/v1/dossiers/{key}/migrated": {
+            "post": operation(
+                "Mark or unmark a dossier as migrated from the old system",
+                "operator",
+                {"200": ok("The dossier's migrated mismatch, resolved", ref("Mismatch"))},
+                tag="dossiers",
+                parameters=[path("key", "The dossier's key (its code)")],
+                body=obj(
+                    {
+                        "migrated": {"type": "boolean"},
+                        "reason": {"type": "string", "minLength": 1},
+                    }
+                ),
+                description="An operator's verdict overrides the engine's migration evidence "
+                "(true: left out of the counts; false: counted), audited with its reason. "
+                "Reopening the dossier's `migrated` mismatch withdraws it.",
+                errors=("400", "404"),
+            )
+        },
         "/api/v1/overdue": {
             "get": operation(
                 "Dossiers overdue, due soon or finished late",
@@ -668,14 +754,34 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/reports/{period}/publish": {
-            "post": operation(
-                "Publish the period's report as its next version",
-                "admin",
-                {"201": ok("The version published", ref("Published"))},
-                tag="reports",
-                parameters=[period],
-                errors=("400", "409"),
-            )
+            "post": {
+                **operation(
+                    "Publish the period's report as its next version",
+                    "admin",
+                    {"201": ok("The version published", ref("Published"))},
+                    tag="reports",
+                    parameters=[period],
+                    description="Refused with 409 (the detail says why) while the report is "
+                    "not fit to be published: the period has not ended, a portal was not read "
+                    "completely since it ended, quarantined records or dead letters could "
+                    "belong to it, or it has no dossier at all; unless the body is "
+                    '`{"force": true, "reason": "..."}`, whose reason the audit trail and the '
+                    "published version keep. A body is optional.",
+                    errors=("400", "409"),
+                ),
+                "requestBody": {
+                    "required": False,
+                    "content": json_body(
+                        obj(
+                            {
+                                "force": {"type": "boolean", "default": False},
+                                "reason": {"type": "string", "minLength": 1},
+                            },
+                            required=[],
+                        )
+                    ),
+                },
+            }
         },
         "/api/v1/audit": {
             "get": operation(

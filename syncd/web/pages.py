@@ -13,6 +13,7 @@ Routes and who may use them (see syncd.web.app for how access is declared):
     GET  /overdue                            viewer
     GET  /reports, /reports/{period}         viewer: the form, raw figures, a cell's ledger
     POST /reports/{period}/publish           admin
+    POST /dossiers/{key}/migrated            operator: mark or unmark a dossier as migrated
     GET  /audit                              viewer
 
 Texts come from `syncd.web.texts` in the reader's language: `?lang=vi|en` chooses it and keeps
@@ -40,14 +41,23 @@ import jinja2
 import structlog
 from aiohttp import web
 
+from reconcile.engine import MIGRATED_OVERRIDE
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language
 from syncd.queue import ACTIONS, STATES, QueueError, fields_of
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
-from syncd.reports import HEADINGS, INDICATORS, cell_ledger, publish
+from syncd.reports import (
+    HEADINGS,
+    INDICATORS,
+    PublishRefused,
+    cell_ledger,
+    form_fields,
+    publish,
+)
 from syncd.summary import percent_text
+from syncd.trust import forced_text, issue_text, refusals, trust_lines
 from syncd.web import data
 from syncd.web.app import (
     LANG_COOKIE,
@@ -126,6 +136,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/mismatches/{id}/resolve", resolve)
     app.router.add_post("/mismatches/{id}/reopen", reopen)
     app.router.add_get("/dossiers/{key}", dossier_page)
+    app.router.add_post("/dossiers/{key}/migrated", migrated_verdict)
     app.router.add_get("/overdue", overdue_page)
     app.router.add_get("/reports", reports_index)
     app.router.add_get("/reports/{period}", report_page)
@@ -189,6 +200,7 @@ def value_text(lang: Language, field: str, value: Any) -> str:
         return text(lang, "yes" if truth else "no")
     if field == "pauses" and isinstance(value, list):
         return "; ".join(
+            f"{text(lang, 'stop.' + str(p.get('kind') or 'supplement'))} "
             f"{when_text(p.get('requested_at'))} → {when_text(p.get('resumed_at'))}"
             for p in value
             if isinstance(p, Mapping)
@@ -797,6 +809,12 @@ async def mismatch_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+def queue_failed(request: web.Request, url: str, exc: QueueError) -> web.Response:
+    """Back to `url`, saying why the queue refused."""
+    shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
+    return redirect(request, url, ("error", exc.message, shown))
+
+
 async def _queue_step(
     request: web.Request, step: str, done: str, values: Mapping[str, Any]
 ) -> web.Response:
@@ -818,8 +836,7 @@ async def _queue_step(
             await c.queue.resolve(mismatch_id, user.name, action, reason, value)
             values = {**values, "action": label(lang_of(request), "resolution", action)}
     except QueueError as exc:
-        shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
-        return redirect(request, mismatch_url(mismatch_id), ("error", exc.message, shown))
+        return queue_failed(request, mismatch_url(mismatch_id), exc)
     return redirect(
         request,
         mismatch_url(mismatch_id),
@@ -904,6 +921,11 @@ async def dossier_page(request: web.Request) -> web.StreamResponse:
                 "differs": len(seen) > 1 and field != "updated_at",
             }
         )
+    migration = next(
+        (r for r in d.get("mismatches") or [] if r["kind"] == "migrated" and r.get("present")),
+        None,
+    )
+    verdict = (d.get("overrides") or {}).get(MIGRATED_OVERRIDE)
     return render(
         request,
         "dossier.html",
@@ -913,9 +935,30 @@ async def dossier_page(request: web.Request) -> web.StreamResponse:
             "headings": [heading for heading, _ in columns],
             "rows": rows,
             "entries": d.get("history") or [],
+            "migration": migration,
+            "verdict": verdict if verdict in ("true", "false") else None,
         },
         section="mismatches",
     )
+
+
+@allow("operator")
+async def migrated_verdict(request: web.Request) -> web.StreamResponse:
+    """An operator marks or unmarks the dossier as migrated, with a reason (audited)."""
+    c = ctx(request)
+    user = user_of(request)
+    assert user is not None  # the route needs an operator
+    key = request.match_info["key"]
+    form = await request.post()
+    choice = str(form.get("migrated", ""))
+    if choice not in ("true", "false"):
+        return redirect(request, dossier_url(key), ("error", "dossier.verdict_choose", {}))
+    try:
+        await c.queue.set_migrated(key, user.name, choice == "true", str(form.get("reason", "")))
+    except QueueError as exc:
+        return queue_failed(request, dossier_url(key), exc)
+    done = "mismatches.marked" if choice == "true" else "mismatches.unmarked"
+    return redirect(request, dossier_url(key), ("ok", done, {"key": key}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1096,19 +1139,26 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             field_code, column = parse_cell(raw_cell)
         except ReportUsageError:
             errors.append(text(lang, "report.cell_bad", cell=raw_cell))
+            raw_cell = ""
         else:
-            keys = cell_ledger(doc, figures, field_code, column)
-            code = field_code or "total"
-            names = {r.get("field_code"): r.get("field") for r in doc["corrected"]["rows"]}
-            selected = (code, column, figures)
-            cell = {
-                "name": text(lang, "report.total")
-                if field_code is None
-                else names.get(field_code) or field_code,
-                "column": column,
-                "figures": figures,
-                "dossiers": keys[:LEDGER_SHOWN],
-            }
+            known = form_fields(doc, figures)
+            if field_code is not None and field_code not in known:
+                fields = ", ".join([*known, "total"])
+                errors.append(text(lang, "report.unknown_field", field=field_code, fields=fields))
+                raw_cell = ""
+    if raw_cell:
+        keys = cell_ledger(doc, figures, field_code, column)
+        code = field_code or "total"
+        names = {r.get("field_code"): r.get("field") for r in doc["corrected"]["rows"]}
+        selected = (code, column, figures)
+        cell = {
+            "name": text(lang, "report.total")
+            if field_code is None
+            else names.get(field_code) or field_code,
+            "column": column,
+            "figures": figures,
+            "dossiers": keys[:LEDGER_SHOWN],
+        }
     differences = sorted(
         doc.get("differences") or [],
         key=lambda d: (d["source"] != "city", d["key"]),
@@ -1170,6 +1220,15 @@ async def report_page(request: web.Request) -> web.StreamResponse:
             "reasons_text": lambda reasons: _reasons_text(reasons, lang),
             "versions": versions,
             "downloads": downloads,
+            "trust": trust_lines(doc.get("trust"), lang),
+            "blocked": "; ".join(
+                issue_text(i, doc.get("trust") or {}, lang) for i in refusals(doc.get("trust"))
+            )
+            if not doc.get("version")
+            else "",
+            "forced": forced_text(doc["version"], doc, lang)
+            if (doc.get("version") or {}).get("forced")
+            else "",
         },
         section="reports",
     )
@@ -1185,24 +1244,25 @@ async def publish_report(request: web.Request) -> web.StreamResponse:
         period = Period.parse(label_, c.config.report.cutoff_day)
     except ValueError:
         raise web.HTTPNotFound() from None
+    form = await request.post()
+    force = form.get("force") == "1"
+    reason = str(form.get("reason", "")).strip()
+    here = f"/reports/{period.label}"
+    if force and not reason:
+        return redirect(request, here, ("error", "report.publish_force_reason", {}))
     now = c.clock()
     doc = await report_document(c.store, c.config, period, now)
     try:
-        number = await publish(c.store, doc, now)
-    except RuntimeError:
-        return redirect(
-            request, f"/reports/{period.label}", ("error", "report.publish_conflict", {})
+        number = await publish(
+            c.store, doc, now, by=user.name, force=force, reason=reason if force else ""
         )
-    after = {
-        "version": number,
-        "published_at": now.astimezone(VN_TZ).isoformat(),
-        "totals": doc["corrected"]["total"]["cells"],
-    }
-    await data.record_action(c, user.name, "publish", f"report:{period.label}", None, after)
+    except PublishRefused as exc:
+        reasons = exc.reasons(lang_of(request))
+        return redirect(request, here, ("error", "report.publish_refused", {"reasons": reasons}))
+    except RuntimeError:
+        return redirect(request, here, ("error", "report.publish_conflict", {}))
     return redirect(
-        request,
-        f"/reports/{period.label}",
-        ("ok", "report.published", {"label": period.label, "number": number}),
+        request, here, ("ok", "report.published", {"label": period.label, "number": number})
     )
 
 

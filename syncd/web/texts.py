@@ -337,6 +337,29 @@ PAGE_TEXTS: dict[str, Text] = {
         "changes; later changes are shown as a restatement.",
     },
     "report.publish": {"vi": "Công bố báo cáo kỳ {label}", "en": "Publish the report for {label}"},
+    "report.publish_refused": {
+        "vi": "Chưa công bố: {reasons}. Muốn công bố vẫn được, chọn «Công bố dù chưa đủ điều "
+        "kiện» và nêu lý do.",
+        "en": "Not published: {reasons}. To publish anyway, tick «Publish although not fit» and "
+        "give the reason.",
+    },
+    "report.publish_force": {
+        "vi": "Công bố dù chưa đủ điều kiện",
+        "en": "Publish although not fit",
+    },
+    "report.publish_force_reason": {
+        "vi": "Công bố khi chưa đủ điều kiện cần nêu lý do.",
+        "en": "Publishing although not fit needs a reason.",
+    },
+    "report.publish_reason": {
+        "vi": "Lý do (ghi vào nhật ký và vào bản công bố)",
+        "en": "Reason (kept in the audit trail and in the published version)",
+    },
+    "report.publish_blocked": {
+        "vi": "Báo cáo chưa đủ điều kiện công bố: {reasons}.",
+        "en": "The report is not fit to be published: {reasons}.",
+    },
+    "report.trust_title": {"vi": "Độ tin cậy của số liệu", "en": "How far to trust these figures"},
     "report.publish_conflict": {
         "vi": "Một người khác vừa công bố cùng lúc; vui lòng thử lại.",
         "en": "Someone else published at the same moment; please try again.",
@@ -414,7 +437,56 @@ PAGE_TEXTS: dict[str, Text] = {
         "en": "Apology letter (Mẫu 04)",
     },
     "fieldname.alt_codes": {"vi": "Mã khác", "en": "Other codes"},
-    "fieldname.pauses": {"vi": "Yêu cầu bổ sung", "en": "Supplement requests"},
+    "fieldname.pauses": {"vi": "Tạm dừng tính thời gian", "en": "Clock stops"},
+    "dossier.migration": {
+        "vi": "Hồ sơ chuyển từ hệ thống cũ",
+        "en": "Carried over from the old system",
+    },
+    "dossier.migrated_because": {
+        "vi": "Hồ sơ được xác định là chuyển từ hệ thống cũ và không được tính vào báo cáo. "
+        "Dấu hiệu: {evidence}",
+        "en": "This dossier is taken as carried over from the old system and left out of the "
+        "counts. Signs: {evidence}",
+    },
+    "dossier.not_migrated": {
+        "vi": "Không có đủ dấu hiệu hồ sơ chuyển từ hệ thống cũ: hồ sơ được tính vào báo cáo.",
+        "en": "No sufficient sign that this dossier was carried over: it is counted.",
+    },
+    "dossier.verdict_true": {
+        "vi": "Cán bộ đã xác định hồ sơ này chuyển từ hệ thống cũ.",
+        "en": "An operator marked this dossier as migrated.",
+    },
+    "dossier.verdict_false": {
+        "vi": "Cán bộ đã xác định hồ sơ này không phải chuyển từ hệ thống cũ.",
+        "en": "An operator marked this dossier as not migrated.",
+    },
+    "dossier.verdict_title": {
+        "vi": "Xác định hồ sơ chuyển từ hệ thống cũ",
+        "en": "Decide whether it was migrated",
+    },
+    "dossier.verdict_hint": {
+        "vi": "Quyết định của cán bộ thay cho kết luận của hệ thống, được ghi vào nhật ký kèm lý "
+        "do. Mở lại sai lệch «chuyển từ hệ thống cũ» để trả lại cho hệ thống kết luận.",
+        "en": "An operator's decision replaces the engine's and is audited with its reason. "
+        "Reopen the «migrated» mismatch to give the engine its say back.",
+    },
+    "dossier.verdict_legend": {"vi": "Hồ sơ này", "en": "This dossier"},
+    "dossier.verdict_mark": {
+        "vi": "chuyển từ hệ thống cũ (không tính vào báo cáo)",
+        "en": "was migrated (left out of the counts)",
+    },
+    "dossier.verdict_unmark": {
+        "vi": "không phải chuyển từ hệ thống cũ (được tính)",
+        "en": "was not migrated (counted)",
+    },
+    "dossier.verdict_submit": {"vi": "Ghi nhận", "en": "Record it"},
+    "dossier.verdict_choose": {
+        "vi": "Cần chọn hồ sơ có chuyển từ hệ thống cũ hay không.",
+        "en": "Choose whether the dossier was migrated.",
+    },
+    "stop.supplement": {"vi": "yêu cầu bổ sung", "en": "supplement request"},
+    "stop.fees": {"vi": "thực hiện nghĩa vụ tài chính", "en": "fees requested"},
+    "stop.stopped": {"vi": "dừng xử lý", "en": "processing stopped"},
     "fieldname.digitised": {"vi": "Đã số hoá", "en": "Digitised"},
     "fieldname.native_status": {"vi": "Trạng thái gốc", "en": "Native status"},
     "fieldname.identity": {"vi": "Định danh (đã băm)", "en": "Identity (hashed)"},
