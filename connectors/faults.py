@@ -25,7 +25,10 @@ below, on copies of the records (never on the feed's stored dicts):
 - `distort_page(records, shape)`: corrupts records (`malformed_rate`, one kind of
   `malformed_kinds` per record) and shuffles the page (`shuffle_rate`);
 - `expire_session(first_use)`: the national mock's session check (`session_expiry_rate`): the
-  call is answered as an expired session and the session really ends (never on its first call).
+  call is answered as an expired session and the session really ends (never on its first call);
+- `listing_fails()`: whether a listing request fails while the rest of the API works
+  (`listing_fails_after`: that many listing pages are answered, then every one fails), as a
+  portal whose list service is down while look-ups and writes go on.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ class FaultSettings:
     duplicate_page_rate: float = 0.0  # share of listing pages that repeat earlier records
     shuffle_rate: float = 0.0  # share of listing pages whose records come out of order
     session_expiry_rate: float = 0.0  # national only: share of service calls whose session ends
+    # Listing pages answered before the listing itself fails (HTTP 503 on every further page;
+    # look-ups and writes keep working): 0 = never. Counted from when the settings are set.
+    listing_fails_after: float = 0.0
     malformed_kinds: tuple[str, ...] = MALFORMED_KINDS  # what a corrupted record may suffer
 
     def validate(self) -> None:
@@ -81,7 +87,7 @@ class FaultSettings:
                 isinstance(value, int | float) and 0.0 <= value <= 1.0
             ):
                 raise ValueError(f"{f.name}: {value!r} is not a rate in [0, 1]")
-            if f.name.endswith(("_ms", "_seconds")) and not (
+            if f.name.endswith(("_ms", "_seconds", "_after")) and not (
                 isinstance(value, int | float) and math.isfinite(value) and value >= 0
             ):
                 raise ValueError(f"{f.name}: {value!r} is not a duration >= 0")
@@ -128,6 +134,7 @@ class Faults:
     injected: Counter[str] = field(default_factory=Counter)
     corrupted: list[Corruption] = field(default_factory=list)
     throttled_at: list[float] = field(default_factory=list)  # arrival times answered 429
+    listed: int = 0  # listing pages answered since the settings were set
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +144,17 @@ class Faults:
     def set(self, settings: FaultSettings) -> None:
         settings.validate()
         self.settings = settings
+        self.listed = 0
         self.rng = random.Random(settings.seed)
+
+    def listing_fails(self) -> bool:
+        """Whether this listing request fails (`listing_fails_after`); counts it if not."""
+        limit = self.settings.listing_fails_after
+        if limit and self.listed >= limit:
+            self.injected["listing_failed"] += 1
+            return True
+        self.listed += 1
+        return False
 
     def draw(self, rate: float) -> bool:
         """One draw, made whatever the rate, so the sequence does not depend on the rates."""

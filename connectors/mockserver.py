@@ -178,7 +178,7 @@ async def start_mock_portals(
         except (ValueError, TypeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         for app in (city_app, national_app):
-            app[FAULTS].settings = settings
+            app[FAULTS].set(settings)
         return await show_faults(request)
 
     async def show_faults(request: web.Request) -> web.Response:

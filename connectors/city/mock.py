@@ -71,6 +71,7 @@ def city_records(
             "applicantName": applicant.name,
             "applicantIdNo": applicant.id_number,
             "contactTelNo": applicant.phone,
+            "applicantType": "2",  # 1 a citizen, 2 an organisation (as the national LoaiDoiTuong)
         }
         native = d.native_status or wire.native_for(d.status, statuses)
         # The wire carries whole seconds: order by what clients can see.

@@ -124,6 +124,8 @@ def make_app(
             return _fail("02", f"Tham số sai: {exc}")
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
             return _fail("02", "Trang hoặc SoBanGhi sai")
+        if request.app[FAULTS].listing_fails():
+            raise web.HTTPServiceUnavailable(text="listing unavailable (injected fault)")
         feed = request.app[FEED]
         first = feed.start_of(since)
         offset = first + (page - 1) * size
