@@ -350,6 +350,7 @@ async def open_syncer(
                 clock=syncer.clock,
                 procedures=lambda: syncer.procedures,
             )
+            syncer.pusher.pushed = lambda outcome: syncer.observer.pushed(outcome)
             yield syncer
     finally:
         for connector in connectors:

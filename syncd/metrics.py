@@ -18,6 +18,8 @@ Counted by the sync loop (portal: city, national):
                                             retried with backoff, then a dead letter)
     syncd_cycle_failures_total              cycles that ended with an unexpected error (the
                                             loop logs it and goes on after a pause)
+    syncd_pushes_total{outcome}             write-back attempts by outcome (created, updated,
+                                            unchanged, superseded, failed)
 
 Read from Redis at each scrape (a few O(1) reads in two round trips, whatever the data size):
 
@@ -47,12 +49,18 @@ Read from Redis at each scrape (a few O(1) reads in two round trips, whatever th
     syncd_retrying_dossiers                 dossiers whose reconciliation failed, to be retried
     syncd_dead_letters                      dossiers whose reconciliation failed too often
                                             (`syncd deadletters`)
+    syncd_outbox_entries{state}             write-back outbox entries by state (pending,
+                                            in_flight, failed, dry_run)
+    syncd_outbox_oldest_seconds             age of the oldest entry waiting to be pushed (0:
+                                            none)
+    syncd_writeback_held                    1 while a burst of pushes is held for an operator
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -61,6 +69,7 @@ from prometheus_client.registry import Collector
 
 from reconcile.flags import Flag
 from reconcile.model import Source
+from syncd.outbox import STATES
 from syncd.service import REDIS_ERRORS, Observer
 from syncd.store import Store
 
@@ -115,6 +124,11 @@ class Metrics(Observer):
         self.cycle_failures = Counter(
             "syncd_cycle_failures", "Cycles that ended with an unexpected error", registry=r
         )
+        self.pushes = Counter(
+            "syncd_pushes", "Write-back attempts by outcome", ["outcome"], registry=r
+        )
+        for outcome in ("created", "updated", "unchanged", "superseded", "failed"):
+            self.pushes.labels(outcome)
         self.redis_up = Gauge("syncd_redis_up", "Whether Redis answered the scrape", registry=r)
         self.scraped = _Scraped()
         r.register(self.scraped)
@@ -143,6 +157,9 @@ class Metrics(Observer):
     def cycle_failed(self) -> None:
         self.cycle_failures.inc()
 
+    def pushed(self, outcome: str) -> None:
+        self.pushes.labels(outcome).inc()
+
     # --- scraping --------------------------------------------------------------------------
 
     async def refresh(self, store: Store, now: datetime) -> None:
@@ -158,6 +175,7 @@ class Metrics(Observer):
             quarantined = await store.quarantine_counts()
             failing = await store.failure_counts()
             waiting = await store.waiting()
+            outbox = await store.outbox.entries()
         except REDIS_ERRORS:
             self.redis_up.set(0)
             self.scraped.families = []
@@ -167,6 +185,7 @@ class Metrics(Observer):
         self.scraped.families = [
             *_families(now, int(depth), status, flag_counts, counts, quarantined),
             *_reliability(status, failing, waiting),
+            *_writeback(now, status, outbox),
         ]
 
     def exposition(self) -> bytes:
@@ -259,6 +278,31 @@ def _reliability(
     )
     yield GaugeMetricFamily(
         "syncd_dead_letters", "Dossiers whose reconciliation failed too often", value=dead
+    )
+
+
+def _writeback(
+    now: datetime, status: dict[str, str], outbox: list[dict[str, Any]]
+) -> Iterator[Metric]:
+    entries = GaugeMetricFamily(
+        "syncd_outbox_entries", "Write-back outbox entries by state", labels=["state"]
+    )
+    for state in STATES:
+        entries.add_metric([state], sum(e.get("state") == state for e in outbox))
+    yield entries
+    waiting = [
+        datetime.fromisoformat(e["created_at"])
+        for e in outbox
+        if e.get("state") != "dry_run" and e.get("created_at")
+    ]
+    oldest = (now - min(waiting)).total_seconds() if waiting else 0.0
+    yield GaugeMetricFamily(
+        "syncd_outbox_oldest_seconds", "Age of the oldest entry waiting to be pushed", value=oldest
+    )
+    yield GaugeMetricFamily(
+        "syncd_writeback_held",
+        "Whether a burst of pushes is held for an operator",
+        value=1 if status.get("writeback:held") else 0,
     )
 
 

@@ -69,6 +69,9 @@ class Observer:
     def cycle_failed(self) -> None:
         """A cycle ended with an unexpected error; the loop goes on after a pause."""
 
+    def pushed(self, outcome: str) -> None:
+        """One write-back attempt ended (created, updated, unchanged, superseded, failed)."""
+
 
 def poll_duty(source: Source) -> str:
     """The lease name of polling `source`."""

@@ -26,10 +26,12 @@ from reconcile import codec
 from reconcile.engine import REACHABLE, Policy
 from reconcile.model import Source, Status
 from syncd.config import Config
+from syncd.metrics import Metrics
 from syncd.pusher import Pusher, PushSettings
 from syncd.service import Syncer
 from syncd.store import Store
 from tests.conftest import FAST_HTTP, make_connectors
+from tests.test_ops import samples
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)
 PERSONAL = ("ChuHoSo", "SoGiayTo", "SoDienThoai")
@@ -383,3 +385,22 @@ async def test_a_burst_is_held_until_an_operator_releases_it(
     finally:
         for c in rig.connectors:
             await c.close()
+
+
+async def test_pushes_and_the_outbox_are_in_the_metrics(rig: Rig) -> None:
+    metrics = Metrics()
+    rig.pusher.pushed = metrics.pushed
+    await rig.syncer.cycle()
+    waiting = len(await rig.store.outbox.entries())
+    rig.clock.now += timedelta(minutes=5)
+    await metrics.refresh(rig.store, rig.clock())
+    found = samples(metrics.exposition().decode())
+    assert found[("syncd_outbox_entries", (("state", "pending"),))] == waiting
+    assert found[("syncd_outbox_oldest_seconds", ())] == 300
+    assert found[("syncd_writeback_held", ())] == 0
+    done = await rig.pusher.drain()
+    await metrics.refresh(rig.store, rig.clock())
+    found = samples(metrics.exposition().decode())
+    for outcome, n in done.items():
+        assert found[("syncd_pushes_total", (("outcome", outcome),))] == n
+    assert found[("syncd_outbox_entries", (("state", "pending"),))] == 0
