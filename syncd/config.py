@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from connectors.city.client import CitySettings
-from connectors.faults import FaultSettings
+from connectors.fault_settings import FaultSettings
 from connectors.http import HttpSettings
 from connectors.national.client import NationalSettings
 from reconcile.calendar import WorkingCalendar

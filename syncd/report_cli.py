@@ -15,14 +15,13 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.national.statistics import statistics_payload
 from reconcile.flags import Flag, Flags, flags_of
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import local_date
 from reconcile.period import Period
-from syncd.config import Config
 from syncd.i18n import language, t
 from syncd.reports import (
     cell_ledger,
@@ -33,9 +32,11 @@ from syncd.reports import (
     render_text,
     to_json,
 )
-from syncd.store import Store
 from syncd.summary import paragraph
-from syncd.xlsx import render_xlsx
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.store import Store
 
 REPORT_FORMATS = ("text", "json", "csv", "xlsx", "paragraph", "dvcqg")
 LISTED_FLAGS = ("overdue", "due_soon", "late", "late_no_apology", "all")
@@ -125,6 +126,8 @@ def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: 
     lang = language()
     content: str | bytes
     if fmt == "xlsx":
+        from syncd.xlsx import render_xlsx  # openpyxl only for the verbs that write XLSX
+
         output = output or f"bieu-06-{doc['period']['label']}.xlsx"
         content = render_xlsx(doc, lang)
     elif fmt == "json":

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.counts import COLUMNS, FormCounts, Row
 from reconcile.deadlines import PausePolicy
@@ -37,8 +37,10 @@ from reconcile.ledger import (
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
 from syncd.i18n import Language, language, reason_text, tr
-from syncd.store import Store
 from syncd.summary import percent_text
+
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 FORM = "06/VPCP/KSTT"
 SCHEMA = "syncd-report/2"

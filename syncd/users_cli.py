@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from syncd.i18n import t
-from syncd.store import Store
 from syncd.web.auth import ROLES, AuthError, Users
+
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 
 def add_users_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,4 +1,6 @@
-"""The `syncd` command as a user runs it: real processes, real signals, real Redis."""
+"""The `syncd` command as a user runs it, on the real Redis: the entry point called in this
+process (tests/commandline.py), and real processes where only a process shows it (signals, the
+exit code of a process, a fast start)."""
 
 from __future__ import annotations
 
@@ -20,29 +22,27 @@ import redis.exceptions
 from connectors.mockserver import MockPortals
 from syncd.embedded import redis_server_binary
 from syncd.store import Store
+from tests.commandline import CLI_ENV, SYNCD, run_cli, run_process
 from tests.conftest import REDIS_URL
 from tests.test_store import snapshot
 
-SYNCD = [sys.executable, "-m", "syncd"]
-
-
-# JSON logs to read; the operator interface of `syncd run` on a free port (tests run in parallel
-# with other services on this machine).
-CLI_ENV = {"SYNCD_LOG_FORMAT": "json", "SYNCD_HTTP_PORT": "0"}
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: str | None = None
-) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [*SYNCD, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **CLI_ENV, **(env or {})},
-    )
-    return done.returncode, done.stdout, done.stderr
+# What `syncd --help` must not load: the verbs and what they use.
+HEAVY = (
+    "syncd.verbs",
+    "syncd.web.app",
+    "syncd.store",
+    "aiohttp",
+    "aiohttp_jinja2",
+    "jinja2",
+    "openpyxl",
+    "redis",
+    "connectors.mockserver",
+    "connectors.city.mock",
+    "connectors.national.mock",
+    "argon2",
+    "prometheus_client",
+    "structlog",
+)
 
 
 class Daemon:
@@ -114,10 +114,34 @@ async def prefixed_store(redis_client: aioredis.Redis, prefix: str) -> AsyncIter
     await s.delete_all()
 
 
+def test_importing_the_command_loads_none_of_the_verbs_modules() -> None:
+    listed = ", ".join(repr(name) for name in HEAVY)
+    probe = (
+        "import sys, syncd.cli\n"
+        f"heavy = ({listed},)\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_help_is_printed_and_main_returns_its_exit_codes() -> None:
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    assert "mismatches" in out
+    code, _, err = run_cli("no-such-verb")
+    assert code == 2
+    assert "no-such-verb" in err
+    code, out, _ = run_cli("--lang", "en", "users", "--help")
+    assert (code, "passwd" in out) == (0, True)
+
+
 def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[runtime]\npoll_interval_seconds = 'often'\n", encoding="utf-8")
-    code, out, err = run_cli("check-config", str(bad))
+    code, out, err = run_process("check-config", str(bad))  # a real process's exit code
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1
@@ -274,7 +298,7 @@ def test_run_with_its_http_port_taken_says_so_and_exits_2() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         env = {"SYNCD_REDIS_URL": REDIS_URL, "SYNCD_HTTP_PORT": str(port)}
-        code, _, err = run_cli("--lang", "en", "run", env=env, timeout=30)
+        code, _, err = run_cli("--lang", "en", "run", env=env)
     assert code == 2
     assert f"127.0.0.1:{port}" in err
     assert "http.port" in err

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from syncd.store import Store
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL
-from tests.test_cli import run_cli
 from tests.test_queue import UNKNOWN, apply, decision, mismatch
 from tests.test_store import snapshot
 

@@ -17,8 +17,8 @@ from connectors.mockserver import MockPortals, start_mock_portals
 from reconcile.model import Source, Status
 from syncd.config import Config
 from syncd.store import Store
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL
-from tests.test_cli import run_cli
 
 UNKNOWN_WORD = "pending_review"
 

@@ -21,11 +21,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
-from syncd.store import Store
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -65,6 +64,8 @@ class Users:
     def __init__(self, store: Store, session_seconds: int = 8 * 3600) -> None:
         self.store = store
         self.redis = store.redis
+        from argon2 import PasswordHasher  # here: `syncd --help` starts without argon2
+
         self.hasher = PasswordHasher()
         self.session_seconds = session_seconds
 
@@ -143,9 +144,11 @@ class Users:
         if "password" not in fields:
             self.hasher.hash(password)  # as slow as a real check: no timing hint of who exists
             return None
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             self.hasher.verify(fields["password"], password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError):
             return None
         if self.hasher.check_needs_rehash(fields["password"]):
             await self.redis.hset(
