@@ -409,12 +409,26 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "help.users": {"vi": "quản lý tài khoản người dùng", "en": "manage user accounts"},
     "help.users_add": {"vi": "thêm người dùng", "en": "add a user"},
     "help.users_remove": {
-        "vi": "xoá người dùng và các token của họ",
-        "en": "remove a user and their tokens",
+        "vi": "xoá người dùng và mọi phiên đăng nhập, token của họ",
+        "en": "remove a user and all their sessions and tokens",
+    },
+    "help.users_sessions": {
+        "vi": "liệt kê các phiên đăng nhập và token còn hiệu lực của người dùng",
+        "en": "list a user's live sessions and tokens",
+    },
+    "help.users_logout": {
+        "vi": "kết thúc mọi phiên đăng nhập và token của người dùng",
+        "en": "end all of a user's sessions and tokens",
     },
     "help.users_list": {"vi": "liệt kê người dùng và vai trò", "en": "list users and roles"},
-    "help.users_passwd": {"vi": "đặt lại mật khẩu", "en": "set a new password"},
-    "help.users_role": {"vi": "đổi vai trò", "en": "change a user's role"},
+    "help.users_passwd": {
+        "vi": "đặt lại mật khẩu (mọi phiên đăng nhập và token cũ kết thúc)",
+        "en": "set a new password (every earlier session and token ends)",
+    },
+    "help.users_role": {
+        "vi": "đổi vai trò (mọi phiên đăng nhập và token cũ kết thúc)",
+        "en": "change a user's role (every earlier session and token ends)",
+    },
     "help.users_token": {
         "vi": "cấp một token API cho máy (chỉ hiển thị một lần)",
         "en": "issue an API token for a machine (shown once)",
@@ -437,6 +451,19 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "{name} nay có vai trò {role}.",
         "en": "{name} now has the role {role}.",
     },
+    "users.ended": {
+        "vi": "Đã kết thúc {count} phiên đăng nhập và token của {name}.",
+        "en": "Ended {count} sessions and tokens of {name}.",
+    },
+    "users.no_sessions": {
+        "vi": "{name} không có phiên đăng nhập hay token nào còn hiệu lực.",
+        "en": "{name} has no live session or token.",
+    },
+    "users.session": {"vi": "phiên đăng nhập", "en": "session"},
+    "users.token": {"vi": "token", "en": "token"},
+    "users.created": {"vi": "tạo lúc {at}", "en": "created {at}"},
+    "users.expires": {"vi": "hết hạn lúc {at}", "en": "expires {at}"},
+    "users.label": {"vi": "ghi chú: {label}", "en": "label: {label}"},
     "users.token_once": {
         "vi": "Hãy lưu token này: nó không được hiển thị lại.",
         "en": "Keep this token: it will not be shown again.",

@@ -11,6 +11,7 @@ people.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping
@@ -474,15 +475,78 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     return reply({"name": user.name, "role": user.role}, 201)
 
 
+async def _named_user(request: web.Request) -> User:
+    name = request.match_info["name"]
+    user = await ctx(request).users.get(name)
+    if user is None:
+        raise web.HTTPNotFound(text=f"no user {name!r}")
+    return user
+
+
+@routes.patch("/api/v1/users/{name}")
+@allow("admin")
+@api
+async def change_user(request: web.Request) -> web.StreamResponse:
+    """Set a user's role or password (or both): every session and token they had ends."""
+    c, who = ctx(request), actor(request).name
+    user = await _named_user(request)
+    body = await body_of(request)
+    unknown = sorted(set(body) - {"role", "password"})
+    if unknown:
+        raise bad(f"unknown fields: {', '.join(unknown)}; give role, password or both")
+    role, password = text_field(body, "role"), text_field(body, "password")
+    if role is None and password is None:
+        raise bad("give role, password or both")
+    if role is not None and user.name == who:
+        raise web.HTTPConflict(text="you cannot change your own role")
+    try:
+        if role is not None:
+            c.users.check_role(role)
+        if password is not None:
+            c.users.check_password(password)
+    except AuthError as exc:
+        raise bad(str(exc)) from None
+    ended = 0
+    if password is not None:
+        ended += await c.users.set_password(user.name, password)
+        await data.record_action(c, who, "user_password", f"user:{user.name}", None, None)
+    if role is not None:
+        ended += await c.users.set_role(user.name, role)
+        await data.record_action(
+            c, who, "user_role", f"user:{user.name}", {"role": user.role}, {"role": role}
+        )
+    log.info("user_changed", user=user.name, role=role, password=password is not None, by=who)
+    return reply({"name": user.name, "role": role or user.role, "ended": ended})
+
+
+@routes.get("/api/v1/users/{name}/sessions")
+@allow("admin")
+@api
+async def user_sessions(request: web.Request) -> web.StreamResponse:
+    user = await _named_user(request)
+    found = await ctx(request).users.credentials(user.name)
+    return reply({"name": user.name, "items": [dataclasses.asdict(c) for c in found]})
+
+
+@routes.delete("/api/v1/users/{name}/sessions")
+@allow("admin")
+@api
+async def end_user_sessions(request: web.Request) -> web.StreamResponse:
+    c, who = ctx(request), actor(request).name
+    user = await _named_user(request)
+    ended = await c.users.logout(user.name)
+    await data.record_action(c, who, "user_logout", f"user:{user.name}", None, {"ended": ended})
+    log.info("user_logged_out", user=user.name, ended=ended, by=who)
+    return reply({"name": user.name, "ended": ended})
+
+
 @routes.delete("/api/v1/users/{name}")
 @allow("admin")
 @api
 async def remove_user(request: web.Request) -> web.StreamResponse:
     c, who = ctx(request), actor(request).name
-    name = request.match_info["name"]
-    user = await c.users.get(name)
-    if user is None:
-        raise web.HTTPNotFound(text=f"no user {name!r}")
+    user = await _named_user(request)
+    name = user.name
     if user.name == who:
         raise web.HTTPConflict(text="you cannot remove yourself")
     await c.users.remove(name)

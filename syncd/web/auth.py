@@ -5,13 +5,23 @@ users). Passwords are hashed with Argon2id (argon2-cffi, its recommended paramet
 are random 256-bit strings shown once and stored as their SHA-256 (a token has no dictionary to
 guess from, so a fast hash is enough and lets a request be checked in one lookup).
 
+Sessions and tokens belong to one generation of an account: a random value drawn when the
+account is added and drawn again when its password or role changes or an administrator logs it
+out. Each session and token records the generation it was issued in, and a request is accepted
+only while it is the account's current one; so removing a user and adding the name again,
+changing a password or a role, ends every session and token issued before, however many
+processes serve the interface. `{P}:issued:<name>` lists them, for `users sessions` and for
+deleting them.
+
 Keys (P is the store's prefix):
 
-    {P}:user:<name>       HASH  role, password (Argon2 hash), created
+    {P}:user:<name>       HASH  role, password (Argon2 hash), created, generation
     {P}:users             SET   user names
-    {P}:token:<sha256>    HASH  user, created, label
-    {P}:session:<id>      HASH  user, csrf, created; expires after the session lifetime
-    {P}:login:<who>       STRING failed attempts in the current window (expires with it)
+    {P}:token:<sha256>    HASH  user, generation, created, label
+    {P}:session:<sha256>  HASH  user, generation, csrf, created; expires after the session
+                                lifetime
+    {P}:issued:<name>     SET   "session:<sha256>" and "token:<sha256>" issued to the user (the
+                                expired ones are dropped when read)
 """
 
 from __future__ import annotations
@@ -20,8 +30,8 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from syncd.store import Store
@@ -40,6 +50,7 @@ class AuthError(ValueError):
 class User:
     name: str
     role: str
+    generation: str = ""  # of the account when read (see the module's docstring)
 
     def can(self, role: str) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -50,6 +61,17 @@ class Session:
     id: str
     user: User
     csrf: str
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A session or token issued to a user, as `users sessions` lists it (never the secret)."""
+
+    kind: str  # "session" or "token"
+    id: str  # the first 12 hex digits of the secret's SHA-256: enough to tell them apart
+    created: str  # ISO 8601
+    expires: str | None  # sessions: when it ends unless used to log out first
+    label: str  # tokens: what the administrator called it
 
 
 def _text(value: bytes | str) -> str:
@@ -89,6 +111,9 @@ class Users:
             raise AuthError(f"the password needs at least {MIN_PASSWORD} characters")
         return password
 
+    def _now(self) -> datetime:
+        return datetime.now(UTC)
+
     async def add(self, name: str, role: str, password: str) -> User:
         self.check_name(name)
         self.check_role(role)
@@ -96,44 +121,103 @@ class Users:
         created = await self.redis.hsetnx(self.store.key("user", name), "role", role)
         if not created:
             raise AuthError(f"user {name!r} exists")
+        generation = secrets.token_hex(16)
         await self.redis.hset(
             self.store.key("user", name),
             mapping={
                 "password": self.hasher.hash(password),
-                "created": datetime.now(UTC).isoformat(),
+                "created": self._now().isoformat(),
+                "generation": generation,
             },
         )
         await self.redis.sadd(self.store.key("users"), name)
-        return User(name, role)
+        return User(name, role, generation)
 
     async def get(self, name: str) -> User | None:
-        role = await self.redis.hget(self.store.key("user", name), "role")
-        return User(name, _text(role)) if role else None
+        role, generation = await self.redis.hmget(
+            self.store.key("user", name), ["role", "generation"]
+        )
+        return User(name, _text(role), _text(generation or b"")) if role else None
+
+    async def _existing(self, name: str) -> User:
+        user = await self.get(name)
+        if user is None:
+            raise AuthError(f"no user {name!r}")
+        return user
 
     async def remove(self, name: str) -> None:
+        """Remove the account and every session and token issued to it."""
         if not await self.redis.delete(self.store.key("user", name)):
             raise AuthError(f"no user {name!r}")
         await self.redis.srem(self.store.key("users"), name)
-        async for key in self.redis.scan_iter(match=self.store.key("token", "*"), count=1000):
-            if _text(await self.redis.hget(key, "user") or b"") == name:
-                await self.redis.delete(key)
+        await self._end_issued(name)
+
+    async def credentials(self, name: str) -> list[Credential]:
+        """The user's live sessions and tokens, oldest first."""
+        await self._existing(name)
+        index = self.store.key("issued", name)
+        members = sorted(_text(m) for m in await self.redis.smembers(index))
+        found: list[Credential] = []
+        gone: list[str] = []
+        for member in members:
+            kind, digest = member.split(":", 1)
+            key = self.store.key(kind, digest)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(key)
+                pipe.ttl(key)
+                raw, ttl = await pipe.execute()
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            if fields.get("user") != name:
+                gone.append(member)
+                continue
+            expires = None
+            if kind == "session" and ttl is not None and int(ttl) > 0:
+                expires = (self._now() + timedelta(seconds=int(ttl))).isoformat()
+            found.append(
+                Credential(
+                    kind, digest[:12], fields.get("created", ""), expires, fields.get("label", "")
+                )
+            )
+        if gone:
+            await self.redis.srem(index, *gone)
+        return sorted(found, key=lambda c: (c.created, c.kind, c.id))
 
     async def list(self) -> list[User]:
         names = sorted(_text(n) for n in await self.redis.smembers(self.store.key("users")))
         found = [await self.get(name) for name in names]
         return [u for u in found if u is not None]
 
-    async def set_password(self, name: str, password: str) -> None:
+    async def set_password(self, name: str, password: str) -> int:
+        """Set a new password; every session and token issued before ends (how many)."""
         self.check_password(password)
-        if await self.get(name) is None:
-            raise AuthError(f"no user {name!r}")
-        await self.redis.hset(self.store.key("user", name), "password", self.hasher.hash(password))
+        await self._existing(name)
+        return await self._new_generation(name, password=self.hasher.hash(password))
 
-    async def set_role(self, name: str, role: str) -> None:
+    async def set_role(self, name: str, role: str) -> int:
+        """Change the role; every session and token issued before ends (how many)."""
         self.check_role(role)
-        if await self.get(name) is None:
-            raise AuthError(f"no user {name!r}")
-        await self.redis.hset(self.store.key("user", name), "role", role)
+        await self._existing(name)
+        return await self._new_generation(name, role=role)
+
+    async def logout(self, name: str) -> int:
+        """End every session and token of the user; how many there were."""
+        await self._existing(name)
+        return await self._new_generation(name)
+
+    async def _new_generation(self, name: str, **fields: str) -> int:
+        mapping: dict[Any, Any] = {**fields, "generation": secrets.token_hex(16)}
+        await self.redis.hset(self.store.key("user", name), mapping=mapping)
+        return await self._end_issued(name)
+
+    async def _end_issued(self, name: str) -> int:
+        """Delete the sessions and tokens issued to `name` (they are refused already once the
+        generation changed; this frees them); how many were still alive."""
+        index = self.store.key("issued", name)
+        members = [_text(m) for m in await self.redis.smembers(index)]
+        keys = [self.store.key(*member.split(":", 1)) for member in members]
+        alive = int(await self.redis.delete(*keys)) if keys else 0
+        await self.redis.delete(index)
+        return alive
 
     async def verify(self, name: str, password: str) -> User | None:
         """The user if `password` is theirs; None otherwise (unknown user included)."""
@@ -154,45 +238,68 @@ class Users:
             await self.redis.hset(
                 self.store.key("user", name), "password", self.hasher.hash(password)
             )
-        return User(name, fields["role"])
+        return User(name, fields["role"], fields.get("generation", ""))
 
-    # --- tokens --------------------------------------------------------------------------
+    # --- sessions and tokens -------------------------------------------------------------
 
-    async def add_token(self, name: str, label: str = "") -> str:
-        if await self.get(name) is None:
-            raise AuthError(f"no user {name!r}")
-        token = secrets.token_urlsafe(32)
-        await self.redis.hset(
-            self.store.key("token", _digest(token)),
-            mapping={"user": name, "label": label, "created": datetime.now(UTC).isoformat()},
-        )
-        return token
+    async def _issue(self, kind: str, secret: str, user: User, **fields: str) -> str:
+        """Store a session or token of `user`'s generation; its key."""
+        digest = _digest(secret)
+        key = self.store.key(kind, digest)
+        mapping: dict[Any, Any] = {
+            "user": user.name,
+            "generation": user.generation,
+            "created": self._now().isoformat(),
+            **fields,
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=mapping)
+            if kind == "session":
+                pipe.expire(key, self.session_seconds)
+            pipe.sadd(self.store.key("issued", user.name), f"{kind}:{digest}")
+            await pipe.execute()
+        return key
 
-    async def by_token(self, token: str) -> User | None:
-        name = await self.redis.hget(self.store.key("token", _digest(token)), "user")
-        return await self.get(_text(name)) if name else None
-
-    # --- sessions ------------------------------------------------------------------------
-
-    async def open_session(self, user: User) -> Session:
-        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        key = self.store.key("session", _digest(sid))
-        await self.redis.hset(
-            key, mapping={"user": user.name, "csrf": csrf, "created": datetime.now(UTC).isoformat()}
-        )
-        await self.redis.expire(key, self.session_seconds)
-        return Session(sid, user, csrf)
-
-    async def session(self, sid: str) -> Session | None:
-        raw = await self.redis.hgetall(self.store.key("session", _digest(sid)))
+    async def _holder(self, key: str) -> tuple[User, dict[str, str]] | None:
+        """The user a session or token belongs to, if it was issued in the account's current
+        generation; a stale one is deleted."""
+        raw = await self.redis.hgetall(key)
         fields = {_text(k): _text(v) for k, v in raw.items()}
         if "user" not in fields:
             return None
         user = await self.get(fields["user"])
-        return Session(sid, user, fields["csrf"]) if user else None
+        if user is None or user.generation != fields.get("generation", ""):
+            await self.redis.delete(key)
+            return None
+        return user, fields
+
+    async def add_token(self, name: str, label: str = "") -> str:
+        user = await self._existing(name)
+        token = secrets.token_urlsafe(32)
+        await self._issue("token", token, user, label=label)
+        return token
+
+    async def by_token(self, token: str) -> User | None:
+        found = await self._holder(self.store.key("token", _digest(token)))
+        return found[0] if found else None
+
+    async def open_session(self, user: User) -> Session:
+        """A session of `user` as verified: if the account changed since, it is refused."""
+        sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        await self._issue("session", sid, user, csrf=csrf)
+        return Session(sid, user, csrf)
+
+    async def session(self, sid: str) -> Session | None:
+        found = await self._holder(self.store.key("session", _digest(sid)))
+        return Session(sid, found[0], found[1].get("csrf", "")) if found else None
 
     async def close_session(self, sid: str) -> None:
-        await self.redis.delete(self.store.key("session", _digest(sid)))
+        digest = _digest(sid)
+        key = self.store.key("session", digest)
+        name = await self.redis.hget(key, "user")
+        await self.redis.delete(key)
+        if name:
+            await self.redis.srem(self.store.key("issued", _text(name)), f"session:{digest}")
 
     # --- login throttling ----------------------------------------------------------------
 

@@ -42,6 +42,8 @@ TIME: Schema = {"type": "string", "description": "ISO 8601 time with its offset"
 TIME_OR_NULL: Schema = {**TIME, "nullable": True}
 DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+COUNT: Schema = {"type": "integer", "minimum": 0}
+PASSWORD: Schema = {"type": "string", "minLength": 10}
 
 
 def obj(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
@@ -224,7 +226,7 @@ def _schemas() -> dict[str, Schema]:
             "action": {
                 "type": "string",
                 "description": "detect, auto_resolve, reopen, claim, resolve, publish, "
-                "user_add, user_remove",
+                "user_add, user_remove, user_password, user_role, user_logout, resync",
             },
             "id": {
                 "type": "string",
@@ -387,6 +389,18 @@ def _schemas() -> dict[str, Schema]:
         ),
         "Published": obj({"period": STRING, "version": {"type": "integer"}, "published_at": TIME}),
         "User": obj({"name": STRING, "role": {"type": "string", "enum": list(ROLES)}}),
+        "UserChanged": obj(
+            {"name": STRING, "role": {"type": "string", "enum": list(ROLES)}, "ended": COUNT}
+        ),
+        "Credential": obj(
+            {
+                "kind": {"type": "string", "enum": ["session", "token"]},
+                "id": {"type": "string", "description": "The start of the secret's SHA-256"},
+                "created": TIME,
+                "expires": {**TIME_OR_NULL, "description": "Sessions: when it ends"},
+                "label": {"type": "string", "description": "Tokens: the administrator's label"},
+            }
+        ),
         "Me": obj(
             {
                 "name": STRING,
@@ -677,13 +691,32 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$"},
                         "role": {"type": "string", "enum": list(ROLES)},
-                        "password": {"type": "string", "minLength": 10},
+                        "password": PASSWORD,
                     }
                 ),
                 errors=("400", "409"),
             ),
         },
         "/api/v1/users/{name}": {
+            "patch": operation(
+                "Set a user's role or password",
+                "admin",
+                {"200": ok("The user, and how many sessions and tokens ended", ref("UserChanged"))},
+                tag="users",
+                parameters=[path("name", "User name")],
+                body=obj(
+                    {
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "password": PASSWORD,
+                    },
+                    required=[],
+                    additionalProperties=False,
+                    minProperties=1,
+                ),
+                description="Every session and token the user had ends. An admin cannot "
+                "change their own role.",
+                errors=("400", "404", "409"),
+            ),
             "delete": operation(
                 "Remove a user and their tokens",
                 "admin",
@@ -691,7 +724,30 @@ def _paths() -> dict[str, Any]:
                 tag="users",
                 parameters=[path("name", "User name")],
                 errors=("404", "409"),
-            )
+            ),
+        },
+        "/api/v1/users/{name}/sessions": {
+            "get": operation(
+                "A user's live sessions and tokens (never the secrets)",
+                "admin",
+                {
+                    "200": ok(
+                        "Oldest first",
+                        obj({"name": STRING, "items": array(ref("Credential"))}),
+                    )
+                },
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404",),
+            ),
+            "delete": operation(
+                "End every session and token of a user",
+                "admin",
+                {"200": ok("How many ended", obj({"name": STRING, "ended": COUNT}))},
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404",),
+            ),
         },
         # --- syncd.web.ops -----------------------------------------------------------------
         "/healthz": {

@@ -377,6 +377,12 @@ PAGE_TEXTS: dict[str, Text] = {
     "audit.publish": {"vi": "công bố báo cáo", "en": "published a report"},
     "audit.user_add": {"vi": "thêm người dùng", "en": "added a user"},
     "audit.user_remove": {"vi": "xoá người dùng", "en": "removed a user"},
+    "audit.user_password": {"vi": "đặt lại mật khẩu", "en": "set a new password"},
+    "audit.user_role": {"vi": "đổi vai trò", "en": "changed a role"},
+    "audit.user_logout": {
+        "vi": "kết thúc các phiên đăng nhập",
+        "en": "ended the sessions",
+    },
     "audit.version": {"vi": "bản công bố số {number}", "en": "published version {number}"},
     # --- errors --------------------------------------------------------------------------
     "error.title": {"vi": "Không tìm thấy", "en": "Not found"},
