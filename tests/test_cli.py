@@ -303,3 +303,17 @@ def test_run_with_its_http_port_taken_says_so_and_exits_2() -> None:
     assert f"127.0.0.1:{port}" in err
     assert "http.port" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("login_delay_max_seconds", "0"), ("login_address_attempts", "0"), ("login_attempts", "'5'")],
+)
+def test_the_login_throttling_keys_are_checked_at_start_up(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[http]\n{key} = {value}\n", encoding="utf-8")
+    code, _, err = run_cli("--lang", "en", "check-config", str(bad))
+    assert code == 2
+    assert f"http.{key}" in err

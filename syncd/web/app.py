@@ -184,8 +184,8 @@ def make_app(
     from syncd.web import api, ops, pages
 
     app = web.Application(middlewares=[errors, identify, authorise])
-    users = Users(store, int(config.http.session_hours * 3600))
     now = clock or (lambda: datetime.now(UTC))
+    users = Users(store, int(config.http.session_hours * 3600), now)
     app[CONTEXT] = Context(store, config, users, MismatchQueue(store, now), syncer, now)
     ops.add_routes(app)
     api.add_routes(app)

@@ -22,6 +22,13 @@ Keys (P is the store's prefix):
                                 lifetime
     {P}:issued:<name>     SET   "session:<sha256>" and "token:<sha256>" issued to the user (the
                                 expired ones are dropped when read)
+    {P}:login:pair:<h>    HASH  failures, last (epoch seconds): failed logins in a row of one
+                                (user name, client address) pair, h a hash of both
+    {P}:login:addr:<h>    ZSET  failed logins from one client address within the window (epoch
+                                seconds), h a hash of the address
+
+Login throttling reads the time from the clock the Users object is given (the application's),
+so that tests move time rather than wait; the keys' expiry only frees memory.
 """
 
 from __future__ import annotations
@@ -29,17 +36,62 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from syncd.config import HttpConfig
     from syncd.store import Store
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """Login throttling (the `http.login_*` keys, README "Operator interface").
+
+    Failures are counted per pair of user name and client address: after `attempts` failures
+    in a row the pair must wait 1 s after the next failure, then 2, 4, 8 ... seconds, at most
+    `delay_max`; a success ends the count, and the failures are forgotten `window` seconds after
+    the wait they caused. So a guesser slows only their own pair: nobody can lock someone else's
+    name. An address is refused altogether, until `window` seconds after its oldest counted
+    failure, only once `address_attempts` failures came from it within `window` seconds, far
+    above one person's typing."""
+
+    attempts: int = 5
+    window: float = 300
+    delay_max: float = 900
+    address_attempts: int = 100
+
+    @classmethod
+    def of(cls, http: HttpConfig) -> LoginPolicy:
+        return cls(
+            http.login_attempts,
+            http.login_window_seconds,
+            http.login_delay_max_seconds,
+            http.login_address_attempts,
+        )
+
+    def delay(self, failures: int) -> float:
+        """How long a pair must wait after its last failure, having failed `failures` times."""
+        over = failures - self.attempts
+        return 0.0 if over < 0 else min(self.delay_max, 2.0 ** min(over, 40))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a login may not be tried now: `reason` "pair" (this name from this address failed
+    `failures` times in a row) or "address" (`failures` failed logins from the address within
+    the window), and when it may be tried again."""
+
+    reason: str
+    failures: int
+    until: datetime
 
 
 class AuthError(ValueError):
@@ -83,7 +135,13 @@ def _digest(token: str) -> str:
 
 
 class Users:
-    def __init__(self, store: Store, session_seconds: int = 8 * 3600) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session_seconds: int = 8 * 3600,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.store = store
         self.redis = store.redis
         from argon2 import PasswordHasher  # here: `syncd --help` starts without argon2
@@ -112,7 +170,7 @@ class Users:
         return password
 
     def _now(self) -> datetime:
-        return datetime.now(UTC)
+        return self.clock()
 
     async def add(self, name: str, role: str, password: str) -> User:
         self.check_name(name)
@@ -303,16 +361,51 @@ class Users:
 
     # --- login throttling ----------------------------------------------------------------
 
-    async def login_allowed(self, who: str, attempts: int) -> bool:
-        raw = await self.redis.get(self.store.key("login", who))
-        return raw is None or int(raw) < attempts
+    async def login_refusal(self, name: str, address: str, policy: LoginPolicy) -> Refusal | None:
+        """Why a login of `name` from `address` must not be tried now, if it must not (see
+        LoginPolicy); None: go ahead."""
+        now = self._now().timestamp()
+        pair, by_address = self._throttle_keys(name, address)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(pair, ["failures", "last"])
+            pipe.zremrangebyscore(by_address, "-inf", now - policy.window)
+            pipe.zcount(by_address, now - policy.window, "+inf")
+            pipe.zrange(by_address, 0, 0, withscores=True)
+            (failures_raw, last_raw), _, from_address, oldest = await pipe.execute()
+        if from_address >= policy.address_attempts and oldest:
+            until = float(oldest[0][1]) + policy.window
+            if until > now:
+                return Refusal("address", int(from_address), self._at(until))
+        failures, last = int(failures_raw or 0), float(last_raw or 0)
+        wait = policy.delay(failures)
+        if failures and now < last + wait:
+            return Refusal("pair", failures, self._at(last + wait))
+        return None
 
-    async def login_failed(self, who: str, window_seconds: int) -> None:
-        key = self.store.key("login", who)
+    async def login_failed(self, name: str, address: str, policy: LoginPolicy) -> None:
+        now = self._now().timestamp()
+        pair, by_address = self._throttle_keys(name, address)
+        failures_raw, last_raw = await self.redis.hmget(pair, ["failures", "last"])
+        failures, last = int(failures_raw or 0), float(last_raw or 0)
+        if now - last > policy.delay(failures) + policy.window:
+            failures = 0  # forgotten
+        keep = int(policy.window + policy.delay_max) + 1  # real seconds: only to free memory
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)
+            pipe.hset(pair, mapping={"failures": failures + 1, "last": repr(now)})
+            pipe.expire(pair, keep)
+            pipe.zadd(by_address, {f"{now!r}:{secrets.token_hex(4)}": now})
+            pipe.expire(by_address, keep)
             await pipe.execute()
 
-    async def login_succeeded(self, who: str) -> None:
-        await self.redis.delete(self.store.key("login", who))
+    async def login_succeeded(self, name: str, address: str) -> None:
+        await self.redis.delete(self._throttle_keys(name, address)[0])
+
+    def _throttle_keys(self, name: str, address: str) -> tuple[str, str]:
+        """The (name, address) pair's key and the address's (hashed: both are typed or sent by
+        the client, and neither belongs in a key name as given)."""
+        pair = hashlib.sha256(f"{name}\0{address}".encode()).hexdigest()[:32]
+        by_address = hashlib.sha256(address.encode()).hexdigest()[:32]
+        return self.store.key("login", "pair", pair), self.store.key("login", "addr", by_address)
+
+    def _at(self, timestamp: float) -> datetime:
+        return datetime.fromtimestamp(timestamp, UTC)

@@ -59,6 +59,7 @@ from syncd.web.app import (
     session_of,
     user_of,
 )
+from syncd.web.auth import LoginPolicy, Refusal
 from syncd.web.ops import sync_status
 from syncd.web.texts import has_text, label, reason_words, text
 from syncd.xlsx import INDICATORS as INDICATOR_NAMES
@@ -431,6 +432,43 @@ def _login_page(
     return response
 
 
+def wait_text(lang: Language, seconds: float) -> str:
+    """A wait as people say it: whole seconds under two minutes, else whole minutes (up)."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 120:
+        return text(lang, "duration.seconds", n=whole)
+    return text(lang, "duration.minutes", n=math.ceil(whole / 60))
+
+
+def _throttled_page(
+    request: web.Request,
+    lang: Language,
+    refused: Refusal,
+    policy: LoginPolicy,
+    *,
+    next_path: str,
+    username: str,
+) -> web.Response:
+    """429 with what happened and when to try again, in words and in Retry-After."""
+    seconds = max(0.0, (refused.until - ctx(request).clock()).total_seconds())
+    values = {
+        "count": refused.failures,
+        "wait": wait_text(lang, seconds),
+        "at": refused.until.astimezone(VN_TZ).strftime("%H:%M:%S"),
+        "window": wait_text(lang, policy.window),
+    }
+    response = _login_page(
+        request,
+        lang,
+        next_path=next_path,
+        username=username,
+        error=text(lang, f"login.throttled_{refused.reason}", **values),
+        status=429,
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
+
+
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     next_path = safe_next(request.query.get("next"))
@@ -459,24 +497,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=text(lang, "login.stale"),
             status=400,
         )
-    who = (f"user:{name}", f"addr:{client_address(request, settings.behind_proxy)}")
-    for key in who:
-        if not await c.users.login_allowed(key, settings.login_attempts):
-            log.warning("login_throttled", user=name, on=key.partition(":")[0])
-            minutes = max(1, math.ceil(settings.login_window_seconds / 60))
-            return _login_page(
-                request,
-                lang,
-                next_path=next_path,
-                username=name,
-                error=text(lang, "login.throttled", minutes=minutes),
-                status=429,
-            )
+    address = client_address(request, settings.behind_proxy)
+    policy = LoginPolicy.of(settings)
+    refused = await c.users.login_refusal(name, address, policy)
+    if refused is not None:
+        log.warning("login_throttled", user=name, on=refused.reason, failures=refused.failures)
+        return _throttled_page(request, lang, refused, policy, next_path=next_path, username=name)
     user = await c.users.verify(name, password) if name and password else None
     if user is None:
         log.warning("login_failed", user=name)
-        for key in who:
-            await c.users.login_failed(key, settings.login_window_seconds)
+        await c.users.login_failed(name, address, policy)
         return _login_page(
             request,
             lang,
@@ -485,7 +515,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=text(lang, "login.failed"),
             status=401,
         )
-    await c.users.login_succeeded(who[0])
+    await c.users.login_succeeded(name, address)
     log.info("login", user=user.name, role=user.role)
     old = session_of(request)
     if old is not None:

@@ -53,9 +53,21 @@ PAGE_TEXTS: dict[str, Text] = {
         "vi": "Tên đăng nhập hoặc mật khẩu không đúng.",
         "en": "The user name or the password is wrong.",
     },
-    "login.throttled": {
-        "vi": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
-        "en": "Too many failed attempts. Please try again in {minutes} minutes.",
+    "login.throttled_pair": {
+        "vi": "Tài khoản này đã đăng nhập sai {count} lần liên tiếp từ máy của bạn. Để bảo vệ "
+        "tài khoản, vui lòng chờ {wait} rồi thử lại (từ {at}). Quên mật khẩu? Hãy nhờ quản trị "
+        "viên đặt lại.",
+        "en": "{count} failed attempts in a row for this account from your device. To protect "
+        "the account, please wait {wait} and try again (from {at}). Forgot the password? Ask "
+        "your administrator to set a new one.",
+    },
+    "login.throttled_address": {
+        "vi": "Có {count} lần đăng nhập sai từ địa chỉ mạng của bạn trong {window} qua. Vui lòng "
+        "thử lại sau {wait} (từ {at}). Nếu cả cơ quan dùng chung một địa chỉ, hãy báo quản trị "
+        "viên.",
+        "en": "{count} failed logins came from your network address in the last {window}. "
+        "Please try again in {wait} (from {at}). If your whole office shares one address, "
+        "tell your administrator.",
     },
     "login.stale": {
         "vi": "Biểu mẫu đăng nhập đã cũ. Vui lòng nhập lại.",
