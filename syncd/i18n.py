@@ -438,6 +438,56 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "đọc mật khẩu từ dòng đầu của đầu vào chuẩn",
         "en": "read the password from the first line of standard input",
     },
+    "auth.bad_name": {
+        "vi": "Tên người dùng {name!r} không hợp lệ: cần 2–64 ký tự a–z, 0–9, '.', '_', '-', "
+        "bắt đầu bằng chữ hoặc số.",
+        "en": "user name {name!r}: 2-64 of a-z, 0-9, '.', '_', '-', starting with a letter or "
+        "digit",
+    },
+    "auth.bad_role": {
+        "vi": "Vai trò {role!r} không hợp lệ: chọn một trong {roles}.",
+        "en": "role {role!r}: one of {roles}",
+    },
+    "auth.exists": {"vi": "Người dùng {name!r} đã có.", "en": "user {name!r} exists"},
+    "auth.no_user": {"vi": "Không có người dùng {name!r}.", "en": "no user {name!r}"},
+    "auth.weak_password": {
+        "vi": "Mật khẩu không dùng được: {why}. Hãy dùng một cụm nhiều từ mà người khác khó "
+        "đoán, ví dụ ba, bốn từ không liên quan nối bằng dấu gạch.",
+        "en": "the password will not do: {why}. Use a phrase of several words others would not "
+        "guess, e.g. three or four unrelated words joined by dashes",
+    },
+    "auth.short_password": {
+        "vi": "mật khẩu cần ít nhất {min} ký tự",
+        "en": "the password needs at least {min} characters",
+    },
+    "auth.weak.passwords": {
+        "vi": "nó nằm trong danh sách mật khẩu thường gặp",
+        "en": "it is on the list of common passwords",
+    },
+    "auth.weak.user_inputs": {
+        "vi": "nó dựa trên tên người dùng hoặc tên hệ thống",
+        "en": "it is built on the user name or the system's name",
+    },
+    "auth.weak.repeat": {
+        "vi": "nó lặp lại ký tự hoặc cụm ký tự",
+        "en": "it repeats characters or groups of characters",
+    },
+    "auth.weak.sequence": {
+        "vi": "nó là dãy ký tự liên tiếp (như abcd, 1234)",
+        "en": "it is a run of consecutive characters (like abcd, 1234)",
+    },
+    "auth.weak.spatial": {
+        "vi": "nó là các phím liền nhau trên bàn phím",
+        "en": "it is keys next to each other on the keyboard",
+    },
+    "auth.weak.date": {
+        "vi": "nó dựa trên một ngày tháng hoặc năm",
+        "en": "it is built on a date or a year",
+    },
+    "auth.weak.guessable": {
+        "vi": "nó quá dễ đoán",
+        "en": "it is too easy to guess",
+    },
     "users.password_prompt": {"vi": "Mật khẩu: ", "en": "Password: "},
     "users.password_again": {"vi": "Nhập lại mật khẩu: ", "en": "Password again: "},
     "users.password_mismatch": {"vi": "hai mật khẩu không khớp", "en": "the passwords differ"},

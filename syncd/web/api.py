@@ -29,7 +29,7 @@ from syncd.queue import ACTIVE_STATES, STATES, QueueError, check_resolution
 from syncd.report_cli import report_document
 from syncd.reports import publish, render_csv
 from syncd.web import data, openapi
-from syncd.web.app import VIA, Handler, allow, ctx, public, user_of
+from syncd.web.app import VIA, BodyError, Handler, allow, ctx, json_body, public, user_of
 from syncd.web.auth import AuthError, User
 from syncd.xlsx import render_xlsx
 
@@ -139,9 +139,9 @@ def period_of(request: web.Request) -> Period:
 
 async def body_of(request: web.Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError):
-        raise bad("the request body must be a JSON object") from None
+        body = await json_body(request)
+    except BodyError as exc:
+        raise bad(f"{exc}: it must be a JSON object") from None
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object")
     return body
@@ -462,12 +462,12 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     try:
         c.users.check_name(name)
         c.users.check_role(role)
-        c.users.check_password(password)
         if await c.users.get(name) is not None:
-            raise web.HTTPConflict(text=f"user {name!r} exists")
+            raise AuthError("auth.exists", name=name)
+        c.users.check_password(password, name)
         user = await c.users.add(name, role, password)
     except AuthError as exc:
-        if "exists" in str(exc):
+        if exc.message == "auth.exists":
             raise web.HTTPConflict(text=str(exc)) from None
         raise bad(str(exc)) from None
     await data.record_action(c, who, "user_add", f"user:{name}", None, {"role": user.role})
@@ -503,7 +503,7 @@ async def change_user(request: web.Request) -> web.StreamResponse:
         if role is not None:
             c.users.check_role(role)
         if password is not None:
-            c.users.check_password(password)
+            c.users.check_password(password, user.name)
     except AuthError as exc:
         raise bad(str(exc)) from None
     ended = 0

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from syncd.i18n import t
+
 if TYPE_CHECKING:
     from syncd.config import HttpConfig
     from syncd.store import Store
@@ -95,7 +97,38 @@ class Refusal:
 
 
 class AuthError(ValueError):
-    """Bad input to user management (an unknown user, a weak password, a bad role)."""
+    """Bad input to user management (an unknown user, a weak password, a bad role). The text is
+    in the current language (syncd.i18n); `message` names it for programs."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message = message
+        self.values = values
+        super().__init__(t(message, **values))
+
+
+# What makes a password guessable, by zxcvbn's name for the pattern it found, in the order they
+# are reported (the first found wins).
+WEAKNESSES = ("passwords", "user_inputs", "repeat", "sequence", "spatial", "date")
+# Words a guesser tries first here besides the user's own name.
+LOCAL_WORDS = ("syncd", "matkhau", "mat-khau", "admin", "quantri", "motcua", "dvcqg")
+MIN_SCORE = 3  # of zxcvbn's 0-4: at least 10^8 guesses
+
+
+def password_weakness(password: str, name: str = "") -> str | None:
+    """Why `password` is too weak (a `auth.weak.*` message key), or None if it will do: at
+    least MIN_PASSWORD characters, and zxcvbn (the common-password and word lists it ships, and
+    repeats, sequences, keyboard rows and dates) scores it at least MIN_SCORE."""
+    if len(password) < MIN_PASSWORD:
+        return "auth.short_password"
+    from zxcvbn import zxcvbn  # here: its word lists load only when a password is set
+
+    found = zxcvbn(password[:100], user_inputs=[name, *name.split("."), *LOCAL_WORDS])
+    if found["score"] >= MIN_SCORE:
+        return None
+    patterns = set()
+    for match in found["sequence"]:
+        patterns.add(match.get("dictionary_name") or match["pattern"])
+    return next((f"auth.weak.{p}" for p in WEAKNESSES if p in patterns), "auth.weak.guessable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,19 +187,21 @@ class Users:
     @staticmethod
     def check_name(name: str) -> str:
         if not _NAME.fullmatch(name):
-            raise AuthError(f"user name {name!r}: 2-64 of a-z, 0-9, '.', '_', '-'")
+            raise AuthError("auth.bad_name", name=name)
         return name
 
     @staticmethod
     def check_role(role: str) -> str:
         if role not in ROLES:
-            raise AuthError(f"role {role!r}: one of {', '.join(ROLES)}")
+            raise AuthError("auth.bad_role", role=role, roles=", ".join(ROLES))
         return role
 
     @staticmethod
-    def check_password(password: str) -> str:
-        if len(password) < MIN_PASSWORD:
-            raise AuthError(f"the password needs at least {MIN_PASSWORD} characters")
+    def check_password(password: str, name: str = "") -> str:
+        """`password` if the policy takes it (see password_weakness), else AuthError."""
+        weakness = password_weakness(password, name)
+        if weakness is not None:
+            raise AuthError("auth.weak_password", why=t(weakness, min=MIN_PASSWORD))
         return password
 
     def _now(self) -> datetime:
@@ -175,10 +210,10 @@ class Users:
     async def add(self, name: str, role: str, password: str) -> User:
         self.check_name(name)
         self.check_role(role)
-        self.check_password(password)
+        self.check_password(password, name)
         created = await self.redis.hsetnx(self.store.key("user", name), "role", role)
         if not created:
-            raise AuthError(f"user {name!r} exists")
+            raise AuthError("auth.exists", name=name)
         generation = secrets.token_hex(16)
         await self.redis.hset(
             self.store.key("user", name),
@@ -200,13 +235,13 @@ class Users:
     async def _existing(self, name: str) -> User:
         user = await self.get(name)
         if user is None:
-            raise AuthError(f"no user {name!r}")
+            raise AuthError("auth.no_user", name=name)
         return user
 
     async def remove(self, name: str) -> None:
         """Remove the account and every session and token issued to it."""
         if not await self.redis.delete(self.store.key("user", name)):
-            raise AuthError(f"no user {name!r}")
+            raise AuthError("auth.no_user", name=name)
         await self.redis.srem(self.store.key("users"), name)
         await self._end_issued(name)
 
@@ -247,7 +282,7 @@ class Users:
 
     async def set_password(self, name: str, password: str) -> int:
         """Set a new password; every session and token issued before ends (how many)."""
-        self.check_password(password)
+        self.check_password(password, name)
         await self._existing(name)
         return await self._new_generation(name, password=self.hasher.hash(password))
 

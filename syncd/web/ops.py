@@ -46,7 +46,17 @@ from connectors.base import Connector, Cursor
 from reconcile.model import VN_TZ, Source
 from syncd.metrics import CONTENT_TYPE, Metrics
 from syncd.service import REDIS_ERRORS, Syncer
-from syncd.web.app import CONTEXT, Context, allow, ctx, problem, public, user_of
+from syncd.web.app import (
+    CONTEXT,
+    BodyError,
+    Context,
+    allow,
+    ctx,
+    json_body,
+    problem,
+    public,
+    user_of,
+)
 from syncd.web.data import InputError, parse_day, record_action
 
 log = structlog.get_logger("syncd.web")
@@ -205,12 +215,12 @@ def parse_resync(body: Any, syncer: Syncer) -> tuple[Connector, Cursor | None]:
 @allow("admin")
 async def resync(request: web.Request) -> web.Response:
     c = ctx(request)
+    try:
+        body = await json_body(request)
+    except BodyError as exc:
+        return problem(400, "Bad Request", str(exc))
     if c.syncer is None:
         return problem(503, "Service Unavailable", "this server has no connection to the portals")
-    try:
-        body = await request.json()
-    except ValueError:
-        return problem(400, "Bad Request", "the body is not JSON")
     try:
         connector, since = parse_resync(body, c.syncer)
     except ValueError as exc:

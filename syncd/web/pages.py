@@ -50,10 +50,12 @@ from syncd.reports import HEADINGS, INDICATORS, cell_ledger, publish
 from syncd.summary import percent_text
 from syncd.web import data
 from syncd.web.app import (
+    ERROR_PAGE,
     LANG_COOKIE,
     SESSION_COOKIE,
     Context,
     allow,
+    client_address,
     ctx,
     public,
     session_of,
@@ -95,17 +97,6 @@ SECURITY_HEADERS = {
 # Setup
 
 
-def client_address(request: web.Request, behind_proxy: bool) -> str:
-    """Who is logging in, for throttling: the connection's address, or behind a proxy (which
-    every client shares) the address the proxy appended last to X-Forwarded-For; a client can
-    forge what comes before it, not that."""
-    if behind_proxy:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-        if hops and hops[-1]:
-            return hops[-1]
-    return request.remote or "unknown"
-
-
 def add_routes(app: web.Application) -> None:
     """Register the pages on `app`, with their templates and the style sheet."""
     aiohttp_jinja2.setup(
@@ -120,6 +111,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/static/{name}", static_file)
+    app.router.add_get("/favicon.ico", favicon)
+    app[ERROR_PAGE] = error_page
     app.router.add_get("/", dashboard)
     app.router.add_get("/mismatches", mismatch_list)
     app.router.add_get("/mismatches/{id}", mismatch_page)
@@ -353,9 +346,33 @@ def not_found(request: web.Request, lang: Language, what: str) -> web.Response:
         request,
         "error.html",
         lang,
-        {"message": text(lang, "error.not_found", what=what)},
+        {"title": text(lang, "error.title"), "message": text(lang, "error.not_found", what=what)},
         status=404,
     )
+
+
+# status -> (title, message) of the error pages of page URLs
+ERROR_TEXTS = {
+    404: ("error.title", "error.no_page"),
+    405: ("error.method_title", "error.method"),
+    500: ("error.server_title", "error.server"),
+}
+
+
+def error_page(request: web.Request, status: int, headers: Mapping[str, str]) -> web.Response:
+    """The page for an HTTP error at a page URL, in the reader's language (see syncd.web.app)."""
+    lang = lang_of(request)
+    title, message = ERROR_TEXTS.get(status, ("error.other_title", "error.other"))
+    values = {"path": request.path, "method": request.method, "status": status}
+    response = render(
+        request,
+        "error.html",
+        lang,
+        {"title": text(lang, title, **values), "message": text(lang, message, **values)},
+        status=status,
+    )
+    response.headers.update(headers)
+    return response
 
 
 def queue_error_text(lang: Language, exc: QueueError) -> str:
@@ -377,6 +394,14 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         STATIC / name,
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@public
+async def favicon(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(
+        STATIC / "favicon.ico",
+        headers={"Cache-Control": "public, max-age=86400", "Content-Type": "image/x-icon"},
     )
 
 

@@ -403,6 +403,28 @@ PAGE_TEXTS: dict[str, Text] = {
         "en": "The page or data asked for was not found: {what}",
     },
     "error.home": {"vi": "Về trang tổng quan", "en": "Back to the dashboard"},
+    "error.no_page": {
+        "vi": "Không có trang nào ở địa chỉ {path}. Hãy kiểm tra lại địa chỉ, hoặc dùng thanh "
+        "điều hướng.",
+        "en": "There is no page at {path}. Check the address, or use the navigation.",
+    },
+    "error.method_title": {"vi": "Không thực hiện được", "en": "Not allowed"},
+    "error.method": {
+        "vi": "Trang {path} không nhận yêu cầu {method}.",
+        "en": "The page {path} does not take {method} requests.",
+    },
+    "error.server_title": {"vi": "Lỗi máy chủ", "en": "Server error"},
+    "error.server": {
+        "vi": "Máy chủ gặp lỗi khi xử lý yêu cầu này; lỗi đã được ghi vào nhật ký hệ thống. "
+        "Vui lòng thử lại sau ít phút, hoặc báo quản trị viên.",
+        "en": "The server failed to handle this request; the error is in the server log. "
+        "Please try again in a few minutes, or tell your administrator.",
+    },
+    "error.other_title": {"vi": "Lỗi {status}", "en": "Error {status}"},
+    "error.other": {
+        "vi": "Không thực hiện được yêu cầu.",
+        "en": "The request could not be done.",
+    },
     # --- queue errors, worded for the pages -----------------------------------------------
     "queue.no_reason": {
         "vi": "Cần nêu lý do, không được để trống.",
