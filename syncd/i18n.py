@@ -438,6 +438,64 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "đọc mật khẩu từ dòng đầu của đầu vào chuẩn",
         "en": "read the password from the first line of standard input",
     },
+    # Quarantine reasons (connectors.base.WIRE_REASONS: the English is the stored wording).
+    "wire.missing": {"vi": "thiếu giá trị", "en": "missing"},
+    "wire.not_text": {
+        "vi": "cần một chuỗi ký tự, nhận được kiểu {type}",
+        "en": "expected a string, got {type}",
+    },
+    "wire.not_date": {
+        "vi": "{value} không phải ngày giờ theo dạng {format}",
+        "en": "{value} is not a date in the form {format}",
+    },
+    "wire.not_records": {
+        "vi": "cần một danh sách các đối tượng",
+        "en": "expected a list of objects",
+    },
+    "wire.not_object": {"vi": "không phải một đối tượng JSON", "en": "not a JSON object"},
+    "wire.unknown_status": {
+        "vi": "trạng thái {value} chưa có trong bảng ánh xạ status_map.city",
+        "en": "unknown status {value}",
+    },
+    "wire.not_choice": {
+        "vi": "{value} không thuộc các giá trị {choices}",
+        "en": "{value} is not one of {choices}",
+    },
+    "wire.not_boolean": {"vi": "cần true hoặc false", "en": "expected true or false"},
+    "wire.not_code_number": {
+        "vi": "{value} không phải mã hợp lệ",
+        "en": "{value} is not a valid code",
+    },
+    "wire.not_zero_one": {"vi": "{value} không phải 0 hoặc 1", "en": "{value} is not 0 or 1"},
+    "wire.not_days": {
+        "vi": "{value} không phải một số ngày",
+        "en": "{value} is not a number of days",
+    },
+    "wire.negative": {"vi": "{value} là số âm", "en": "{value} is negative"},
+    "wire.not_unit": {
+        "vi": "{value} không phải «Ngày làm việc» hay «Ngày»",
+        "en": "{value} is neither 'Ngày làm việc' nor 'Ngày'",
+    },
+    "wire.bad_code": {
+        "vi": "{value} không phải mã {kind} hợp lệ ({rule})",
+        "en": "{value} is not a {kind} code ({rule})",
+    },
+    "wire.kind.dossier": {"vi": "hồ sơ", "en": "dossier"},
+    "wire.kind.procedure": {"vi": "thủ tục", "en": "procedure"},
+    "wire.kind.field": {"vi": "lĩnh vực", "en": "field"},
+    "wire.rule.dossier": {
+        "vi": "chữ, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 64 ký tự",
+        "en": "letters, digits, '.', '-', '_', starting with a letter or digit, at most 64",
+    },
+    "wire.rule.procedure": {
+        "vi": "chữ, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 64 ký tự",
+        "en": "letters, digits, '.', '-', '_', starting with a letter or digit, at most 64",
+    },
+    "wire.rule.field": {
+        "vi": "chữ in hoa, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 20 ký tự",
+        "en": "upper-case letters, digits, '.', '-', '_', starting with a letter or digit, "
+        "at most 20",
+    },
     "auth.bad_name": {
         "vi": "Tên người dùng {name!r} không hợp lệ: cần 2–64 ký tự a–z, 0–9, '.', '_', '-', "
         "bắt đầu bằng chữ hoặc số.",
@@ -569,8 +627,23 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "help.offset": {"vi": "bỏ qua số dòng đầu này", "en": "skip this many rows first"},
     "help.by": {
-        "vi": "người thực hiện (mặc định: tên người dùng hệ điều hành)",
-        "en": "who does it (default: the OS user name)",
+        "vi": "ghi tên tài khoản này (vai trò operator hoặc admin) thay cho người chạy lệnh; chỉ "
+        "khi tên đăng nhập hệ điều hành của bạn là một tài khoản admin",
+        "en": "record this account (role operator or admin) instead of who runs the command; "
+        "only if your OS login name is an admin account",
+    },
+    "mismatches.by_not_admin": {
+        "vi": "--by chỉ dùng được khi tên đăng nhập hệ điều hành của bạn, {me}, là một tài "
+        "khoản admin của giao diện vận hành: nhật ký ghi tên người chạy lệnh. Hãy bỏ --by, hoặc "
+        "nhờ quản trị viên.",
+        "en": "--by is honoured only in an administrator's context: your OS login name, {me}, "
+        "must be an admin account of the operator interface; the audit names who runs the "
+        "command. Leave out --by, or ask an administrator.",
+    },
+    "mismatches.by_unknown": {
+        "vi": "--by {name!r}: không có tài khoản nào tên này được xử lý sai lệch (vai trò "
+        "operator hoặc admin).",
+        "en": "--by {name!r}: no account of that name may work the queue (role operator or admin).",
     },
     "help.reason": {"vi": "lý do (bắt buộc)", "en": "the reason (required)"},
     "help.accept": {
@@ -820,6 +893,25 @@ def reason_text(reason: Mapping[str, Any], lang: Language) -> str:
         because = tr(lang, f"kind.{detail}") if f"kind.{detail}" in MESSAGES else detail
         return f"{label}: {because}"
     return f"{label} ({detail})" if detail else label
+
+
+def wire_reason(text: str, lang: Language) -> str:
+    """A quarantine reason as stored (English, connectors.base.WIRE_REASONS) in `lang`; a
+    reason of no known form is shown as it is."""
+    from connectors.base import parse_reason
+
+    parsed = parse_reason(text)
+    if parsed is None:
+        return text
+    code, field, values = parsed
+    if code == "bad_code" and f"wire.kind.{values['kind']}" in MESSAGES:
+        kind = values["kind"]
+        values = {
+            **values,
+            "kind": tr(lang, f"wire.kind.{kind}"),
+            "rule": tr(lang, f"wire.rule.{kind}"),
+        }
+    return f"{field}: {tr(lang, f'wire.{code}', **values)}"
 
 
 def _sentence(text: str) -> str:

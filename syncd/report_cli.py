@@ -8,7 +8,6 @@ syncd overdue [--as-of YYYY-MM-DD] [--field F] [--flag FLAG] [--format text|csv|
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import sys
@@ -22,6 +21,7 @@ from reconcile.flags import Flag, Flags, flags_of
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import local_date
 from reconcile.period import Period
+from syncd.cells import CsvWriter
 from syncd.i18n import language, t
 from syncd.reports import (
     cell_ledger,
@@ -235,10 +235,11 @@ async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -
             "days_late",
             "apology",
         ]
-        writer = csv.DictWriter(out, names, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
+        writer = CsvWriter(out)
+        writer.writerow(names)
         for r in records:
-            writer.writerow({**r, "flags": " ".join(r["flags"])})
+            shown = {**r, "flags": " ".join(r["flags"])}
+            writer.writerow(shown.get(name) for name in names)
         sys.stdout.write(out.getvalue())
         return 0
     print(t("overdue.title", as_of=as_of.strftime("%d/%m/%Y"), count=len(records)))

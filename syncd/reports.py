@@ -14,7 +14,6 @@ published version, dossier by dossier, and why.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ from reconcile.ledger import (
 )
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
+from syncd.cells import CsvWriter
 from syncd.i18n import Language, language, reason_text, tr
 from syncd.summary import percent_text
 
@@ -443,7 +443,7 @@ def _restatement_text(re: Mapping[str, Any], lang: Language, limit: int) -> list
 def render_csv(doc: Mapping[str, Any], lang: Language | None = None, form: str = CORRECTED) -> str:
     lang = lang or language()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     table = _cells(doc, form)
     writer.writerow([HEADINGS[c][lang] for c in (1, 2, *COLUMNS)])
     for row in table["rows"]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import getpass
 import json
+import os
+import pwd
 import signal
 import sys
 import tempfile
@@ -34,10 +34,11 @@ from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Source
 from reconcile.period import Period
 from syncd import queue as queue_module
+from syncd.cells import CsvWriter
 from syncd.cli import UsageError
 from syncd.config import Config
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
-from syncd.i18n import MESSAGES, language, t
+from syncd.i18n import MESSAGES, language, t, wire_reason
 from syncd.report_cli import (
     ReportUsageError,
     overdue_verb,
@@ -49,7 +50,7 @@ from syncd.service import REDIS_ERRORS, Syncer
 from syncd.store import Store
 from syncd.summary import paragraph
 from syncd.users_cli import users_verb
-from syncd.web.auth import AuthError
+from syncd.web.auth import USER_NAME, AuthError, Users
 
 if TYPE_CHECKING:
     from connectors import scenario as scenario_module
@@ -320,7 +321,7 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
             print(f"{t('quarantine.id')}: {entry['id']} ({_entry_time(entry['id'])})")
             print(f"{t('quarantine.portal')}: {entry['source']}")
             print(f"{t('quarantine.code')}: {entry['code'] or '-'}")
-            print(f"{t('quarantine.reason')}: {entry['reason']}")
+            print(f"{t('quarantine.reason')}: {wire_reason(entry['reason'], language())}")
             raw = json.dumps(json.loads(entry["raw"]), ensure_ascii=False, indent=2)
             print(f"{t('quarantine.raw')}:\n{raw}")
             return 0
@@ -331,17 +332,37 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
         print(t("quarantine.count", shown=len(entries), total=total))
         for e in entries:
             when, code = _entry_time(e["id"]), e["code"] or "-"
-            print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {e['reason']}")
+            reason = wire_reason(e["reason"], language())
+            print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {reason}")
     return 0
 
 
-def _operator(given: str | None) -> str:
-    if given is not None:
-        return given
+def os_user() -> str:
+    """The login name of the OS account the command runs as (from the system's user database,
+    not from $USER, which anyone can set); "uid:N" for an account without one."""
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+async def _operator(given: str | None, store: Store) -> str:
+    """Who the audit names: the OS user running the command. `--by NAME` names NAME instead
+    only in an administrator's context (the OS user's login name is an admin account of the
+    operator interface) and only if NAME is an account that may work the queue (operator or
+    admin): the audit never holds a name that is nobody's, nor one the caller made up."""
+    me = os_user()
+    if given is None or given == me:
+        return me
+    users = Users(store)
+    caller = await users.get(me) if USER_NAME.fullmatch(me) else None
+    if caller is None or not caller.can("admin"):
+        raise UsageError(t("mismatches.by_not_admin", me=me))
+    account = await users.get(given) if USER_NAME.fullmatch(given) else None
+    if account is None or not account.can("operator"):
+        raise UsageError(t("mismatches.by_unknown", name=given))
+    return given
 
 
 def _local_time(text: str | None) -> str:
@@ -451,7 +472,7 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
         _print_mismatch(await queue.get(args.id))
         return 0
     if args.action == "claim":
-        record = await queue.claim(args.id, _operator(args.by))
+        record = await queue.claim(args.id, await _operator(args.by, queue.store))
         print(t("mismatches.claimed", id=record["id"], who=record["claimed_by"]))
         return 0
     if args.action == "resolve":
@@ -464,19 +485,21 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
             action = f"accept_{args.accept}"
         else:
             action = "manual" if args.value is not None else "ignore"
-        record = await queue.resolve(args.id, _operator(args.by), action, args.reason, args.value)
+        who = await _operator(args.by, queue.store)
+        record = await queue.resolve(args.id, who, action, args.reason, args.value)
         resolution = record["resolution"]
         print(t("mismatches.resolved", id=record["id"], action=_resolution_text(resolution)))
         if resolution.get("value"):
             print(t("mismatches.override", value=resolution["value"], key=record["key"]))
         return 0
     if args.action == "reopen":
-        record = await queue.reopen(args.id, _operator(args.by), args.reason or "")
+        who = await _operator(args.by, queue.store)
+        record = await queue.reopen(args.id, who, args.reason or "")
         print(t("mismatches.reopened", id=record["id"]))
         return 0
     entries = await queue.audit(args.limit, args.since)
     if args.format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer = CsvWriter(sys.stdout)
         writer.writerow(["entry", "at", "who", "action", "id", "before", "after"])
         for e in entries:
             writer.writerow(

@@ -67,7 +67,8 @@ async def test_quarantine_list_show_and_retry_after_the_map_is_fixed(
     lines = out.splitlines()
     assert lines[0] == "3 trong tổng số 3 bản ghi bị cách ly:"
     assert {line.split()[4] for line in lines[1:]} == odd
-    assert all(f"unknown status '{UNKNOWN_WORD}'" in line for line in lines[1:])
+    said = f"dossierStatus: trạng thái '{UNKNOWN_WORD}' chưa có trong bảng ánh xạ status_map.city"
+    assert all(said in line for line in lines[1:])
 
     entry_id = lines[1].split()[0]
     code, out, _ = await cli("--lang", "en", "quarantine", "show", entry_id, env=env)

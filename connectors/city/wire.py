@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.base import WireError
+from connectors.base import WireError, shown
 from connectors.fields import (
+    code,
     format_local,
     optional_time,
     records,
@@ -59,22 +60,24 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
     try:
         status = statuses.to_national(native)
     except UnknownStatus:
-        raise WireError(f"dossierStatus: unknown status {native!r}") from None
+        raise WireError("dossierStatus", "unknown_status", value=shown(native)) from None
     channel_name = text(raw, "viaChannel").upper()
     if channel_name not in CHANNELS:
-        raise WireError(f"viaChannel: {channel_name!r} is not one of {', '.join(CHANNELS)}")
+        raise WireError(
+            "viaChannel", "not_choice", value=shown(channel_name), choices=", ".join(CHANNELS)
+        )
     digitized = raw.get("digitized", False)
     if not isinstance(digitized, bool):
-        raise WireError("digitized: expected true or false")
+        raise WireError("digitized", "not_boolean")
     pauses = []
     for item in records(raw, "supplements"):
         requested = required_time(item, "requestDate", DATE_FORMAT)
         pauses.append(Pause(requested, optional_time(item, "completeDate", DATE_FORMAT)))
     return Dossier(
         source=Source.CITY,
-        code=text(raw, "dossierNo"),
-        procedure_code=text(raw, "serviceCode"),
-        field_code=text(raw, "domainCode"),
+        code=code(raw, "dossierNo", "dossier"),
+        procedure_code=code(raw, "serviceCode", "procedure"),
+        field_code=code(raw, "domainCode", "field"),
         channel=CHANNELS[channel_name],
         status=status,
         received_at=required_time(raw, "receiveDate", DATE_FORMAT),

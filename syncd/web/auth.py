@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 ROLES = ("viewer", "operator", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 10
 
 
@@ -186,7 +186,7 @@ class Users:
 
     @staticmethod
     def check_name(name: str) -> str:
-        if not _NAME.fullmatch(name):
+        if not USER_NAME.fullmatch(name):
             raise AuthError("auth.bad_name", name=name)
         return name
 
@@ -315,7 +315,9 @@ class Users:
     async def verify(self, name: str, password: str) -> User | None:
         """The user if `password` is theirs; None otherwise (unknown user included)."""
         raw = (
-            await self.redis.hgetall(self.store.key("user", name)) if _NAME.fullmatch(name) else {}
+            await self.redis.hgetall(self.store.key("user", name))
+            if USER_NAME.fullmatch(name)
+            else {}
         )
         fields = {_text(k): _text(v) for k, v in raw.items()}
         if "password" not in fields:

@@ -14,7 +14,6 @@ operators'), and other operators' actions appended by `record_action` in the sam
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ import redis.exceptions
 
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
+from syncd.cells import CsvWriter
 from syncd.i18n import t
 from syncd.queue import QueueError, _stream_id, fields_of
 from syncd.report_cli import LISTED_FLAGS, overdue_records
@@ -454,11 +454,6 @@ AUDIT_COLUMNS = (
 )
 
 
-def _cell(text: str) -> str:
-    """Free text made safe for spreadsheets: no cell may start a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _state(side: Any) -> str:
     return str(side.get("state") or "") if isinstance(side, Mapping) else ""
 
@@ -466,7 +461,7 @@ def _state(side: Any) -> str:
 def audit_csv(entries: Iterable[Mapping[str, Any]]) -> str:
     """Audit entries as CSV: one row each, the whole before and after as JSON at the end."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(AUDIT_COLUMNS)
     for e in entries:
         after = e.get("after")
@@ -480,14 +475,14 @@ def audit_csv(entries: Iterable[Mapping[str, Any]]) -> str:
         writer.writerow(
             [
                 e.get("at", ""),
-                _cell(str(e.get("who", ""))),
+                str(e.get("who", "")),
                 e.get("action", ""),
-                _cell(str(e.get("id", ""))),
-                _cell(key_of(str(e.get("id", ""))) or ""),
+                str(e.get("id", "")),
+                key_of(str(e.get("id", ""))) or "",
                 _state(e.get("before")),
                 _state(after),
-                _cell(shown),
-                _cell(reason),
+                shown,
+                reason,
                 json.dumps(e.get("before"), ensure_ascii=False, sort_keys=True),
                 json.dumps(after, ensure_ascii=False, sort_keys=True),
             ]

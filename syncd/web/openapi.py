@@ -311,7 +311,13 @@ def _schemas() -> dict[str, Schema]:
             "at": TIME,
             "portal": STRING,
             "code": TEXT_OR_NULL,
-            "reason": STRING,
+            "reason": {**STRING, "description": "Why, as stored (English)"},
+            "reason_code": {
+                **TEXT_OR_NULL,
+                "description": "The reason's code (missing, not_date, bad_code ...), null for "
+                "a reason of no known form",
+            },
+            "reason_text": {**STRING, "description": "Why, in the interface's language"},
             "updated_at": TIME_OR_NULL,
             "raw": {"description": "The rejected record, personal fields removed"},
         },

@@ -42,8 +42,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from connectors.base import Connector, Cursor
+from connectors.base import Connector, Cursor, parse_reason
 from reconcile.model import VN_TZ, Source
+from syncd.i18n import language, wire_reason
 from syncd.metrics import CONTENT_TYPE, Metrics
 from syncd.service import REDIS_ERRORS, Syncer
 from syncd.web.app import (
@@ -315,6 +316,8 @@ def _quarantine_item(entry: dict[str, str]) -> dict[str, Any]:
         "portal": entry.get("source", ""),
         "code": entry.get("code") or None,
         "reason": entry.get("reason", ""),
+        "reason_code": parsed[0] if (parsed := parse_reason(entry.get("reason", ""))) else None,
+        "reason_text": wire_reason(entry.get("reason", ""), language()),
         "updated_at": entry.get("updated_at") or None,
         "raw": raw,
     }
