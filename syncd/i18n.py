@@ -91,6 +91,17 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Mismatches found: {summary}",
     },
     "demo.none": {"vi": "không có", "en": "none"},
+    "demo.temporary": {
+        "vi": "Redis nhúng, dữ liệu tạm tại {path} (xoá khi chạy xong; giữ lại bằng --data-dir)",
+        "en": "embedded Redis, temporary data in {path} (removed at the end; keep it with "
+        "--data-dir)",
+    },
+    "demo.kept": {
+        "vi": "Dữ liệu chạy thử được giữ tại {path} (khóa Redis có tiền tố syncd-demo). Để đọc "
+        "lại, ví dụ:\n  {command}",
+        "en": "The demo's data is kept in {path} (Redis keys prefixed syncd-demo). To read it "
+        "again, e.g.:\n  {command}",
+    },
     "demo.paragraph.city": {
         "vi": "Số liệu thô của hệ thống Một cửa thành phố, theo lời văn của báo cáo:",
         "en": "The city system's raw figures, in the report's own words:",

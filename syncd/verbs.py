@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import pwd
+import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
     from connectors import scenario as scenario_module
 
 log = structlog.get_logger("syncd")
+
+DEMO_PREFIX = "syncd-demo"  # the demo's keys, apart from any real data in the same Redis
 
 
 async def dispatch(args: argparse.Namespace, config: Config) -> int:
@@ -653,7 +657,7 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
     demo_config = replace(config, redis=replace(config.redis, url="", data_dir=data_dir))
     out = sys.stdout
     try:
-        async with open_syncer(demo_config, city, national, prefix="syncd-demo") as syncer:
+        async with open_syncer(demo_config, city, national, prefix=DEMO_PREFIX) as syncer:
             syncer.clock = lambda: now
             store = syncer.store
             await store.delete_all()
@@ -667,7 +671,8 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
             doc = await report_document(store, demo_config, period, now)
             if args.format == "text":
                 out.write(t("demo.title") + "\n")
-                out.write(t("redis.embedded", path=data_dir) + "\n")
+                where = "redis.embedded" if args.data_dir else "demo.temporary"
+                out.write(t(where, path=data_dir) + "\n")
                 synced = t(
                     "demo.synced",
                     city=await store.count(Source.CITY),
@@ -685,4 +690,12 @@ async def demo(config: Config, args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from None
     finally:
         await portals.stop()
+        if not args.data_dir:  # the embedded server has stopped: nothing of it is left running
+            shutil.rmtree(data_dir, ignore_errors=True)
+    if args.data_dir:
+        command = (
+            f"SYNCD_REDIS_URL= SYNCD_DATA_DIR={shlex.quote(data_dir)} "
+            f"SYNCD_KEY_PREFIX={DEMO_PREFIX} syncd report --period {period.label}"
+        )
+        print(t("demo.kept", path=data_dir, command=command), file=sys.stderr)
     return 0

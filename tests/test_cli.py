@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -189,15 +191,42 @@ def test_a_malformed_period_is_refused_clearly() -> None:
     assert "Traceback" not in err
 
 
-def test_demo_prints_the_report_for_july_2024() -> None:
+def demo_directories() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("syncd-demo-*"))
+
+
+def test_demo_prints_the_report_for_july_2024_and_leaves_nothing_behind() -> None:
+    before = demo_directories()
     code, out, err = run_cli("demo", "--dossiers", "120")
     assert code == 0, err
     assert "Kỳ báo cáo 2024-07: từ ngày 20/6/2024 đến ngày 19/7/2024" in out
     assert "Tổng cộng" in out
     assert "Sau đối soát" in out
+    assert "dữ liệu tạm" in out
     code, out, err = run_cli("--lang", "en", "demo", "--dossiers", "120", "--format", "csv")
     assert code == 0, err
     assert out.splitlines()[0].startswith("No.,Field,Received: total")
+    assert "SYNCD_KEY_PREFIX" not in out + err  # nothing kept, nothing to say
+    assert demo_directories() <= before  # the temporary directories are gone
+
+
+def test_a_kept_demo_says_how_to_read_its_data_again(tmp_path: Path) -> None:
+    kept = tmp_path / "demo data"
+    code, out, err = run_cli("--lang", "en", "demo", "--format", "json", "--data-dir", str(kept))
+    assert code == 0, err
+    figures = json.loads(out)["corrected"]["total"]["cells"]
+    assert "To read it again" in err
+    command = err.strip().splitlines()[-1].strip()
+    assert command.endswith("syncd report --period 2024-07")
+    env = dict(part.split("=", 1) for part in shlex.split(command) if "=" in part)
+    assert env == {
+        "SYNCD_REDIS_URL": "",
+        "SYNCD_DATA_DIR": str(kept),
+        "SYNCD_KEY_PREFIX": "syncd-demo",
+    }
+    code, again, err = run_cli("report", "--period", "2024-07", "--format", "json", env=env)
+    assert code == 0, err
+    assert json.loads(again)["corrected"]["total"]["cells"] == figures
 
 
 async def test_run_stops_cleanly_on_sigterm_and_a_second_run_changes_nothing(
