@@ -24,6 +24,7 @@ from connectors.scenario import Scenario
 from reconcile.model import VN_TZ
 from syncd import logs
 from syncd.config import Config
+from syncd.queue import public, stored_id
 from syncd.report_cli import overdue_flags
 from syncd.service import Syncer
 from syncd.store import Store
@@ -87,7 +88,8 @@ async def api(
 
 
 async def records(store: Store) -> list[dict[str, Any]]:
-    return await store.mismatches(include_gone=True)
+    """The stored mismatches, their ids as the API shows them."""
+    return [public(r) for r in await store.mismatches(include_gone=True)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,8 +148,9 @@ async def test_list_by_local_day_of_detection(api: Api) -> None:
     }
     for r in everything[:3]:
         r["detected_at"] = moved[r["id"]]
+        stored = {**r, "id": stored_id(r["id"])}
         await api.store.redis.hset(
-            api.store.key("mismatch"), r["id"], json.dumps(r, sort_keys=True)
+            api.store.key("mismatch"), stored["id"], json.dumps(stored, sort_keys=True)
         )
     july_1 = await api.get("/api/v1/mismatches?since=2024-07-01&until=2024-07-01")
     assert [r["id"] for r in july_1["items"]] == [everything[2]["id"]]

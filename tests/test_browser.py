@@ -25,6 +25,7 @@ from connectors.base import Connector
 from connectors.scenario import Scenario
 from reconcile.period import Period
 from syncd.config import Config
+from syncd.queue import public_id
 from syncd.report_cli import report_document
 from syncd.service import Syncer
 from syncd.store import Store
@@ -172,7 +173,8 @@ async def test_an_operator_filters_resolves_and_sees_the_figures_change(
     await shot(page, "03-queue-filtered")
 
     # One mismatch: both sides field by field, the differing row marked in words.
-    await page.get_by_role("link", name=target["id"]).click()
+    # Rows name the dossier; the kind is in words beside it (no internal id on screen).
+    await page.locator(f'a[href="/mismatches/{public_id(target["id"])}"]').first.click()
     await page.wait_for_selector("#sides")
     status_row = page.locator('#sides tr[data-field="status"]')
     assert "differs" in (await status_row.get_attribute("class") or "")
@@ -218,7 +220,7 @@ async def test_an_operator_filters_resolves_and_sees_the_figures_change(
     await page.get_by_role("button", name="Lọc", exact=True).click()
     await page.wait_for_url(re.compile(r"who=operator1"))
     log_text = await page.locator("table.audit").inner_text()
-    assert target["id"] in log_text
+    assert f"{target['key']} — trạng thái bị gộp thành đã xử lý" in log_text
     assert "đang mở → đã giải quyết: lấy theo Cổng DVCQG" in log_text
     await shot(page, "09-audit")
     await page.get_by_role("link", name="Quá hạn", exact=True).click()

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from syncd.queue import stored_id
 from syncd.store import Store
 from syncd.verbs import os_user
 from syncd.web.auth import Users
@@ -17,9 +18,9 @@ from tests.conftest import REDIS_URL
 from tests.test_queue import UNKNOWN, apply, decision, mismatch
 from tests.test_store import snapshot
 
-STATUS_ID = "HS-1|status"
+STATUS_ID = "HS-1~status"  # as the CLI shows it; "HS-1|status" is accepted too
 ME = os_user()  # the OS user the tests run as: who the audit names
-OTHER_ID = "HS-2|unknown_procedure"
+OTHER_ID = "HS-2~unknown_procedure"
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ async def test_list_and_show_in_vietnamese_and_english(env: dict[str, str]) -> N
     listed, as_json, shown, shown_en, claimed_only = await asyncio.gather(
         cli(env, "mismatches", "list"),
         cli(env, "--lang", "en", "mismatches", "list", "--format", "json", "--limit", "1"),
-        cli(env, "mismatches", "show", STATUS_ID),
+        cli(env, "mismatches", "show", stored_id(STATUS_ID)),  # the older form
         cli(env, "--lang", "en", "mismatches", "show", STATUS_ID),
         cli(env, "mismatches", "list", "--state", "claimed"),
     )
@@ -62,7 +63,7 @@ async def test_list_and_show_in_vietnamese_and_english(env: dict[str, str]) -> N
 
     code, out, err = shown
     assert code == 0, err
-    assert "Mã sai lệch:       HS-1|status" in out
+    assert "Mã sai lệch:       HS-1~status" in out
     assert "Trạng thái:        đang mở" in out
     assert "Một cửa thành phố: 9" in out
     assert "Lịch sử:\n  01/07/2024 08:30:00  syncd  phát hiện  [đang mở]  9 / 4" in out
@@ -80,7 +81,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
     # The OS user is an administrator: --by records the operators who decided.
     await Users(store).add(ME, "admin", "mat-khau-rat-dai-1")
     code, out, err = await cli(env, "mismatches", "claim", STATUS_ID, "--by", "lan")
-    assert (code, out) == (0, "Đã nhận xử lý sai lệch HS-1|status (người nhận: lan).\n"), err
+    assert (code, out) == (0, "Đã nhận xử lý sai lệch HS-1~status (người nhận: lan).\n"), err
 
     code, out, err = await cli(
         env,
@@ -96,7 +97,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
     )
     assert code == 0, err
     assert out.splitlines() == [
-        "Đã giải quyết sai lệch HS-1|status: lấy theo Cổng DVCQG (status=4).",
+        "Đã giải quyết sai lệch HS-1~status: lấy theo Cổng DVCQG (status=4).",
         "Đã ghi giá trị status=4 cho hồ sơ HS-1; hồ sơ sẽ được đối soát lại.",
     ]
     assert await store.overrides(["HS-1"]) == {"HS-1": {"status": "4"}}
@@ -105,7 +106,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
     code, _, err = await cli(env, "mismatches", "resolve", STATUS_ID, "--ignore", "--reason", "x")
     assert code == 2
     assert err.strip() == (
-        "Sai lệch HS-1|status đang ở trạng thái đã giải quyết: không thể giải quyết"
+        "Sai lệch HS-1~status đang ở trạng thái đã giải quyết: không thể giải quyết"
     )
 
     code, out, err = await cli(
@@ -120,12 +121,12 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
         "--by",
         "lan",
     )
-    assert (code, out) == (0, "Reopened mismatch HS-1|status.\n"), err
+    assert (code, out) == (0, "Reopened mismatch HS-1~status.\n"), err
     assert await store.overrides(["HS-1"]) == {}
 
     code, out, err = await cli(env, "mismatches", "resolve", OTHER_ID, "--ignore", "--reason", "ok")
     assert code == 0, err
-    assert out == "Đã giải quyết sai lệch HS-2|unknown_procedure: bỏ qua.\n"
+    assert out == "Đã giải quyết sai lệch HS-2~unknown_procedure: bỏ qua.\n"
 
     (code, text, err), (csv_code, as_csv, _) = await asyncio.gather(
         cli(env, "mismatches", "audit"),
@@ -161,7 +162,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
 async def test_by_defaults_to_the_os_user(env: dict[str, str], store: Store) -> None:
     code, _, err = await cli(env, "mismatches", "claim", OTHER_ID)
     assert code == 0, err
-    [record] = (await store.mismatch_records([OTHER_ID])).values()
+    [record] = (await store.mismatch_records([stored_id(OTHER_ID)])).values()
     assert record["claimed_by"] == ME
 
 
@@ -197,7 +198,7 @@ async def test_outside_an_administrators_context_the_audit_names_the_caller(
     assert await snapshot(store) == before
     code, _, err = await cli(env, "mismatches", "claim", OTHER_ID, "--by", ME)
     assert code == 0, err
-    [record] = (await store.mismatch_records([OTHER_ID])).values()
+    [record] = (await store.mismatch_records([stored_id(OTHER_ID)])).values()
     assert record["claimed_by"] == ME
 
 

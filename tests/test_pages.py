@@ -19,6 +19,7 @@ from connectors.base import Connector
 from connectors.scenario import Scenario
 from reconcile.period import Period
 from syncd.config import Config
+from syncd.queue import public_id
 from syncd.report_cli import report_document
 from syncd.reports import cell_ledger
 from syncd.service import Syncer
@@ -26,6 +27,7 @@ from syncd.store import Store
 from syncd.web import pages
 from syncd.web.app import LANG_COOKIE, SESSION_COOKIE, make_app, required_role
 from syncd.web.auth import ROLES, Users
+from syncd.web.texts import label
 
 PASSWORD = "mat-khau-du-dai"
 ClientFactory = Callable[..., Any]
@@ -124,7 +126,8 @@ async def open_mismatch(store: Store, kinds: tuple[str, ...] = ()) -> dict[str, 
 
 
 def page_of(mismatch_id: str) -> str:
-    return "/mismatches/" + quote(mismatch_id, safe="")
+    """The page of a mismatch, at its id as shown ("<key>~<kind>": nothing escaped)."""
+    return "/mismatches/" + public_id(mismatch_id)
 
 
 def text_of(body: str) -> str:
@@ -449,7 +452,8 @@ async def test_an_operator_resolves_with_a_reason_and_reads_what_happened(site: 
     assert resp.headers["Location"] == path
     page = await client.get(path)
     body = await page.text()
-    assert f"Đã giải quyết sai lệch {record['id']}: bỏ qua." in body
+    named = f"{record['key']} — {label('vi', 'kind', record['kind'])}"
+    assert f"Đã giải quyết sai lệch {named}: bỏ qua." in body
     assert "&lt;b&gt;bản gốc&lt;/b&gt;" in body
     assert "<b>bản gốc</b>" not in body
     assert 'id="reopen-form"' in body
@@ -464,7 +468,7 @@ async def test_an_operator_resolves_with_a_reason_and_reads_what_happened(site: 
     reopened = await client.post(
         f"{path}/reopen", data={"csrf_token": csrf, "reason": "Cần xem lại"}
     )
-    assert f"Đã mở lại sai lệch {record['id']}." in await reopened.text()
+    assert f"Đã mở lại sai lệch {named}." in await reopened.text()
 
 
 async def test_a_manual_value_is_checked_and_a_bad_one_explained(site: Site) -> None:
@@ -593,7 +597,7 @@ async def test_the_queue_filters_and_pages(site: Site) -> None:
     kind = "channel"
     filtered = await (await client.get(f"/mismatches?kind={kind}")).text()
     rows = re.findall(r'<td class="code"><a href="/mismatches/([^"]+)"', filtered)
-    expected = sorted(quote(r["id"], safe="") for r in everything if r["kind"] == kind)
+    expected = sorted(public_id(r["id"]) for r in everything if r["kind"] == kind)
     assert sorted(rows) == expected
     assert f'<option value="{kind}" selected>' in filtered
     bad = await (await client.get("/mismatches?from=2024-13-01")).text()
@@ -651,7 +655,8 @@ async def test_the_audit_page_and_its_filters(site: Site) -> None:
     assert text_of(body).count("operator1 ") >= 1
     assert 'href="/api/v1/audit.csv?who=operator1"' in body
     by_key = await (await client.get(f"/audit?key={quote(record['key'])}")).text()
-    assert record["id"] in html.unescape(by_key)
+    assert f'href="{page_of(record["id"])}"' in by_key
+    assert f"{record['key']} — " in html.unescape(by_key)
     nobody = await (await client.get("/audit?who=nobody")).text()
     assert "Không có mục nhật ký nào." in nobody
 

@@ -26,7 +26,15 @@ from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
 from syncd.cells import CsvWriter
 from syncd.i18n import t
-from syncd.queue import QueueError, _stream_id, fields_of
+from syncd.queue import (
+    STORED_SEPARATOR,
+    QueueError,
+    _stream_id,
+    fields_of,
+    public,
+    public_id,
+    stored_id,
+)
 from syncd.report_cli import LISTED_FLAGS, overdue_records
 from syncd.web.app import Context
 
@@ -174,9 +182,11 @@ def _detected_within(record: Mapping[str, Any], since: date | None, until: date 
 async def mismatch_detail(c: Context, mismatch_id: str) -> dict[str, Any] | None:
     """A mismatch with both sides field by field and the corrected record's value (`sides`),
     and the fields of the corrected record its kind is about (`fields`); None if unknown."""
-    record = (await c.store.mismatch_records([mismatch_id])).get(mismatch_id)
+    stored = stored_id(mismatch_id)
+    record = (await c.store.mismatch_records([stored])).get(stored)
     if record is None or "state" not in record:
         return None
+    record = public(record)
     key = record["key"]
     city_code = record.get("city_code") or key
     national_code = record.get("national_code") or key
@@ -238,7 +248,7 @@ async def dossier_detail(c: Context, key: str) -> dict[str, Any] | None:
         city |= extra_city
         national |= extra_national
     ids = [f"{key}|{kind}" for kind in KINDS]
-    mismatches = [r for r in (await store.mismatch_records(ids)).values() if "state" in r]
+    mismatches = [public(r) for r in (await store.mismatch_records(ids)).values() if "state" in r]
     mismatches.sort(key=lambda r: (_time(r.get("detected_at")) or _EPOCH, r["id"]))
     if not (city or national or corrected or mismatches or excluded or flags):
         return None
@@ -273,7 +283,7 @@ async def _history(c: Context, mismatches: Sequence[Mapping[str, Any]]) -> list[
         found = {_text(e) for ids_of_key in await pipe.execute() for e in ids_of_key}
     indexed = sorted(found, key=lambda e: tuple(int(part) for part in e.split("-")))
     if not indexed:
-        return await _audit_scan(c, ids=ids)
+        return await _audit_scan(c, ids={stored_id(i) for i in ids})
     async with c.store.redis.pipeline(transaction=False) as pipe:
         for entry_id in indexed:
             pipe.xrange(stream, entry_id, entry_id, count=1)
@@ -301,7 +311,7 @@ def _entry(entry_id: Any, raw: Mapping[Any, Any]) -> Record:
         "at": fields.get("at", ""),
         "who": fields.get("who", ""),
         "action": fields.get("action", ""),
-        "id": fields.get("id", ""),
+        "id": public_id(fields.get("id", "")),
         "key": key_of(fields.get("id", "")),
         "before": json.loads(fields.get("before", "null")),
         "after": json.loads(fields.get("after", "null")),
@@ -309,8 +319,8 @@ def _entry(entry_id: Any, raw: Mapping[Any, Any]) -> Record:
 
 
 def key_of(subject: str) -> str | None:
-    """The dossier key of an audit entry's subject (a mismatch id "key|kind"), else None."""
-    key, sep, _ = subject.rpartition("|")
+    """The dossier key of an audit entry's subject (a mismatch id, either form), else None."""
+    key, sep, _ = stored_id(subject).rpartition(STORED_SEPARATOR)
     return key if sep else None
 
 

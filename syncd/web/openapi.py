@@ -146,7 +146,10 @@ def _schemas() -> dict[str, Schema]:
     )
     mismatch = obj(
         {
-            "id": {"type": "string", "description": "<dossier key>|<kind>"},
+            "id": {
+                "type": "string",
+                "description": "<dossier key>~<kind> (no character a URL escapes)",
+            },
             "code": STRING,
             "key": {"type": "string", "description": "The dossier's key"},
             "kind": {"type": "string", "enum": KINDS},
@@ -438,7 +441,8 @@ def _schemas() -> dict[str, Schema]:
 def _paths() -> dict[str, Any]:
     mismatch_id = path(
         "id",
-        'A mismatch id "<dossier key>|<kind>" (send "|" percent-encoded as %7C)',
+        'A mismatch id "<dossier key>~<kind>"; the older form "<dossier key>|<kind>" (with '
+        '"|" sent as %7C) is accepted too',
     )
     filters = [
         query("kind", {"type": "string", "enum": KINDS}, "Kind of mismatch"),

@@ -44,7 +44,15 @@ from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language
-from syncd.queue import ACTIONS, STATES, QueueError, fields_of
+from syncd.queue import (
+    ACTIONS,
+    STATES,
+    STORED_SEPARATOR,
+    QueueError,
+    fields_of,
+    public_id,
+    stored_id,
+)
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
 from syncd.reports import HEADINGS, INDICATORS, cell_ledger, publish
 from syncd.summary import percent_text
@@ -213,7 +221,14 @@ def kind_field(kind: str) -> str:
 
 
 def mismatch_url(mismatch_id: str) -> str:
-    return "/mismatches/" + quote(mismatch_id, safe="")
+    """The page of a mismatch, at its id as shown (either form given)."""
+    return "/mismatches/" + quote(public_id(mismatch_id), safe="~")
+
+
+def mismatch_name(lang: Language, mismatch_id: str) -> str:
+    """A mismatch as a reader names it: its dossier's key and its kind in words."""
+    key, _, kind = stored_id(mismatch_id).rpartition(STORED_SEPARATOR)
+    return text(lang, "mm.name", key=key, kind=label(lang, "kind", kind)) if key else mismatch_id
 
 
 def dossier_url(key: str) -> str:
@@ -311,6 +326,7 @@ def render(
         "reason_words": lambda reason: reason_words(reason, lang),
         "kind_field": kind_field,
         "mismatch_url": mismatch_url,
+        "mismatch_name": partial(mismatch_name, lang),
         "dossier_url": dossier_url,
         "user": user,
         "csrf": session.csrf if session else "",
@@ -874,11 +890,14 @@ async def _queue_step(
             values = {**values, "action": label(lang_of(request), "resolution", action)}
     except QueueError as exc:
         shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
+        if "id" in shown:
+            shown["id"] = mismatch_name(lang_of(request), mismatch_id)
         return redirect(request, mismatch_url(mismatch_id), ("error", exc.message, shown))
+    named = mismatch_name(lang_of(request), mismatch_id)
     return redirect(
         request,
         mismatch_url(mismatch_id),
-        ("ok", done, {"id": mismatch_id, "who": user.name, **values}),
+        ("ok", done, {"id": named, "who": user.name, **values}),
     )
 
 

@@ -176,6 +176,7 @@ PAGE_TEXTS: dict[str, Text] = {
     "severity.low": {"vi": "thấp", "en": "low"},
     # --- one mismatch --------------------------------------------------------------------
     "mm.detail_title": {"vi": "Sai lệch: {kind}", "en": "Mismatch: {kind}"},
+    "mm.name": {"vi": "{key} — {kind}", "en": "{key} — {kind}"},
     "mm.facts": {"vi": "Thông tin chung", "en": "Facts"},
     "mm.dossier_link": {"vi": "Xem hồ sơ {key}", "en": "See dossier {key}"},
     "mm.sides": {"vi": "Đối chiếu từng trường", "en": "Field by field"},
