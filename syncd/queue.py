@@ -476,4 +476,4 @@ def _stream_id(since: datetime | str) -> str:
             raise QueueError("queue.bad_since", value=since) from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=VN_TZ)
-    return f"{int(since.timestamp() * 1000)}-0"
+    return f"{max(0, int(since.timestamp() * 1000))}-0"  # before 1970: from the first entry

@@ -363,6 +363,44 @@ async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:
         ("GET", "/api/v1/audit?limit=0", {}, "limit"),
         ("GET", "/api/v1/audit?since=last-week", {}, "last-week"),
         ("GET", "/api/v1/audit?since=99999999999999999999999", {}, "9999"),
+        ("GET", "/api/v1/audit?since=2024-02-30", {}, "2024-02-30"),
+        ("GET", "/api/v1/audit?since=1969-12-31T23:00:00", {}, "1969"),
+        ("GET", "/api/v1/mismatches?until=", {}, "until is empty"),
+        ("GET", "/api/v1/mismatches?kind=", {}, "kind is empty"),
+        ("GET", "/api/v1/mismatches?offset=1000000001", {}, "offset"),
+        ("GET", "/api/v1/reports/1969-12", {}, "1969"),
+        ("GET", "/api/v1/reports/2024-07?version=1000001", {}, "version"),
+        ("GET", "/api/v1/overdue?as_of=2101-01-01", {}, "2101"),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"kind": None, "state": "open", "action": "ignore", "reason": "x"}},
+            "'kind' is null",
+        ),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"field": "", "state": "open", "action": "ignore", "reason": "x"}},
+            "'field' is empty",
+        ),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"since": "", "action": "ignore", "reason": "x"}},
+            "since",
+        ),
+        (
+            "POST",
+            path_of(some["id"]) + "/resolve",
+            {"json": {"action": "manual", "reason": "x", "value": " status = 9 "}},
+            "status = 9",
+        ),
+        (
+            "POST",
+            path_of(some["id"]) + "/resolve",
+            {"json": {"action": "manual", "reason": "x", "value": "due_at=0001-01-01T00:00+07:00"}},
+            "due_at",
+        ),
         ("POST", path_of(some["id"]) + "/resolve", {"data": b"{not json"}, "JSON"),
         ("POST", path_of(some["id"]) + "/resolve", {"json": ["a"]}, "JSON"),
         ("POST", path_of(some["id"]) + "/resolve", {"json": {"reason": "x"}}, "action"),
@@ -415,6 +453,45 @@ async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:
         status, detail = await api.problem(method, path, "admin", **kwargs)
         assert status == 400, (path, kwargs, detail)
         assert named in detail, (path, detail)
+
+
+def test_the_document_states_the_limits_the_server_enforces() -> None:
+    doc = openapi.document()
+    params = {
+        (path, p["name"]): p["schema"]
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        for p in op.get("parameters", [])
+    }
+    assert params[("/api/v1/mismatches", "offset")]["maximum"] == 10**9
+    assert params[("/api/v1/reports/{period}", "version")]["maximum"] == 10**6
+    assert params[("/api/v1/mismatches", "field")]["minLength"] == 1
+    period = re.compile(params[("/api/v1/reports/{period}", "period")]["pattern"])
+    assert period.match("2024-07")
+    assert not period.match("1969-12")
+    assert not period.match("2101-01")
+    day = re.compile(params[("/api/v1/mismatches", "until")]["pattern"])
+    for good in ("1970-01-01", "2024-02-29", "2000-02-29", "2100-12-31"):
+        assert day.match(good), good
+    for bad in ("1969-12-31", "2023-02-29", "2100-02-29", "2024-04-31", "2024-7-01", ""):
+        assert not day.match(bad), bad
+    since = re.compile(params[("/api/v1/audit", "since")]["pattern"])
+    for good in ("1720000000000-0", "2024-07-01", "2024-07-01T08:30:00", "2024-07-01T08:30Z"):
+        assert since.match(good), good
+    assert not since.match("last-week")
+    resolve = doc["paths"]["/api/v1/mismatches/{id}/resolve"]["post"]["requestBody"]
+    schema = resolve["content"]["application/json"]["schema"]
+    manual = schema["allOf"][1]["oneOf"][0]
+    assert manual["required"] == ["action", "value"]
+    bulk = doc["paths"]["/api/v1/mismatches/bulk-resolve"]["post"]["requestBody"]
+    filters = bulk["content"]["application/json"]["schema"]["allOf"][0]
+    assert {tuple(f["required"]) for f in filters["anyOf"]} == {
+        ("kind",),
+        ("state",),
+        ("field",),
+        ("since",),
+        ("until",),
+    }
 
 
 async def test_unknown_things_are_404(api: Api) -> None:

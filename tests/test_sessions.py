@@ -146,7 +146,7 @@ async def test_a_new_password_a_new_role_or_a_logout_ends_sessions_and_tokens_cl
     [
         ("PATCH", "/api/v1/users/lan", {"password": OTHER}),
         ("PATCH", "/api/v1/users/lan", {"role": "operator"}),
-        ("DELETE", "/api/v1/users/lan/sessions", None),
+        ("POST", "/api/v1/users/lan/logout", None),
     ],
 )
 async def test_a_new_password_a_new_role_or_a_logout_ends_sessions_and_tokens_api(
@@ -206,7 +206,7 @@ async def test_bad_requests_change_nothing(site: Site) -> None:
         ("PATCH", "/api/v1/users/nobody", {"role": "admin"}, 404),
         ("PATCH", "/api/v1/users/boss", {"role": "viewer"}, 409),
         ("GET", "/api/v1/users/nobody/sessions", None, 404),
-        ("DELETE", "/api/v1/users/nobody/sessions", None, 404),
+        ("POST", "/api/v1/users/nobody/logout", None, 404),
     ]
     for method, path, body, expected in cases:
         status, answer = await site.admin(method, path, json=body)

@@ -104,9 +104,11 @@ def actor(request: web.Request) -> User:
 
 
 def query(request: web.Request, name: str) -> str | None:
-    """A query parameter; empty counts as absent."""
+    """A query parameter (None if absent); given empty, it is a 400: leave it out instead."""
     value = request.query.get(name)
-    return value if value else None
+    if value == "":
+        raise bad(f"{name} is empty: give a value or leave it out")
+    return value
 
 
 def whole(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -147,11 +149,17 @@ async def body_of(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def text_field(body: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+def text_field(
+    body: Mapping[str, Any], name: str, required: bool = False, nullable: bool = False
+) -> str | None:
+    """A text field of a JSON body: absent is None (or 400 if required); null only where
+    `nullable` (else 400: leave it out instead)."""
     value = body.get(name)
     if value is None:
         if required:
             raise bad(f"{name!r} is required")
+        if name in body and not nullable:
+            raise bad(f"{name!r} is null: give a value or leave it out")
         return None
     if not isinstance(value, str):
         raise bad(f"{name!r} must be a string")
@@ -160,7 +168,18 @@ def text_field(body: Mapping[str, Any], name: str, required: bool = False) -> st
 
 def day_field(body: Mapping[str, Any], name: str) -> date | None:
     text = text_field(body, name)
-    return None if not text else data.parse_day(text, name)
+    return None if text is None else data.parse_day(text, name)
+
+
+def value_field(body: Mapping[str, Any]) -> str | None:
+    """A resolution's `value` (null or absent: none), in the form the API takes."""
+    value = text_field(body, "value", nullable=True)
+    return None if value is None else data.manual_value(value)
+
+
+def audit_since(request: web.Request) -> str | None:
+    text = query(request, "since")
+    return None if text is None else data.audit_since(text)
 
 
 def mismatch_id(request: web.Request) -> str:
@@ -219,7 +238,9 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
     since, until = day_field(body, "since"), day_field(body, "until")
     action = text_field(body, "action", required=True) or ""
     reason = text_field(body, "reason", required=True) or ""
-    value = text_field(body, "value")
+    value = value_field(body)
+    if field == "":
+        raise bad("'field' is empty: give a field code or leave it out")
     if not any((kind, state, field, since, until)):
         raise bad("give at least one filter: kind, state, field, since or until")
     if state is not None and state not in ACTIVE_STATES:
@@ -249,7 +270,7 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
     return reply({"resolved": resolved, "failed": failed})
 
 
-@routes.get("/api/v1/mismatches/{id}")
+@routes.get("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}")
 @allow("viewer")
 @api
 async def show_mismatch(request: web.Request) -> web.StreamResponse:
@@ -259,7 +280,7 @@ async def show_mismatch(request: web.Request) -> web.StreamResponse:
     return reply(found)
 
 
-@routes.post("/api/v1/mismatches/{id}/claim")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/claim")
 @allow("operator")
 @api
 async def claim(request: web.Request) -> web.StreamResponse:
@@ -269,7 +290,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
     return reply(record)
 
 
-@routes.post("/api/v1/mismatches/{id}/resolve")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/resolve")
 @allow("operator")
 @api
 async def resolve(request: web.Request) -> web.StreamResponse:
@@ -277,13 +298,13 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     body = await body_of(request)
     action = text_field(body, "action", required=True) or ""
     reason = text_field(body, "reason", required=True) or ""
-    value = text_field(body, "value")
+    value = value_field(body)
     record = await c.queue.resolve(mismatch_id(request), who, action, reason, value)
     log.info("mismatch_resolved", id=record["id"], by=who, action=action)
     return reply(record)
 
 
-@routes.post("/api/v1/mismatches/{id}/reopen")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/reopen")
 @allow("operator")
 @api
 async def reopen(request: web.Request) -> web.StreamResponse:
@@ -413,7 +434,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     entries = await data.audit_log(
         ctx(request),
         limit=whole(request, "limit", 100, 1, MAX_AUDIT),
-        since=query(request, "since"),
+        since=audit_since(request),
         who=query(request, "who"),
         key=query(request, "key"),
     )
@@ -427,7 +448,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     entries = await data.audit_log(
         ctx(request),
         limit=whole(request, "limit", 10_000, 1, MAX_AUDIT_CSV),
-        since=query(request, "since"),
+        since=audit_since(request),
         who=query(request, "who"),
         key=query(request, "key"),
     )
@@ -497,8 +518,8 @@ async def change_user(request: web.Request) -> web.StreamResponse:
     role, password = text_field(body, "role"), text_field(body, "password")
     if role is None and password is None:
         raise bad("give role, password or both")
-    if role is not None and user.name == who:
-        raise web.HTTPConflict(text="you cannot change your own role")
+    if user.name == who:  # it would end the very credential of this request
+        raise web.HTTPConflict(text="not your own account: ask another admin, or use the CLI")
     try:
         if role is not None:
             c.users.check_role(role)
@@ -528,12 +549,14 @@ async def user_sessions(request: web.Request) -> web.StreamResponse:
     return reply({"name": user.name, "items": [dataclasses.asdict(c) for c in found]})
 
 
-@routes.delete("/api/v1/users/{name}/sessions")
+@routes.post("/api/v1/users/{name}/logout")
 @allow("admin")
 @api
 async def end_user_sessions(request: web.Request) -> web.StreamResponse:
     c, who = ctx(request), actor(request).name
     user = await _named_user(request)
+    if user.name == who:
+        raise web.HTTPConflict(text="not your own account: log out, or ask another admin")
     ended = await c.users.logout(user.name)
     await data.record_action(c, who, "user_logout", f"user:{user.name}", None, {"ended": ended})
     log.info("user_logged_out", user=user.name, ended=ended, by=who)

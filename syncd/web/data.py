@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import redis.exceptions
 
+from connectors.fields import CODE_FORMATS
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
 from syncd.cells import CsvWriter
@@ -36,6 +38,7 @@ from syncd.queue import (
     stored_id,
 )
 from syncd.report_cli import LISTED_FLAGS, overdue_records
+from syncd.store import OVERRIDE_FIELDS
 from syncd.web.app import Context
 
 # The dossier fields shown side by side on a mismatch, in this order.
@@ -520,6 +523,53 @@ async def overdue_list(
 
 
 FIRST_YEAR, LAST_YEAR = 1970, 2100
+
+# The grammar of the API's days, times and periods: the server enforces it and the OpenAPI
+# document states it (syncd.web.openapi), from these same patterns. Days are real calendar days
+# of the years FIRST_YEAR-LAST_YEAR (29 February in leap years only).
+YEAR = r"(19[7-9][0-9]|20[0-9]{2}|2100)"
+_MONTH_DAY = (
+    r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+)
+_LEAP_DAY = r"(19(7[26]|8[048]|9[26])|20([02468][048]|[13579][26]))-02-29"
+DAY = rf"({YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+TIME = rf"{DAY}[T ]{_CLOCK}"  # local (Vietnam) time unless an OFFSET follows
+ENTRY_ID = r"[0-9]{1,13}(-[0-9]{1,19})?"  # an audit stream entry id: milliseconds-sequence
+SINCE = rf"({ENTRY_ID}|{DAY}|{TIME}{OFFSET}?)"  # where an audit listing starts
+PERIOD = rf"{YEAR}-(0[1-9]|1[0-2])"
+
+
+# What a manual resolution's value may be, "FIELD=VALUE": a status 1-10, a channel 1-3, a time
+# with its offset, or a code in the format the portals' codes have (connectors.fields).
+_DATE_FIELDS = "|".join(f for f in OVERRIDE_FIELDS if f.endswith("_at"))
+MANUAL_VALUE = (
+    rf"(status=(10|[1-9])|channel=[1-3]|({_DATE_FIELDS})={TIME}{OFFSET}"
+    rf"|procedure_code={CODE_FORMATS['procedure'][0].pattern}"
+    rf"|field_code={CODE_FORMATS['field'][0].pattern})"
+)
+
+
+def manual_value(text: str) -> str:
+    """A manual resolution's value as the API takes it (MANUAL_VALUE); InputError otherwise."""
+    if re.fullmatch(MANUAL_VALUE, text) is None:
+        fields = ", ".join(OVERRIDE_FIELDS)
+        raise InputError(t("queue.value_form", value=text, fields=fields))
+    return text
+
+
+def whole_pattern(pattern: str) -> str:
+    """`pattern` anchored, as the OpenAPI document states it."""
+    return f"^{pattern}$"
+
+
+def audit_since(text: str) -> str:
+    """An audit listing's start as given: an entry id, a day or a time (SINCE); InputError
+    otherwise."""
+    if re.fullmatch(SINCE, text) is None:
+        raise InputError(t("queue.bad_since", value=text))
+    return text
 
 
 def parse_day(text: str, name: str = "date") -> date:

@@ -37,10 +37,34 @@ def nullable(schema: Schema) -> Schema:
 
 
 STRING: Schema = {"type": "string"}
+# A query parameter given empty is refused (leave it out instead): free text needs a character.
+WORDS: Schema = {"type": "string", "minLength": 1}
 TEXT_OR_NULL: Schema = {"type": "string", "nullable": True}
 TIME: Schema = {"type": "string", "description": "ISO 8601 time with its offset"}
 TIME_OR_NULL: Schema = {**TIME, "nullable": True}
-DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}
+A_DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}  # in answers
+DAY: Schema = {  # in requests: what the server takes
+    "type": "string",
+    "format": "date",
+    "pattern": data.whole_pattern(data.DAY),
+    "example": "2024-07-01",
+    "description": "A day YYYY-MM-DD of the years 1970-2100",
+}
+REASON: Schema = {"type": "string", "minLength": 1, "pattern": "\\S", "description": "Not blank"}
+MANUAL_VALUE: Schema = {
+    "type": "string",
+    "pattern": data.whole_pattern(data.MANUAL_VALUE),
+    "description": "FIELD=VALUE: status=1..10, channel=1..3, a *_at time with its offset "
+    "(received_at=2024-07-01T08:30:00+07:00), or a procedure_code or field_code in the portals' "
+    "code format",
+    "example": "status=10",
+}
+NO_VALUE: Schema = {
+    "type": "string",
+    "nullable": True,
+    "enum": [None],
+    "description": "Only for manual",
+}
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
 COUNT: Schema = {"type": "integer", "minimum": 0}
 PASSWORD: Schema = {"type": "string", "minLength": 10}
@@ -357,7 +381,7 @@ def _schemas() -> dict[str, Schema]:
         "AuditEntry": audit_entry,
         "Overdue": obj(
             {
-                "as_of": DAY,
+                "as_of": A_DAY,
                 "field": TEXT_OR_NULL,
                 "flag": STRING,
                 "dossiers": array(overdue_row),
@@ -371,8 +395,8 @@ def _schemas() -> dict[str, Schema]:
                     "period": obj(
                         {
                             "label": STRING,
-                            "start": DAY,
-                            "end": DAY,
+                            "start": A_DAY,
+                            "end": A_DAY,
                             "cutoff_day": {"type": "integer"},
                         }
                     ),
@@ -443,52 +467,70 @@ def _paths() -> dict[str, Any]:
         "id",
         'A mismatch id "<dossier key>~<kind>"; the older form "<dossier key>|<kind>" (with '
         '"|" sent as %7C) is accepted too',
+        {"type": "string", "pattern": "^(?!bulk-resolve$)[^/]+$"},
     )
     filters = [
         query("kind", {"type": "string", "enum": KINDS}, "Kind of mismatch"),
         query("state", {"type": "string", "enum": list(STATES)}, "State"),
-        query("field", STRING, "The dossier's field code (from its corrected record)"),
+        query("field", WORDS, "The dossier's field code (from its corrected record)"),
         query("since", DAY, "Detected on or after this local day"),
         query("until", DAY, "Detected on or before this local day"),
     ]
     page = [
         query("limit", {"type": "integer", "minimum": 0, "maximum": 500, "default": 50}, "Page"),
-        query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Skip this many"),
+        query(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
+            "Skip this many",
+        ),
     ]
-    resolve_body = obj(
-        {
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "value": {
-                **TEXT_OR_NULL,
-                "description": 'For "manual" only: FIELD=VALUE, e.g. status=10',
-            },
-            "reason": {"type": "string", "minLength": 1},
-        },
-        required=["action", "reason"],
-    )
-    bulk_body = obj(
+    others = [a for a in ACTIONS if a != "manual"]
+    resolution = {
+        "oneOf": [
+            obj(
+                {"action": {"type": "string", "enum": ["manual"]}, "value": MANUAL_VALUE},
+                required=["action", "value"],
+            ),
+            obj(
+                {"action": {"type": "string", "enum": others}, "value": NO_VALUE},
+                required=["action"],
+            ),
+        ]
+    }
+    resolve_body = {
+        "allOf": [obj({"reason": REASON}), resolution],
+        "description": "manual needs `value`; the other actions take none",
+    }
+    filters_body = obj(
         {
             "kind": {"type": "string", "enum": KINDS},
             "state": {"type": "string", "enum": ["open", "claimed"]},
-            "field": STRING,
+            "field": {"type": "string", "minLength": 1},
             "since": DAY,
             "until": DAY,
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "value": {**TEXT_OR_NULL, "description": 'For "manual" only: FIELD=VALUE'},
-            "reason": {"type": "string", "minLength": 1},
         },
-        required=["action", "reason"],
-        description="At least one filter (kind, state, field, since, until) is required",
+        required=[],
+        anyOf=[{"required": [name]} for name in ("kind", "state", "field", "since", "until")],
     )
+    bulk_body = {
+        "allOf": [filters_body, obj({"reason": REASON}), resolution],
+        "description": "At least one filter (kind, state, field, since, until) is required; "
+        "manual needs `value`, the other actions take none",
+    }
     period = path(
         "period",
-        "Reporting period YYYY-MM",
-        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2024-07"},
+        "Reporting period YYYY-MM, years 1970-2100",
+        {"type": "string", "pattern": data.whole_pattern(data.PERIOD), "example": "2024-07"},
     )
     audit_params = [
-        query("since", STRING, "From this ISO 8601 time or audit entry id on (oldest first)"),
-        query("who", STRING, "Only this user's actions (syncd for the daemon's own)"),
-        query("key", STRING, "Only entries about this dossier"),
+        query(
+            "since",
+            {"type": "string", "pattern": data.whole_pattern(data.SINCE)},
+            "From this audit entry id (1720000000000-0), day (2024-07-01) or time "
+            "(2024-07-01T08:30:00, Vietnam time unless an offset follows) on, oldest first",
+        ),
+        query("who", WORDS, "Only this user's actions (syncd for the daemon's own)"),
+        query("key", WORDS, "Only entries about this dossier"),
     ]
     mismatch_response = ok("The mismatch after the change", ref("Mismatch"))
     csv_content = {"text/csv": {"schema": STRING}}
@@ -566,7 +608,7 @@ def _paths() -> dict[str, Any]:
                 {"200": mismatch_response},
                 tag="mismatches",
                 parameters=[mismatch_id],
-                body=obj({"reason": {"type": "string", "minLength": 1}}),
+                body=obj({"reason": REASON}),
                 errors=("400", "404", "409"),
             )
         },
@@ -588,7 +630,7 @@ def _paths() -> dict[str, Any]:
                 tag="dossiers",
                 parameters=[
                     query("as_of", DAY, "At the end of this local day (default: today)"),
-                    query("field", STRING, "Only this field code"),
+                    query("field", WORDS, "Only this field code"),
                     query(
                         "flag",
                         {"type": "string", "enum": [*FLAGS, "all"], "default": "all"},
@@ -620,7 +662,11 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
                         "Format",
                     ),
-                    query("version", {"type": "integer", "minimum": 1}, "A published version"),
+                    query(
+                        "version",
+                        {"type": "integer", "minimum": 1, "maximum": 10**6},
+                        "A published version",
+                    ),
                     query(
                         "figures",
                         {"type": "string", "enum": ["corrected", "city", "national"]},
@@ -723,14 +769,24 @@ def _paths() -> dict[str, Any]:
                     additionalProperties=False,
                     minProperties=1,
                 ),
-                description="Every session and token the user had ends. An admin cannot "
-                "change their own role.",
+                description="Every session and token the user had ends. Not one's own account "
+                "(409): the answer would end the credential of the request itself.",
                 errors=("400", "404", "409"),
             ),
             "delete": operation(
                 "Remove a user and their tokens",
                 "admin",
                 {"204": {"description": "Removed"}},
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404", "409"),
+            ),
+        },
+        "/api/v1/users/{name}/logout": {
+            "post": operation(
+                "End every session and token of a user (not one's own: 409)",
+                "admin",
+                {"200": ok("How many ended", obj({"name": STRING, "ended": COUNT}))},
                 tag="users",
                 parameters=[path("name", "User name")],
                 errors=("404", "409"),
@@ -746,14 +802,6 @@ def _paths() -> dict[str, Any]:
                         obj({"name": STRING, "items": array(ref("Credential"))}),
                     )
                 },
-                tag="users",
-                parameters=[path("name", "User name")],
-                errors=("404",),
-            ),
-            "delete": operation(
-                "End every session and token of a user",
-                "admin",
-                {"200": ok("How many ended", obj({"name": STRING, "ended": COUNT}))},
                 tag="users",
                 parameters=[path("name", "User name")],
                 errors=("404",),
