@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal
 
 Language = Literal["vi", "en"]
@@ -449,6 +450,23 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "đọc mật khẩu từ dòng đầu của đầu vào chuẩn",
         "en": "read the password from the first line of standard input",
     },
+    # A mismatch's detail, value by value (detail_text)
+    "detail.code_date": {"vi": "ngày trong mã hồ sơ: {value}", "en": "date in the code: {value}"},
+    "detail.cutover": {
+        "vi": "ngày chuyển sang hệ thống mới: {value}",
+        "en": "cut-over day: {value}",
+    },
+    "detail.computed": {
+        "vi": "ngày hẹn trả tính theo quy định: {value}",
+        "en": "due date by the rules: {value}",
+    },
+    "detail.differs": {"vi": "khác ở: {sides}", "en": "differs on: {sides}"},
+    "detail.duplicates": {
+        "vi": "bản ghi trùng của {key}: {codes}",
+        "en": "duplicates of {key}: {codes}",
+    },
+    "source.city": {"vi": "Một cửa thành phố", "en": "City system"},
+    "source.national": {"vi": "Cổng DVCQG", "en": "National portal"},
     # Quarantine reasons (connectors.base.WIRE_REASONS: the English is the stored wording).
     "wire.missing": {"vi": "thiếu giá trị", "en": "missing"},
     "wire.not_text": {
@@ -895,15 +913,45 @@ def tr(lang: Language, message: str, /, **values: object) -> str:
 
 def reason_text(reason: Mapping[str, Any], lang: Language) -> str:
     """A report's reason in words, as a sentence: its kind's label (`kind.*`, the one
-    vocabulary of mismatch kinds), then its detail ("Chuyển từ hệ thống cũ
-    (code_date=2024-04-15)"); for "excluded", the detail is itself a kind."""
+    vocabulary of mismatch kinds), then its detail in words ("Chuyển từ hệ thống cũ (ngày
+    trong mã hồ sơ: 15/04/2024)"); for "excluded", the detail is itself a kind."""
     kind = str(reason.get("kind") or "")
     detail = str(reason.get("detail") or "")
     label = _sentence(tr(lang, f"kind.{kind}") if f"kind.{kind}" in MESSAGES else kind)
     if kind == "excluded" and detail:
         because = tr(lang, f"kind.{detail}") if f"kind.{detail}" in MESSAGES else detail
         return f"{label}: {because}"
-    return f"{label} ({detail})" if detail else label
+    return f"{label} ({detail_text(detail, lang)})" if detail else label
+
+
+def detail_text(detail: str, lang: Language) -> str:
+    """A mismatch's detail (as reconcile.engine words it: "code_date=2024-04-15; cutover=…",
+    "computed=…; differs: city", "duplicates of K: a, b") with each value labelled in `lang`;
+    a part of no known form as it is."""
+    parts = []
+    for part in detail.split("; "):
+        name, sep, value = part.partition("=")
+        if sep and f"detail.{name}" in MESSAGES:
+            parts.append(tr(lang, f"detail.{name}", value=_day_text(value)))
+        elif part.startswith("differs: "):
+            sides = [
+                tr(lang, f"source.{s}") if f"source.{s}" in MESSAGES else s
+                for s in part.removeprefix("differs: ").split(", ")
+            ]
+            parts.append(tr(lang, "detail.differs", sides=", ".join(sides)))
+        elif part.startswith("duplicates of ") and ": " in part:
+            key, _, codes = part.removeprefix("duplicates of ").partition(": ")
+            parts.append(tr(lang, "detail.duplicates", key=key, codes=codes))
+        else:
+            parts.append(part)
+    return "; ".join(parts)
+
+
+def _day_text(value: str) -> str:
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
 
 
 def wire_reason(text: str, lang: Language) -> str:

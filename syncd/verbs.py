@@ -40,7 +40,7 @@ from syncd.cells import CsvWriter
 from syncd.cli import UsageError
 from syncd.config import Config
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
-from syncd.i18n import MESSAGES, language, t, wire_reason
+from syncd.i18n import MESSAGES, detail_text, language, t, wire_reason
 from syncd.report_cli import (
     ReportUsageError,
     overdue_verb,
@@ -404,7 +404,7 @@ def _print_mismatch(record: dict[str, Any]) -> None:
         ("mismatch.severity", record.get("severity")),
         ("mismatch.city", _side(record.get("city"))),
         ("mismatch.national", _side(record.get("national"))),
-        ("mismatch.detail", record.get("detail") or "-"),
+        ("mismatch.detail", detail_text(record.get("detail") or "", language()) or "-"),
         ("mismatch.state", _label("state", record["state"])),
         ("mismatch.present", t("yes") if record.get("present", True) else t("no")),
         ("mismatch.detected_at", _local_time(record.get("detected_at"))),

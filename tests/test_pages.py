@@ -679,3 +679,18 @@ async def test_the_style_sheet_is_public_and_nothing_else_is_served(empty_site: 
     assert ":focus-visible" in await css.text()
     for name in ("..%2Fpages.py", "nope.css"):
         assert (await client.get(f"/static/{name}")).status == 404
+
+
+async def test_every_value_is_labelled_and_every_detail_worded(site: Site) -> None:
+    """A migrated dossier's values are receipt dates: they say so, and its evidence is in
+    words, not `code_date=2024-04-15`."""
+    record = await open_mismatch(site.store, ("migrated",))
+    client, _ = await site.logged_in("viewer")
+    listing = text_of(await (await client.get("/mismatches?kind=migrated")).text())
+    assert "Ngày tiếp nhận: " in listing
+    page = text_of(await (await client.get(page_of(record["id"]))).text())
+    assert "ngày trong mã hồ sơ: " in page
+    assert "code_date=" not in page
+    english = text_of(await (await client.get(page_of(record["id"]) + "?lang=en")).text())
+    assert "Received: " in english
+    assert "date in the code: " in english

@@ -43,7 +43,7 @@ from aiohttp import web
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
-from syncd.i18n import LANGUAGES, Language
+from syncd.i18n import LANGUAGES, Language, detail_text
 from syncd.queue import (
     ACTIONS,
     STATES,
@@ -214,10 +214,33 @@ def duration_text(lang: Language, seconds: Any) -> str:
     return text(lang, "duration.days", n=total // 86400, h=total % 86400 // 3600)
 
 
+# Kinds whose values are of another field than the kind names: shown with that field's label
+# ("Ngày tiếp nhận: 01/06/2024" for a migrated dossier, not a bare date).
+LABELLED_KINDS = {
+    "migrated": "received_at",
+    "missing_national": "status",
+    "missing_city": "status",
+    "unknown_procedure": "procedure_code",
+    "duplicate": "alt_codes",
+}
+
+
 def kind_field(kind: str) -> str:
     """The dossier field a mismatch kind's values are of ("" if none): how to show them."""
+    if kind in LABELLED_KINDS:
+        return LABELLED_KINDS[kind]
     fields = fields_of(kind)
     return fields[0] if fields else ""
+
+
+def mismatch_value(lang: Language, kind: str, value: Any) -> str:
+    """One side's value of a mismatch in words, labelled when the kind does not say what it
+    is."""
+    field = kind_field(kind)
+    shown = value_text(lang, field, value)
+    if kind in LABELLED_KINDS and value not in (None, ""):
+        return f"{label(lang, 'fieldname', field)}: {shown}"
+    return shown
 
 
 def mismatch_url(mismatch_id: str) -> str:
@@ -325,6 +348,8 @@ def render(
         "show": partial(value_text, lang),
         "reason_words": lambda reason: reason_words(reason, lang),
         "kind_field": kind_field,
+        "mismatch_value": partial(mismatch_value, lang),
+        "detail_text": lambda detail: detail_text(str(detail), lang),
         "mismatch_url": mismatch_url,
         "mismatch_name": partial(mismatch_name, lang),
         "dossier_url": dossier_url,
@@ -862,7 +887,6 @@ async def mismatch_page(request: web.Request) -> web.StreamResponse:
             "history": history,
             "actions": ACTIONS,
             "example": _example_value(record),
-            "shown_field": kind_field(str(record.get("kind", ""))),
         },
         section="mismatches",
     )

@@ -475,8 +475,6 @@ PAGE_TEXTS: dict[str, Text] = {
     "channel.1": {"vi": "1 — Trực tiếp", "en": "1 — In person"},
     "channel.2": {"vi": "2 — Trực tuyến", "en": "2 — Online"},
     "channel.3": {"vi": "3 — Bưu chính", "en": "3 — By post"},
-    "source.city": {"vi": "Một cửa thành phố", "en": "City system"},
-    "source.national": {"vi": "Cổng DVCQG", "en": "National portal"},
 }
 
 
