@@ -7,7 +7,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -596,7 +596,7 @@ async def test_the_queue_filters_and_pages(site: Site) -> None:
     assert second.count("<tr>") - 1 == len(everything) - pages.PAGE_SIZE
     kind = "channel"
     filtered = await (await client.get(f"/mismatches?kind={kind}")).text()
-    rows = re.findall(r'<td class="code"><a href="/mismatches/([^"]+)"', filtered)
+    rows = re.findall(r'<td class="code key"><a href="/mismatches/([^"]+)"', filtered)
     expected = sorted(public_id(r["id"]) for r in everything if r["kind"] == kind)
     assert sorted(rows) == expected
     assert f'<option value="{kind}" selected>' in filtered
@@ -694,3 +694,39 @@ async def test_every_value_is_labelled_and_every_detail_worded(site: Site) -> No
     english = text_of(await (await client.get(page_of(record["id"]) + "?lang=en")).text())
     assert "Received: " in english
     assert "date in the code: " in english
+
+
+async def test_the_dashboard_shows_the_latest_period_with_data_and_offers_others(
+    aiohttp_client: ClientFactory,
+    store: Store,
+    config: Config,
+    scenario: Scenario,
+    connectors: list[Connector],
+) -> None:
+    """Two years after the data, the dashboard still opens on the data's latest period, not on
+    today's empty one; a picker shows any other, and a bad choice is said."""
+    later = scenario.now + timedelta(days=800)
+    site = await make_site(aiohttp_client, store, config, scenario, connectors, clock=lambda: later)
+    months = sorted(
+        [
+            name.decode().rpartition(":")[2]
+            async for name in store.redis.scan_iter(match=store.key("pidx", "m", "*"))
+        ]
+    )
+    last = date.fromisoformat(f"{months[-1]}-01")
+    following = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+    expected = Period.containing(following - timedelta(days=1), config.report.cutoff_day)
+    today = Period.containing(later.date(), config.report.cutoff_day)
+    assert expected.label != today.label
+    client, _ = await site.logged_in("viewer")
+    body = text_of(await (await client.get("/")).text())
+    assert f"Số liệu kỳ báo cáo {expected.label}" in body
+    page = await (await client.get("/")).text()
+    assert f'<option value="{expected.label}" selected>' in page
+    earlier = Period.containing(expected.start - timedelta(days=1), config.report.cutoff_day)
+    assert f'<option value="{earlier.label}">' in page
+    chosen = text_of(await (await client.get(f"/?period={earlier.label}")).text())
+    assert f"Số liệu kỳ báo cáo {earlier.label}" in chosen
+    bad = text_of(await (await client.get("/?period=2024-13")).text())
+    assert "Kỳ báo cáo 2024-13 không hợp lệ" in bad
+    assert f"Số liệu kỳ báo cáo {expected.label}" in bad

@@ -27,13 +27,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
 
+from reconcile.model import VN_TZ
 from reconcile.period import Period
 from syncd.config import Config
 from syncd.queue import MismatchQueue
@@ -92,6 +93,7 @@ class Context:
     # period label -> (monotonic time, report document): the dashboard's figures, recomputed
     # at most every REPORT_CACHE_SECONDS (a month's report at 1M dossiers takes seconds).
     report_cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    report_cache_period: tuple[float, Period] | None = None
     # client address -> monotonic time its unreadable credentials were last logged
     unreadable_logged: dict[str, float] = field(default_factory=dict)
 
@@ -106,6 +108,27 @@ class Context:
             }
         self.unreadable_logged[client] = now
         return True
+
+    async def data_period(self) -> Period:
+        """The reporting period the dashboard shows first: the latest one with dossiers (the
+        one holding the end of the latest month in the period index), never one after
+        today's; today's when there is no data. Found again at most every
+        REPORT_CACHE_SECONDS (it scans the index's keys)."""
+        from syncd.web.data import latest_month
+
+        cached = self.report_cache_period
+        if cached is not None and time.monotonic() - cached[0] < REPORT_CACHE_SECONDS:
+            return cached[1]
+        cutoff = self.config.report.cutoff_day
+        today = Period.containing(self.clock().astimezone(VN_TZ).date(), cutoff)
+        month = await latest_month(self)
+        period = today
+        if month is not None:
+            last_day = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+            found = Period.containing(last_day - timedelta(days=1), cutoff)
+            period = min(found, today, key=lambda p: p.start)
+        self.report_cache_period = (time.monotonic(), period)
+        return period
 
     async def recent_report(self, period: Period) -> dict[str, Any]:
         cached = self.report_cache.get(period.label)

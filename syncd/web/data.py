@@ -522,6 +522,18 @@ async def overdue_list(
     }
 
 
+async def latest_month(c: Context) -> date | None:
+    """The first day of the latest calendar month the period index has dossiers in (their
+    receipts and finishes), or None when it has none."""
+    months: set[str] = set()
+    pattern = c.store.key("pidx", "m", "*")
+    async for name in c.store.redis.scan_iter(match=pattern, count=1000):
+        month = _text(name).rpartition(":")[2]
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
+            months.add(month)
+    return date.fromisoformat(f"{max(months)}-01") if months else None
+
+
 FIRST_YEAR, LAST_YEAR = 1970, 2100
 
 # The grammar of the API's days, times and periods: the server enforces it and the OpenAPI

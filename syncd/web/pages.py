@@ -691,7 +691,14 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     lang = lang_of(request)
     today = today_of(c)
-    period = Period.containing(today, c.config.report.cutoff_day)
+    newest = await c.data_period()
+    period, errors = newest, []
+    chosen = request.query.get("period", "").strip()
+    if chosen:
+        try:
+            period = Period.parse(chosen, c.config.report.cutoff_day)
+        except ValueError:
+            errors.append(text(lang, "report.bad_period", value=chosen))
     status, counted, deadlines, doc = await asyncio.gather(
         _sync_state(c),
         _open_counts(c),
@@ -744,6 +751,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "period": period,
             "figure_columns": [(col, HEADINGS[col][lang]) for col in DASHBOARD_COLUMNS],
             "figure_rows": figure_rows,
+            "periods": _recent_periods(c, newest=max(newest, period, key=lambda p: p.start)),
+            "errors": errors,
         },
         section="dashboard",
     )
@@ -1065,9 +1074,10 @@ async def overdue_page(request: web.Request) -> web.StreamResponse:
 # Reports
 
 
-def _recent_periods(c: Context, count: int = 12) -> list[Period]:
+def _recent_periods(c: Context, count: int = 12, newest: Period | None = None) -> list[Period]:
+    """`count` periods, newest first: from `newest` (default: today's) back."""
     cutoff = c.config.report.cutoff_day
-    found = [Period.containing(today_of(c), cutoff)]
+    found = [newest or Period.containing(today_of(c), cutoff)]
     while len(found) < count:
         found.append(Period.containing(found[-1].start - timedelta(days=1), cutoff))
     return found

@@ -127,6 +127,7 @@ PAGE_TEXTS: dict[str, Text] = {
         "Một cửa thành phố.",
         "en": "All fields together: the reconciled figures beside the city system's raw ones.",
     },
+    "dash.choose_period": {"vi": "Kỳ báo cáo", "en": "Reporting period"},
     "dash.see_report": {"vi": "Xem báo cáo đầy đủ", "en": "See the full report"},
     "col.kind": {"vi": "Loại sai lệch", "en": "Kind"},
     "col.open": {"vi": "Đang mở", "en": "Open"},
