@@ -79,7 +79,7 @@ async def served(
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Any]:
+async def browser() -> AsyncIterator[Any]:
     try:
         from playwright.async_api import Error, async_playwright
     except ImportError:
@@ -87,25 +87,25 @@ async def page() -> AsyncIterator[Any]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
         try:
-            browser = await playwright.chromium.launch(
-                executable_path=DEBIAN_CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
+            launched = await playwright.chromium.launch(
+                executable_path=DEBIAN_CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
         except Error as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-            no_browser(
-                f"{CHROMIUM} is missing and Playwright's own Chromium does not start "
-                f"({first_line}); install Debian's chromium or run `playwright install chromium`"
-            )
-        context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
-        context.set_default_timeout(10_000)
-        tab = await context.new_page()
+            no_browser(f"{CHROMIUM} is missing and Playwright's own Chromium does not start: {exc}")
         try:
-            yield tab
+            yield launched
         finally:
-            await context.close()
-            await browser.close()
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    context.set_default_timeout(10_000)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
 
 
 async def shot(page: Any, name: str) -> None:
@@ -318,26 +318,6 @@ def test_a_missing_browser_skips_these_tests_except_in_ci(monkeypatch: pytest.Mo
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 (MPL-2.0)
 PHONE, DESK = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    try:
-        from playwright.async_api import Error, async_playwright
-    except ImportError:
-        no_browser("the playwright package is not installed")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        try:
-            launched = await playwright.chromium.launch(
-                executable_path=DEBIAN_CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as exc:
-            no_browser(f"{CHROMIUM} is missing and Playwright's own Chromium does not start: {exc}")
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def tab(browser: Any, viewport: dict[str, int]) -> Any:
