@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,9 +10,66 @@ from typing import Any, Protocol
 
 from reconcile.model import Dossier, Source
 
+# Why a record does not parse, by reason code: the English wording of the quarantine (stored as
+# "<field>: <wording>"). syncd words each code in the reader's language (syncd.i18n "wire.*"),
+# reading the code and its values back from the stored text with `parse_reason`, so that entries
+# stored before a translation existed are translated too.
+WIRE_REASONS: dict[str, str] = {
+    "missing": "missing",
+    "not_text": "expected a string, got {type}",
+    "not_date": "{value} is not a date in the form {format}",
+    "not_records": "expected a list of objects",
+    "not_object": "not a JSON object",
+    "unknown_status": "unknown status {value}",
+    "not_choice": "{value} is not one of {choices}",
+    "not_boolean": "expected true or false",
+    "not_code_number": "{value} is not a valid code",
+    "not_zero_one": "{value} is not 0 or 1",
+    "not_days": "{value} is not a number of days",
+    "negative": "{value} is negative",
+    "not_unit": "{value} is neither 'Ngày làm việc' nor 'Ngày'",
+    "bad_code": "{value} is not a {kind} code ({rule})",
+}
+SHOWN_VALUE = 40  # characters of a rejected value quoted in a reason
+
+
+def shown(value: object) -> str:
+    """A rejected value as a reason quotes it: its repr, cut to SHOWN_VALUE characters."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text if len(text) <= SHOWN_VALUE else text[:SHOWN_VALUE] + "…")
+
 
 class WireError(ValueError):
-    """A record that does not parse: it is quarantined with this reason, never dropped."""
+    """A record that does not parse: it is quarantined with this reason, never dropped.
+
+    `field` is the wire field at fault ("record" for the record as a whole), `code` a key of
+    WIRE_REASONS, `values` what its wording needs (quoted values already `shown`)."""
+
+    def __init__(self, field: str, code: str, **values: str) -> None:
+        self.field, self.code, self.values = field, code, values
+        super().__init__(f"{field}: {WIRE_REASONS[code].format(**values)}")
+
+
+def _reason_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    body = "".join(
+        re.escape(part) if index % 2 == 0 else f"(?P<{part}>.*?)"
+        for index, part in enumerate(parts)
+    )
+    return re.compile(f"(?P<field>[^:]*): {body}", re.DOTALL)
+
+
+_REASON_PATTERNS = {code: _reason_pattern(template) for code, template in WIRE_REASONS.items()}
+
+
+def parse_reason(text: str) -> tuple[str, str, dict[str, str]] | None:
+    """(code, field, values) of a stored quarantine reason, or None if it is none of ours."""
+    for code, pattern in _REASON_PATTERNS.items():
+        found = pattern.fullmatch(text)
+        if found:
+            values = found.groupdict()
+            return code, values.pop("field"), values
+    return None
 
 
 class PortalError(RuntimeError):

@@ -34,21 +34,18 @@ below, on copies of the records (never on the feed's stored dicts):
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-# Kinds of malformed record. "date", "status" and "type" leave the record's code and change
-# timestamp intact (a client can tell which record it was and fetch it again by code);
-# "timestamp" and "code" break the record's identity or its position in the feed.
-MALFORMED_KINDS = ("date", "status", "type", "timestamp", "code")
+from connectors.fault_settings import FaultSettings
+
 # Wrong-type values: none of them is a string or an integer (which portals legitimately send for
 # numeric codes), so a strict decoder must refuse each.
 _WRONG_TYPES: tuple[Callable[[Any], Any], ...] = (
@@ -59,48 +56,6 @@ _WRONG_TYPES: tuple[Callable[[Any], Any], ...] = (
 )
 _BAD_DATES = ("not a date", "2024-07-01T08:30:00", "99/99/9999 99:99:99", "20241345256161")
 _ERROR_STATUSES = (500, 502, 503)
-
-
-@dataclass(frozen=True)
-class FaultSettings:
-    seed: int = 0
-    error_rate: float = 0.0  # share of requests answered HTTP 500, 502 or 503
-    latency_ms: float = 0.0  # extra delay per request, uniform in [0, latency_ms]
-    throttle_rate: float = 0.0  # share answered 429 with a Retry-After header
-    retry_after_seconds: float = 1.0
-    timeout_rate: float = 0.0  # share that hang for hang_seconds before answering
-    hang_seconds: float = 30.0
-    reset_rate: float = 0.0  # share whose connection is dropped with no answer
-    malformed_rate: float = 0.0  # share of served records corrupted in that response only
-    duplicate_page_rate: float = 0.0  # share of listing pages that repeat earlier records
-    shuffle_rate: float = 0.0  # share of listing pages whose records come out of order
-    session_expiry_rate: float = 0.0  # national only: share of service calls whose session ends
-    # Listing pages answered before the listing itself fails (HTTP 503 on every further page;
-    # look-ups and writes keep working): 0 = never. Counted from when the settings are set.
-    listing_fails_after: float = 0.0
-    malformed_kinds: tuple[str, ...] = MALFORMED_KINDS  # what a corrupted record may suffer
-
-    def validate(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name.endswith("_rate") and not (
-                isinstance(value, int | float) and 0.0 <= value <= 1.0
-            ):
-                raise ValueError(f"{f.name}: {value!r} is not a rate in [0, 1]")
-            if f.name.endswith(("_ms", "_seconds", "_after")) and not (
-                isinstance(value, int | float) and math.isfinite(value) and value >= 0
-            ):
-                raise ValueError(f"{f.name}: {value!r} is not a duration >= 0")
-        unknown = set(self.malformed_kinds) - set(MALFORMED_KINDS)
-        if unknown or not self.malformed_kinds:
-            raise ValueError(
-                f"malformed_kinds: {sorted(unknown) or 'none given'}; "
-                f"choose from {', '.join(MALFORMED_KINDS)}"
-            )
-
-    @property
-    def any_request_fault(self) -> bool:
-        return bool(self.error_rate or self.throttle_rate or self.timeout_rate or self.reset_rate)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from aiohttp import web
 from connectors.base import Cursor
 from connectors.city import mock as city_mock
 from connectors.dataset import AGENCY_CODE, Dataset
-from connectors.faults import FAULTS, FaultSettings
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS
 from connectors.feed import CLOCK_PATH, FAULTS_PATH, Feed
 from connectors.national import mock as national_mock
 from connectors.scenario import Scenario

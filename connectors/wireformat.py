@@ -77,9 +77,8 @@ class WireFormat:
         newest: Cursor | None = None
         for raw in raws:
             if not isinstance(raw, Mapping):
-                rejected.append(
-                    Rejected(self.source, None, "record is not a JSON object", {"raw": raw})
-                )
+                reason = str(WireError("record", "not_object"))
+                rejected.append(Rejected(self.source, None, reason, {"raw": raw}))
                 continue
             position = self.identity.key(raw)
             if position is not None:

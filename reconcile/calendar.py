@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import holidays
-
 
 @dataclass(frozen=True)
 class WorkingCalendar:
@@ -36,6 +34,8 @@ class WorkingCalendar:
 
     def _year(self, year: int) -> tuple[frozenset[date], frozenset[date]]:
         if year not in self._years:
+            import holidays  # here, not at the top: the command line starts without it
+
             public = holidays.country_holidays("VN", years=year)
             make_up = frozenset(d for d in public.weekend_workdays if d.year == year)
             self._years[year] = (frozenset(public), make_up)

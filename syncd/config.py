@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from connectors.city.client import CitySettings
-from connectors.faults import FaultSettings
+from connectors.fault_settings import FaultSettings
 from connectors.http import HttpSettings
 from connectors.national.client import NationalSettings
 from reconcile.calendar import WorkingCalendar
@@ -157,6 +157,8 @@ class HttpConfig:
     session_hours: float = field(metadata=_check("", low=0.01))
     login_attempts: int = field(metadata=_check("", low=1, high=1000))
     login_window_seconds: int = field(metadata=_check("", low=1))
+    login_delay_max_seconds: int = field(metadata=_check("", low=1, high=86400))
+    login_address_attempts: int = field(metadata=_check("", low=1, high=1_000_000))
     secure_cookies: bool
     behind_proxy: bool
     stalled_after_intervals: float = field(metadata=_check("", low=1))

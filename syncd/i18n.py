@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal
 
 Language = Literal["vi", "en"]
@@ -109,6 +110,17 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Mismatches found: {summary}",
     },
     "demo.none": {"vi": "không có", "en": "none"},
+    "demo.temporary": {
+        "vi": "Redis nhúng, dữ liệu tạm tại {path} (xoá khi chạy xong; giữ lại bằng --data-dir)",
+        "en": "embedded Redis, temporary data in {path} (removed at the end; keep it with "
+        "--data-dir)",
+    },
+    "demo.kept": {
+        "vi": "Dữ liệu chạy thử được giữ tại {path} (khóa Redis có tiền tố syncd-demo). Để đọc "
+        "lại, ví dụ:\n  {command}",
+        "en": "The demo's data is kept in {path} (Redis keys prefixed syncd-demo). To read it "
+        "again, e.g.:\n  {command}",
+    },
     "demo.paragraph.city": {
         "vi": "Số liệu thô của hệ thống Một cửa thành phố, theo lời văn của báo cáo:",
         "en": "The city system's raw figures, in the report's own words:",
@@ -636,12 +648,26 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "help.users": {"vi": "quản lý tài khoản người dùng", "en": "manage user accounts"},
     "help.users_add": {"vi": "thêm người dùng", "en": "add a user"},
     "help.users_remove": {
-        "vi": "xoá người dùng và các token của họ",
-        "en": "remove a user and their tokens",
+        "vi": "xoá người dùng và mọi phiên đăng nhập, token của họ",
+        "en": "remove a user and all their sessions and tokens",
+    },
+    "help.users_sessions": {
+        "vi": "liệt kê các phiên đăng nhập và token còn hiệu lực của người dùng",
+        "en": "list a user's live sessions and tokens",
+    },
+    "help.users_logout": {
+        "vi": "kết thúc mọi phiên đăng nhập và token của người dùng",
+        "en": "end all of a user's sessions and tokens",
     },
     "help.users_list": {"vi": "liệt kê người dùng và vai trò", "en": "list users and roles"},
-    "help.users_passwd": {"vi": "đặt lại mật khẩu", "en": "set a new password"},
-    "help.users_role": {"vi": "đổi vai trò", "en": "change a user's role"},
+    "help.users_passwd": {
+        "vi": "đặt lại mật khẩu (mọi phiên đăng nhập và token cũ kết thúc)",
+        "en": "set a new password (every earlier session and token ends)",
+    },
+    "help.users_role": {
+        "vi": "đổi vai trò (mọi phiên đăng nhập và token cũ kết thúc)",
+        "en": "change a user's role (every earlier session and token ends)",
+    },
     "help.users_token": {
         "vi": "cấp một token API cho máy (chỉ hiển thị một lần)",
         "en": "issue an API token for a machine (shown once)",
@@ -650,6 +676,131 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "help.password_stdin": {
         "vi": "đọc mật khẩu từ dòng đầu của đầu vào chuẩn",
         "en": "read the password from the first line of standard input",
+    },
+    # A mismatch's detail, value by value (detail_text)
+    "detail.code_date": {"vi": "ngày trong mã hồ sơ: {value}", "en": "date in the code: {value}"},
+    "detail.cutover": {
+        "vi": "ngày chuyển sang hệ thống mới: {value}",
+        "en": "cut-over day: {value}",
+    },
+    "detail.computed": {
+        "vi": "ngày hẹn trả tính theo quy định: {value}",
+        "en": "due date by the rules: {value}",
+    },
+    "detail.differs": {"vi": "khác ở: {sides}", "en": "differs on: {sides}"},
+    "detail.duplicates": {
+        "vi": "bản ghi trùng của {key}: {codes}",
+        "en": "duplicates of {key}: {codes}",
+    },
+    "source.city": {"vi": "Một cửa thành phố", "en": "City system"},
+    "source.national": {"vi": "Cổng DVCQG", "en": "National portal"},
+    # Quarantine reasons (connectors.base.WIRE_REASONS: the English is the stored wording).
+    "wire.missing": {"vi": "thiếu giá trị", "en": "missing"},
+    "wire.not_text": {
+        "vi": "cần một chuỗi ký tự, nhận được kiểu {type}",
+        "en": "expected a string, got {type}",
+    },
+    "wire.not_date": {
+        "vi": "{value} không phải ngày giờ theo dạng {format}",
+        "en": "{value} is not a date in the form {format}",
+    },
+    "wire.not_records": {
+        "vi": "cần một danh sách các đối tượng",
+        "en": "expected a list of objects",
+    },
+    "wire.not_object": {"vi": "không phải một đối tượng JSON", "en": "not a JSON object"},
+    "wire.unknown_status": {
+        "vi": "trạng thái {value} chưa có trong bảng ánh xạ status_map.city",
+        "en": "unknown status {value}",
+    },
+    "wire.not_choice": {
+        "vi": "{value} không thuộc các giá trị {choices}",
+        "en": "{value} is not one of {choices}",
+    },
+    "wire.not_boolean": {"vi": "cần true hoặc false", "en": "expected true or false"},
+    "wire.not_code_number": {
+        "vi": "{value} không phải mã hợp lệ",
+        "en": "{value} is not a valid code",
+    },
+    "wire.not_zero_one": {"vi": "{value} không phải 0 hoặc 1", "en": "{value} is not 0 or 1"},
+    "wire.not_days": {
+        "vi": "{value} không phải một số ngày",
+        "en": "{value} is not a number of days",
+    },
+    "wire.negative": {"vi": "{value} là số âm", "en": "{value} is negative"},
+    "wire.not_unit": {
+        "vi": "{value} không phải «Ngày làm việc» hay «Ngày»",
+        "en": "{value} is neither 'Ngày làm việc' nor 'Ngày'",
+    },
+    "wire.bad_code": {
+        "vi": "{value} không phải mã {kind} hợp lệ ({rule})",
+        "en": "{value} is not a {kind} code ({rule})",
+    },
+    "wire.kind.dossier": {"vi": "hồ sơ", "en": "dossier"},
+    "wire.kind.procedure": {"vi": "thủ tục", "en": "procedure"},
+    "wire.kind.field": {"vi": "lĩnh vực", "en": "field"},
+    "wire.rule.dossier": {
+        "vi": "chữ, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 64 ký tự",
+        "en": "letters, digits, '.', '-', '_', starting with a letter or digit, at most 64",
+    },
+    "wire.rule.procedure": {
+        "vi": "chữ, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 64 ký tự",
+        "en": "letters, digits, '.', '-', '_', starting with a letter or digit, at most 64",
+    },
+    "wire.rule.field": {
+        "vi": "chữ in hoa, số, '.', '-', '_', bắt đầu bằng chữ hoặc số, tối đa 20 ký tự",
+        "en": "upper-case letters, digits, '.', '-', '_', starting with a letter or digit, "
+        "at most 20",
+    },
+    "auth.bad_name": {
+        "vi": "Tên người dùng {name!r} không hợp lệ: cần 2–64 ký tự a–z, 0–9, '.', '_', '-', "
+        "bắt đầu bằng chữ hoặc số.",
+        "en": "user name {name!r}: 2-64 of a-z, 0-9, '.', '_', '-', starting with a letter or "
+        "digit",
+    },
+    "auth.bad_role": {
+        "vi": "Vai trò {role!r} không hợp lệ: chọn một trong {roles}.",
+        "en": "role {role!r}: one of {roles}",
+    },
+    "auth.exists": {"vi": "Người dùng {name!r} đã có.", "en": "user {name!r} exists"},
+    "auth.no_user": {"vi": "Không có người dùng {name!r}.", "en": "no user {name!r}"},
+    "auth.weak_password": {
+        "vi": "Mật khẩu không dùng được: {why}. Hãy dùng một cụm nhiều từ mà người khác khó "
+        "đoán, ví dụ ba, bốn từ không liên quan nối bằng dấu gạch.",
+        "en": "the password will not do: {why}. Use a phrase of several words others would not "
+        "guess, e.g. three or four unrelated words joined by dashes",
+    },
+    "auth.short_password": {
+        "vi": "mật khẩu cần ít nhất {min} ký tự",
+        "en": "the password needs at least {min} characters",
+    },
+    "auth.weak.passwords": {
+        "vi": "nó nằm trong danh sách mật khẩu thường gặp",
+        "en": "it is on the list of common passwords",
+    },
+    "auth.weak.user_inputs": {
+        "vi": "nó dựa trên tên người dùng hoặc tên hệ thống",
+        "en": "it is built on the user name or the system's name",
+    },
+    "auth.weak.repeat": {
+        "vi": "nó lặp lại ký tự hoặc cụm ký tự",
+        "en": "it repeats characters or groups of characters",
+    },
+    "auth.weak.sequence": {
+        "vi": "nó là dãy ký tự liên tiếp (như abcd, 1234)",
+        "en": "it is a run of consecutive characters (like abcd, 1234)",
+    },
+    "auth.weak.spatial": {
+        "vi": "nó là các phím liền nhau trên bàn phím",
+        "en": "it is keys next to each other on the keyboard",
+    },
+    "auth.weak.date": {
+        "vi": "nó dựa trên một ngày tháng hoặc năm",
+        "en": "it is built on a date or a year",
+    },
+    "auth.weak.guessable": {
+        "vi": "nó quá dễ đoán",
+        "en": "it is too easy to guess",
     },
     "users.password_prompt": {"vi": "Mật khẩu: ", "en": "Password: "},
     "users.password_again": {"vi": "Nhập lại mật khẩu: ", "en": "Password again: "},
@@ -664,6 +815,19 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "vi": "{name} nay có vai trò {role}.",
         "en": "{name} now has the role {role}.",
     },
+    "users.ended": {
+        "vi": "Đã kết thúc {count} phiên đăng nhập và token của {name}.",
+        "en": "Ended {count} sessions and tokens of {name}.",
+    },
+    "users.no_sessions": {
+        "vi": "{name} không có phiên đăng nhập hay token nào còn hiệu lực.",
+        "en": "{name} has no live session or token.",
+    },
+    "users.session": {"vi": "phiên đăng nhập", "en": "session"},
+    "users.token": {"vi": "token", "en": "token"},
+    "users.created": {"vi": "tạo lúc {at}", "en": "created {at}"},
+    "users.expires": {"vi": "hết hạn lúc {at}", "en": "expires {at}"},
+    "users.label": {"vi": "ghi chú: {label}", "en": "label: {label}"},
     "users.token_once": {
         "vi": "Hãy lưu token này: nó không được hiển thị lại.",
         "en": "Keep this token: it will not be shown again.",
@@ -719,8 +883,23 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "help.offset": {"vi": "bỏ qua số dòng đầu này", "en": "skip this many rows first"},
     "help.by": {
-        "vi": "người thực hiện (mặc định: tên người dùng hệ điều hành)",
-        "en": "who does it (default: the OS user name)",
+        "vi": "ghi tên tài khoản này (vai trò operator hoặc admin) thay cho người chạy lệnh; chỉ "
+        "khi tên đăng nhập hệ điều hành của bạn là một tài khoản admin",
+        "en": "record this account (role operator or admin) instead of who runs the command; "
+        "only if your OS login name is an admin account",
+    },
+    "mismatches.by_not_admin": {
+        "vi": "--by chỉ dùng được khi tên đăng nhập hệ điều hành của bạn, {me}, là một tài "
+        "khoản admin của giao diện vận hành: nhật ký ghi tên người chạy lệnh. Hãy bỏ --by, hoặc "
+        "nhờ quản trị viên.",
+        "en": "--by is honoured only in an administrator's context: your OS login name, {me}, "
+        "must be an admin account of the operator interface; the audit names who runs the "
+        "command. Leave out --by, or ask an administrator.",
+    },
+    "mismatches.by_unknown": {
+        "vi": "--by {name!r}: không có tài khoản nào tên này được xử lý sai lệch (vai trò "
+        "operator hoặc admin).",
+        "en": "--by {name!r}: no account of that name may work the queue (role operator or admin).",
     },
     "help.reason": {"vi": "lý do (bắt buộc)", "en": "the reason (required)"},
     "help.accept": {
@@ -1027,15 +1206,64 @@ def tr(lang: Language, message: str, /, **values: object) -> str:
 
 def reason_text(reason: Mapping[str, Any], lang: Language) -> str:
     """A report's reason in words, as a sentence: its kind's label (`kind.*`, the one
-    vocabulary of mismatch kinds), then its detail ("Chuyển từ hệ thống cũ
-    (code_date=2024-04-15)"); for "excluded", the detail is itself a kind."""
+    vocabulary of mismatch kinds), then its detail in words ("Chuyển từ hệ thống cũ (ngày
+    trong mã hồ sơ: 15/04/2024)"); for "excluded", the detail is itself a kind."""
     kind = str(reason.get("kind") or "")
     detail = str(reason.get("detail") or "")
     label = _sentence(tr(lang, f"kind.{kind}") if f"kind.{kind}" in MESSAGES else kind)
     if kind == "excluded" and detail:
         because = tr(lang, f"kind.{detail}") if f"kind.{detail}" in MESSAGES else detail
         return f"{label}: {because}"
-    return f"{label} ({detail})" if detail else label
+    return f"{label} ({detail_text(detail, lang)})" if detail else label
+
+
+def detail_text(detail: str, lang: Language) -> str:
+    """A mismatch's detail (as reconcile.engine words it: "code_date=2024-04-15; cutover=…",
+    "computed=…; differs: city", "duplicates of K: a, b") with each value labelled in `lang`;
+    a part of no known form as it is."""
+    parts = []
+    for part in detail.split("; "):
+        name, sep, value = part.partition("=")
+        if sep and f"detail.{name}" in MESSAGES:
+            parts.append(tr(lang, f"detail.{name}", value=_day_text(value)))
+        elif part.startswith("differs: "):
+            sides = [
+                tr(lang, f"source.{s}") if f"source.{s}" in MESSAGES else s
+                for s in part.removeprefix("differs: ").split(", ")
+            ]
+            parts.append(tr(lang, "detail.differs", sides=", ".join(sides)))
+        elif part.startswith("duplicates of ") and ": " in part:
+            key, _, codes = part.removeprefix("duplicates of ").partition(": ")
+            parts.append(tr(lang, "detail.duplicates", key=key, codes=codes))
+        else:
+            parts.append(part)
+    return "; ".join(parts)
+
+
+def _day_text(value: str) -> str:
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+def wire_reason(text: str, lang: Language) -> str:
+    """A quarantine reason as stored (English, connectors.base.WIRE_REASONS) in `lang`; a
+    reason of no known form is shown as it is."""
+    from connectors.base import parse_reason
+
+    parsed = parse_reason(text)
+    if parsed is None:
+        return text
+    code, field, values = parsed
+    if code == "bad_code" and f"wire.kind.{values['kind']}" in MESSAGES:
+        kind = values["kind"]
+        values = {
+            **values,
+            "kind": tr(lang, f"wire.kind.{kind}"),
+            "rule": tr(lang, f"wire.rule.{kind}"),
+        }
+    return f"{field}: {tr(lang, f'wire.{code}', **values)}"
 
 
 def _sentence(text: str) -> str:

@@ -165,6 +165,33 @@ return enc(r)
 )
 
 
+# A mismatch's id, as people and URLs read it: "<dossier key>~<kind>" (no character a URL must
+# escape; the pages show the kind in words). The store keys mismatches by "<key>|<kind>"; that
+# older form is accepted wherever an id is given.
+ID_SEPARATOR = "~"
+STORED_SEPARATOR = "|"
+
+
+def public_id(mismatch_id: str) -> str:
+    """The id as shown and linked ("<key>~<kind>"), from either form; other subjects of the
+    audit ("report:2024-07", "user:lan") as they are."""
+    key, sep, kind = mismatch_id.rpartition(STORED_SEPARATOR)
+    return f"{key}{ID_SEPARATOR}{kind}" if sep else mismatch_id
+
+
+def stored_id(mismatch_id: str) -> str:
+    """The id as the store keys it ("<key>|<kind>"), from either form."""
+    if STORED_SEPARATOR in mismatch_id:
+        return mismatch_id
+    key, sep, kind = mismatch_id.rpartition(ID_SEPARATOR)
+    return f"{key}{STORED_SEPARATOR}{kind}" if sep else mismatch_id
+
+
+def public(record: Record) -> Record:
+    """A mismatch record with its id as shown."""
+    return {**record, "id": public_id(str(record.get("id", "")))} if "id" in record else record
+
+
 class QueueError(Exception):
     """An operator's request that cannot be done; nothing was changed. The text is in the
     current language (syncd.i18n); `message` and `values` name it for programs."""
@@ -291,7 +318,19 @@ class MismatchQueue:
         limit: int = 50,
         offset: int = 0,
     ) -> Listing:
-        """`list`, with how many matched in all.
+        """`list`, with how many matched in all (ids as shown, see `public_id`)."""
+        found = await self._search(kind, state, field, limit, offset)
+        return Listing([public(r) for r in found.items], found.total)
+
+    async def _search(
+        self,
+        kind: str | None,
+        state: str | None,
+        field: str | None,
+        limit: int,
+        offset: int,
+    ) -> Listing:
+        """`search` on the stored records.
 
         Open and claimed mismatches (what operators page through) are read from the store's
         sorted views: only the page's records are read, or with `field`, the ids in order and
@@ -367,10 +406,12 @@ class MismatchQueue:
         return out
 
     async def get(self, mismatch_id: str) -> Record:
-        found = (await self.store.mismatch_records([mismatch_id])).get(mismatch_id)
+        """The mismatch `mismatch_id` (either form), its id as shown."""
+        key = stored_id(mismatch_id)
+        found = (await self.store.mismatch_records([key])).get(key)
         if found is None or "state" not in found:
             raise QueueError("queue.unknown", id=mismatch_id)
-        return found
+        return public(found)
 
     # --- operators' transitions ----------------------------------------------------------
 
@@ -430,7 +471,7 @@ class MismatchQueue:
             SEVERITY[MismatchKind.MIGRATED].value,
         ]
         record: Record = json.loads(_text(await self._verdict(keys=self._keys(), args=args)))
-        return record
+        return public(record)
 
     def _keys(self) -> Sequence[str]:
         """The keys the operators' scripts touch (`_ACT`, `_VERDICT`)."""
@@ -464,7 +505,7 @@ class MismatchQueue:
     async def _run(
         self, op: str, mismatch_id: str, who: str, reason: str = "", *rest: str
     ) -> Record:
-        args = [op, mismatch_id, who, self.clock().isoformat(), reason, *rest]
+        args = [op, stored_id(mismatch_id), who, self.clock().isoformat(), reason, *rest]
         reply = [_text(part) for part in await self._act(keys=self._keys(), args=args)]
         if reply[0] == "unknown":
             raise QueueError("queue.unknown", id=mismatch_id)
@@ -479,7 +520,7 @@ class MismatchQueue:
                 op=t(f"op.{op}"),
             )
         record: Record = json.loads(reply[1])
-        return record
+        return public(record)
 
     # --- audit ---------------------------------------------------------------------------
 
@@ -504,7 +545,7 @@ class MismatchQueue:
                     "at": fields.get("at", ""),
                     "who": fields.get("who", ""),
                     "action": fields.get("action", ""),
-                    "id": fields.get("id", ""),
+                    "id": public_id(fields.get("id", "")),
                     "before": json.loads(fields.get("before", "null")),
                     "after": json.loads(fields.get("after", "null")),
                 }
@@ -547,4 +588,4 @@ def _stream_id(since: datetime | str) -> str:
             raise QueueError("queue.bad_since", value=since) from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=VN_TZ)
-    return f"{int(since.timestamp() * 1000)}-0"
+    return f"{max(0, int(since.timestamp() * 1000))}-0"  # before 1970: from the first entry

@@ -8,22 +8,20 @@ syncd overdue [--as-of YYYY-MM-DD] [--field F] [--flag FLAG] [--format text|csv|
 from __future__ import annotations
 
 import argparse
-import csv
-import getpass
 import io
 import json
 import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.national.statistics import statistics_payload
 from reconcile.flags import Flag, Flags, flags_of
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import local_date
 from reconcile.period import Period
-from syncd.config import Config
+from syncd.cells import CsvWriter
 from syncd.i18n import language, t
 from syncd.reports import (
     PublishRefused,
@@ -36,9 +34,11 @@ from syncd.reports import (
     render_text,
     to_json,
 )
-from syncd.store import Store
 from syncd.summary import paragraph
-from syncd.xlsx import render_xlsx
+
+if TYPE_CHECKING:
+    from syncd.config import Config
+    from syncd.store import Store
 
 REPORT_FORMATS = ("text", "json", "csv", "xlsx", "paragraph", "dvcqg")
 LISTED_FLAGS = ("overdue", "due_soon", "late", "late_no_apology", "all")
@@ -78,16 +78,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def operator_name(given: str | None) -> str:
-    """Who acts from the command line: `--by`, else the OS user."""
-    if given is not None:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 async def report_document(
     store: Store, config: Config, period: Period, now: datetime
 ) -> dict[str, Any]:
@@ -121,7 +111,12 @@ async def report_verb(
             raise ReportUsageError(t("publish.force_needs_reason"))
         if args.reason is not None and not args.force:
             raise ReportUsageError(t("publish.reason_needs_force"))
-        by = operator_name(args.by)
+        from syncd.operators import OperatorError, acting_operator
+
+        try:
+            by = await acting_operator(args.by, store)
+        except OperatorError as exc:
+            raise ReportUsageError(str(exc)) from None
         try:
             number = await publish(store, doc, now_utc(), by=by, force=args.force, reason=reason)
         except PublishRefused as exc:
@@ -161,6 +156,8 @@ def write_report(doc: Mapping[str, Any], fmt: str, output: str | None, figures: 
     lang = language()
     content: str | bytes
     if fmt == "xlsx":
+        from syncd.xlsx import render_xlsx  # openpyxl only for the verbs that write XLSX
+
         output = output or f"bieu-06-{doc['period']['label']}.xlsx"
         content = render_xlsx(doc, lang)
     elif fmt == "json":
@@ -268,10 +265,11 @@ async def overdue_verb(store: Store, config: Config, args: argparse.Namespace) -
             "days_late",
             "apology",
         ]
-        writer = csv.DictWriter(out, names, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
+        writer = CsvWriter(out)
+        writer.writerow(names)
         for r in records:
-            writer.writerow({**r, "flags": " ".join(r["flags"])})
+            shown = {**r, "flags": " ".join(r["flags"])}
+            writer.writerow(shown.get(name) for name in names)
         sys.stdout.write(out.getvalue())
         return 0
     print(t("overdue.title", as_of=as_of.strftime("%d/%m/%Y"), count=len(records)))

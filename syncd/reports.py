@@ -14,13 +14,12 @@ published version, dossier by dossier, and why.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.counts import COLUMNS, FormCounts, Row
 from reconcile.deadlines import PausePolicy
@@ -36,11 +35,13 @@ from reconcile.ledger import (
 )
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
+from syncd.cells import CsvWriter
 from syncd.i18n import Language, language, reason_text, tr
-from syncd.queue import record_action
-from syncd.store import Store
 from syncd.summary import percent_text
 from syncd.trust import assess, forced_text, issue_text, refusals, trust_lines
+
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 FORM = "06/VPCP/KSTT"
 SCHEMA = "syncd-report/3"
@@ -398,6 +399,8 @@ async def publish(
         "totals": doc["corrected"]["total"]["cells"],
         "forced": forced,
     }
+    from syncd.queue import record_action  # the queue's scripts: not for a light import
+
     await record_action(store, at, by or "syncd", "publish", f"report:{label}", None, after)
     return number
 
@@ -544,7 +547,7 @@ def render_csv(doc: Mapping[str, Any], lang: Language | None = None, form: str =
     the total."""
     lang = lang or language()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     for line in header_lines(doc, lang):
         writer.writerow(["#", line])
     table = _cells(doc, form)

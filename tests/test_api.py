@@ -24,6 +24,7 @@ from connectors.scenario import Scenario
 from reconcile.model import VN_TZ
 from syncd import logs
 from syncd.config import Config
+from syncd.queue import public, stored_id
 from syncd.report_cli import overdue_flags
 from syncd.service import Syncer
 from syncd.store import Store
@@ -87,7 +88,8 @@ async def api(
 
 
 async def records(store: Store) -> list[dict[str, Any]]:
-    return await store.mismatches(include_gone=True)
+    """The stored mismatches, their ids as the API shows them."""
+    return [public(r) for r in await store.mismatches(include_gone=True)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,8 +148,9 @@ async def test_list_by_local_day_of_detection(api: Api) -> None:
     }
     for r in everything[:3]:
         r["detected_at"] = moved[r["id"]]
+        stored = {**r, "id": stored_id(r["id"])}
         await api.store.redis.hset(
-            api.store.key("mismatch"), r["id"], json.dumps(r, sort_keys=True)
+            api.store.key("mismatch"), stored["id"], json.dumps(stored, sort_keys=True)
         )
     july_1 = await api.get("/api/v1/mismatches?since=2024-07-01&until=2024-07-01")
     assert [r["id"] for r in july_1["items"]] == [everything[2]["id"]]
@@ -367,6 +370,44 @@ async def test_bad_input_is_a_400_with_a_clear_detail(api: Api) -> None:
         ("GET", "/api/v1/audit?limit=0", {}, "limit"),
         ("GET", "/api/v1/audit?since=last-week", {}, "last-week"),
         ("GET", "/api/v1/audit?since=99999999999999999999999", {}, "9999"),
+        ("GET", "/api/v1/audit?since=2024-02-30", {}, "2024-02-30"),
+        ("GET", "/api/v1/audit?since=1969-12-31T23:00:00", {}, "1969"),
+        ("GET", "/api/v1/mismatches?until=", {}, "until is empty"),
+        ("GET", "/api/v1/mismatches?kind=", {}, "kind is empty"),
+        ("GET", "/api/v1/mismatches?offset=1000000001", {}, "offset"),
+        ("GET", "/api/v1/reports/1969-12", {}, "1969"),
+        ("GET", "/api/v1/reports/2024-07?version=1000001", {}, "version"),
+        ("GET", "/api/v1/overdue?as_of=2101-01-01", {}, "2101"),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"kind": None, "state": "open", "action": "ignore", "reason": "x"}},
+            "'kind' is null",
+        ),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"field": "", "state": "open", "action": "ignore", "reason": "x"}},
+            "'field' is empty",
+        ),
+        (
+            "POST",
+            "/api/v1/mismatches/bulk-resolve",
+            {"json": {"since": "", "action": "ignore", "reason": "x"}},
+            "since",
+        ),
+        (
+            "POST",
+            path_of(some["id"]) + "/resolve",
+            {"json": {"action": "manual", "reason": "x", "value": " status = 9 "}},
+            "status = 9",
+        ),
+        (
+            "POST",
+            path_of(some["id"]) + "/resolve",
+            {"json": {"action": "manual", "reason": "x", "value": "due_at=0001-01-01T00:00+07:00"}},
+            "due_at",
+        ),
         ("POST", path_of(some["id"]) + "/resolve", {"data": b"{not json"}, "JSON"),
         ("POST", path_of(some["id"]) + "/resolve", {"json": ["a"]}, "JSON"),
         ("POST", path_of(some["id"]) + "/resolve", {"json": {"reason": "x"}}, "action"),
@@ -431,7 +472,7 @@ async def test_an_operator_marks_a_dossier_as_migrated_through_the_api(api: Api)
     assert (await api.post(path, {"migrated": True, "reason": "x"}, role="viewer"))[0] == 403
     status, record = await api.post(path, {"migrated": True, "reason": "trùng hồ sơ cũ"})
     assert status == 200, record
-    assert (record["id"], record["state"]) == (f"{key}|migrated", "resolved")
+    assert (record["id"], record["state"]) == (f"{key}~migrated", "resolved")
     assert record["resolution"]["action"] == "mark_migrated"
     assert (await api.store.overrides([key]))[key] == {"migrated": "true"}
     detail = await api.get(f"/api/v1/dossiers/{quote(key, safe='')}")
@@ -452,6 +493,45 @@ async def test_an_operator_marks_a_dossier_as_migrated_through_the_api(api: Api)
         "POST", unknown, "operator", json={"migrated": True, "reason": "x"}
     )
     assert status == 404
+
+
+def test_the_document_states_the_limits_the_server_enforces() -> None:
+    doc = openapi.document()
+    params = {
+        (path, p["name"]): p["schema"]
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        for p in op.get("parameters", [])
+    }
+    assert params[("/api/v1/mismatches", "offset")]["maximum"] == 10**9
+    assert params[("/api/v1/reports/{period}", "version")]["maximum"] == 10**6
+    assert params[("/api/v1/mismatches", "field")]["minLength"] == 1
+    period = re.compile(params[("/api/v1/reports/{period}", "period")]["pattern"])
+    assert period.match("2024-07")
+    assert not period.match("1969-12")
+    assert not period.match("2101-01")
+    day = re.compile(params[("/api/v1/mismatches", "until")]["pattern"])
+    for good in ("1970-01-01", "2024-02-29", "2000-02-29", "2100-12-31"):
+        assert day.match(good), good
+    for bad in ("1969-12-31", "2023-02-29", "2100-02-29", "2024-04-31", "2024-7-01", ""):
+        assert not day.match(bad), bad
+    since = re.compile(params[("/api/v1/audit", "since")]["pattern"])
+    for good in ("1720000000000-0", "2024-07-01", "2024-07-01T08:30:00", "2024-07-01T08:30Z"):
+        assert since.match(good), good
+    assert not since.match("last-week")
+    resolve = doc["paths"]["/api/v1/mismatches/{id}/resolve"]["post"]["requestBody"]
+    schema = resolve["content"]["application/json"]["schema"]
+    manual = schema["allOf"][1]["oneOf"][0]
+    assert manual["required"] == ["action", "value"]
+    bulk = doc["paths"]["/api/v1/mismatches/bulk-resolve"]["post"]["requestBody"]
+    filters = bulk["content"]["application/json"]["schema"]["allOf"][0]
+    assert {tuple(f["required"]) for f in filters["anyOf"]} == {
+        ("kind",),
+        ("state",),
+        ("field",),
+        ("since",),
+        ("until",),
+    }
 
 
 async def test_unknown_things_are_404(api: Api) -> None:

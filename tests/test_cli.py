@@ -1,14 +1,18 @@
-"""The `syncd` command as a user runs it: real processes, real signals, real Redis."""
+"""The `syncd` command as a user runs it, on the real Redis: the entry point called in this
+process (tests/commandline.py), and real processes where only a process shows it (signals, the
+exit code of a process, a fast start)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,29 +22,27 @@ import redis.exceptions
 from connectors.mockserver import MockPortals
 from syncd.embedded import redis_server_binary
 from syncd.store import Store
+from tests.commandline import CLI_ENV, SYNCD, run_cli, run_process
 from tests.conftest import REDIS_URL
 from tests.test_store import snapshot
 
-SYNCD = [sys.executable, "-m", "syncd"]
-
-
-# JSON logs to read; the operator interface of `syncd run` on a free port (tests run in parallel
-# with other services on this machine).
-CLI_ENV = {"SYNCD_LOG_FORMAT": "json", "SYNCD_HTTP_PORT": "0"}
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60, stdin: str | None = None
-) -> tuple[int, str, str]:
-    done = subprocess.run(
-        [*SYNCD, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **CLI_ENV, **(env or {})},
-    )
-    return done.returncode, done.stdout, done.stderr
+# What `syncd --help` must not load: the verbs and what they use.
+HEAVY = (
+    "syncd.verbs",
+    "syncd.web.app",
+    "syncd.store",
+    "aiohttp",
+    "aiohttp_jinja2",
+    "jinja2",
+    "openpyxl",
+    "redis",
+    "connectors.mockserver",
+    "connectors.city.mock",
+    "connectors.national.mock",
+    "argon2",
+    "prometheus_client",
+    "structlog",
+)
 
 
 class Daemon:
@@ -89,10 +91,34 @@ async def start_daemon(env: dict[str, str], *args: str) -> Daemon:
     return Daemon(process)
 
 
+def test_importing_the_command_loads_none_of_the_verbs_modules() -> None:
+    listed = ", ".join(repr(name) for name in HEAVY)
+    probe = (
+        "import sys, syncd.cli\n"
+        f"heavy = ({listed},)\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_help_is_printed_and_main_returns_its_exit_codes() -> None:
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    assert "mismatches" in out
+    code, _, err = run_cli("no-such-verb")
+    assert code == 2
+    assert "no-such-verb" in err
+    code, out, _ = run_cli("--lang", "en", "users", "--help")
+    assert (code, "passwd" in out) == (0, True)
+
+
 def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[runtime]\npoll_interval_seconds = 'often'\n", encoding="utf-8")
-    code, out, err = run_cli("check-config", str(bad))
+    code, out, err = run_process("check-config", str(bad))  # a real process's exit code
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1
@@ -140,12 +166,18 @@ def test_a_malformed_period_is_refused_clearly() -> None:
     assert "Traceback" not in err
 
 
-def test_demo_prints_the_report_for_july_2024() -> None:
+def demo_directories() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob("syncd-demo-*"))
+
+
+def test_demo_prints_the_report_for_july_2024_and_leaves_nothing_behind() -> None:
+    before = demo_directories()
     code, out, err = run_cli("demo", "--dossiers", "120")
     assert code == 0, err
     assert "Kỳ báo cáo 2024-07: từ ngày 20/6/2024 đến ngày 19/7/2024" in out
     assert "Tổng cộng" in out
     assert "Sau đối soát" in out
+    assert "dữ liệu tạm" in out
     code, out, err = run_cli("--lang", "en", "demo", "--dossiers", "120", "--format", "csv")
     assert code == 0, err
     lines = out.splitlines()
@@ -153,6 +185,27 @@ def test_demo_prints_the_report_for_july_2024() -> None:
     assert table[0].startswith("No.,Field,Received: total")
     assert lines[0] == "#,Reporting period 2024-07: 20/6/2024 to 19/7/2024"
     assert "#,Final figures: both portals were read completely after the period ended" in out
+    assert "SYNCD_KEY_PREFIX" not in out + err  # nothing kept, nothing to say
+    assert demo_directories() <= before  # the temporary directories are gone
+
+
+def test_a_kept_demo_says_how_to_read_its_data_again(tmp_path: Path) -> None:
+    kept = tmp_path / "demo data"
+    code, out, err = run_cli("--lang", "en", "demo", "--format", "json", "--data-dir", str(kept))
+    assert code == 0, err
+    figures = json.loads(out)["corrected"]["total"]["cells"]
+    assert "To read it again" in err
+    command = err.strip().splitlines()[-1].strip()
+    assert command.endswith("syncd report --period 2024-07")
+    env = dict(part.split("=", 1) for part in shlex.split(command) if "=" in part)
+    assert env == {
+        "SYNCD_REDIS_URL": "",
+        "SYNCD_DATA_DIR": str(kept),
+        "SYNCD_KEY_PREFIX": "syncd-demo",
+    }
+    code, again, err = run_cli("report", "--period", "2024-07", "--format", "json", env=env)
+    assert code == 0, err
+    assert json.loads(again)["corrected"]["total"]["cells"] == figures
 
 
 async def test_run_stops_cleanly_on_sigterm_and_a_second_run_changes_nothing(
@@ -253,8 +306,22 @@ def test_run_with_its_http_port_taken_says_so_and_exits_2() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         env = {"SYNCD_REDIS_URL": REDIS_URL, "SYNCD_HTTP_PORT": str(port)}
-        code, _, err = run_cli("--lang", "en", "run", env=env, timeout=30)
+        code, _, err = run_cli("--lang", "en", "run", env=env)
     assert code == 2
     assert f"127.0.0.1:{port}" in err
     assert "http.port" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("login_delay_max_seconds", "0"), ("login_address_attempts", "0"), ("login_attempts", "'5'")],
+)
+def test_the_login_throttling_keys_are_checked_at_start_up(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f"[http]\n{key} = {value}\n", encoding="utf-8")
+    code, _, err = run_cli("--lang", "en", "check-config", str(bad))
+    assert code == 2
+    assert f"http.{key}" in err

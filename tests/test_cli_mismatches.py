@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import getpass
 import io
 import json
 
 import pytest
 
+from syncd.operators import os_user
+from syncd.queue import stored_id
 from syncd.store import Store
+from syncd.web.auth import Users
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL
-from tests.test_cli import run_cli
 from tests.test_queue import UNKNOWN, apply, decision, mismatch
 from tests.test_store import snapshot
 
-STATUS_ID = "HS-1|status"
-OTHER_ID = "HS-2|unknown_procedure"
+STATUS_ID = "HS-1~status"  # as the CLI shows it; "HS-1|status" is accepted too
+ME = os_user()  # the OS user the tests run as: who the audit names
+OTHER_ID = "HS-2~unknown_procedure"
 
 
 @pytest.fixture
@@ -27,6 +30,9 @@ async def env(store: Store) -> dict[str, str]:
         decision("HS-1", mismatch("HS-1", city="9", national="4")),
         decision("HS-2", mismatch("HS-2", UNKNOWN, "1.000001", None)),
     )
+    users = Users(store)
+    for name, role in (("lan", "operator"), ("minh", "admin"), ("xem", "viewer")):
+        await users.add(name, role, "mat-khau-rat-dai-1")
     return {"SYNCD_REDIS_URL": REDIS_URL, "SYNCD_KEY_PREFIX": store.prefix, "SYNCD_LANG": "vi"}
 
 
@@ -38,7 +44,7 @@ async def test_list_and_show_in_vietnamese_and_english(env: dict[str, str]) -> N
     listed, as_json, shown, shown_en, claimed_only = await asyncio.gather(
         cli(env, "mismatches", "list"),
         cli(env, "--lang", "en", "mismatches", "list", "--format", "json", "--limit", "1"),
-        cli(env, "mismatches", "show", STATUS_ID),
+        cli(env, "mismatches", "show", stored_id(STATUS_ID)),  # the older form
         cli(env, "--lang", "en", "mismatches", "show", STATUS_ID),
         cli(env, "mismatches", "list", "--state", "claimed"),
     )
@@ -57,7 +63,7 @@ async def test_list_and_show_in_vietnamese_and_english(env: dict[str, str]) -> N
 
     code, out, err = shown
     assert code == 0, err
-    assert "Mã sai lệch:       HS-1|status" in out
+    assert "Mã sai lệch:       HS-1~status" in out
     assert "Trạng thái:        đang mở" in out
     assert "Một cửa thành phố: 9" in out
     assert "Lịch sử:\n  01/07/2024 08:30:00  syncd  phát hiện  [đang mở]  9 / 4" in out
@@ -72,8 +78,10 @@ async def test_list_and_show_in_vietnamese_and_english(env: dict[str, str]) -> N
 
 
 async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], store: Store) -> None:
+    # The OS user is an administrator: --by records the operators who decided.
+    await Users(store).add(ME, "admin", "mat-khau-rat-dai-1")
     code, out, err = await cli(env, "mismatches", "claim", STATUS_ID, "--by", "lan")
-    assert (code, out) == (0, "Đã nhận xử lý sai lệch HS-1|status (người nhận: lan).\n"), err
+    assert (code, out) == (0, "Đã nhận xử lý sai lệch HS-1~status (người nhận: lan).\n"), err
 
     code, out, err = await cli(
         env,
@@ -89,7 +97,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
     )
     assert code == 0, err
     assert out.splitlines() == [
-        "Đã giải quyết sai lệch HS-1|status: lấy theo Cổng DVCQG (status=4).",
+        "Đã giải quyết sai lệch HS-1~status: lấy theo Cổng DVCQG (status=4).",
         "Đã ghi giá trị status=4 cho hồ sơ HS-1; hồ sơ sẽ được đối soát lại.",
     ]
     assert await store.overrides(["HS-1"]) == {"HS-1": {"status": "4"}}
@@ -98,7 +106,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
     code, _, err = await cli(env, "mismatches", "resolve", STATUS_ID, "--ignore", "--reason", "x")
     assert code == 2
     assert err.strip() == (
-        "Sai lệch HS-1|status đang ở trạng thái đã giải quyết: không thể giải quyết"
+        "Sai lệch HS-1~status đang ở trạng thái đã giải quyết: không thể giải quyết"
     )
 
     code, out, err = await cli(
@@ -113,12 +121,12 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
         "--by",
         "lan",
     )
-    assert (code, out) == (0, "Reopened mismatch HS-1|status.\n"), err
+    assert (code, out) == (0, "Reopened mismatch HS-1~status.\n"), err
     assert await store.overrides(["HS-1"]) == {}
 
     code, out, err = await cli(env, "mismatches", "resolve", OTHER_ID, "--ignore", "--reason", "ok")
     assert code == 0, err
-    assert out == "Đã giải quyết sai lệch HS-2|unknown_procedure: bỏ qua.\n"
+    assert out == "Đã giải quyết sai lệch HS-2~unknown_procedure: bỏ qua.\n"
 
     (code, text, err), (csv_code, as_csv, _) = await asyncio.gather(
         cli(env, "mismatches", "audit"),
@@ -133,7 +141,7 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
         ["lan", "nhận xử lý", STATUS_ID],
         ["minh", "giải quyết", STATUS_ID],
         ["lan", "mở lại", STATUS_ID],
-        [getpass.getuser(), "giải quyết", OTHER_ID],
+        [ME, "giải quyết", OTHER_ID],
     ]
     assert lines[4].endswith("đã nhận xử lý → đã giải quyết  DVCQG đúng theo hồ sơ giấy")
     assert lines[5].endswith("đã giải quyết → đang mở")
@@ -154,13 +162,49 @@ async def test_claim_resolve_reopen_and_the_audit_trail(env: dict[str, str], sto
 async def test_by_defaults_to_the_os_user(env: dict[str, str], store: Store) -> None:
     code, _, err = await cli(env, "mismatches", "claim", OTHER_ID)
     assert code == 0, err
-    [record] = (await store.mismatch_records([OTHER_ID])).values()
-    assert record["claimed_by"] == getpass.getuser()
+    [record] = (await store.mismatch_records([stored_id(OTHER_ID)])).values()
+    assert record["claimed_by"] == ME
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        ("nobody-here", "--by 'nobody-here': không có tài khoản nào tên này"),
+        ("xem", "--by 'xem': không có tài khoản nào tên này"),  # a viewer works no queue
+        ('=HYPERLINK("http://x","c")', "không có tài khoản nào tên này"),
+    ],
+)
+async def test_by_must_name_an_account_that_works_the_queue(
+    env: dict[str, str], store: Store, by: str, expected: str
+) -> None:
+    await Users(store).add(ME, "admin", "mat-khau-rat-dai-1")  # an administrator's context
+    before = await snapshot(store)
+    code, _, err = await cli(env, "mismatches", "claim", OTHER_ID, "--by", by)
+    assert code == 2
+    assert expected in err
+    assert await snapshot(store) == before
+
+
+async def test_outside_an_administrators_context_the_audit_names_the_caller(
+    env: dict[str, str], store: Store
+) -> None:
+    """The OS user has no admin account: --by is refused (nothing changes), and without it
+    the audit names the OS user, whatever name they would have liked to write."""
+    await Users(store).add(ME, "operator", "mat-khau-rat-dai-1")  # not an admin
+    before = await snapshot(store)
+    code, _, err = await cli(env, "mismatches", "claim", OTHER_ID, "--by", "lan")
+    assert code == 2
+    assert f"tên đăng nhập hệ điều hành của bạn, {ME}, là một tài khoản admin" in err
+    assert await snapshot(store) == before
+    code, _, err = await cli(env, "mismatches", "claim", OTHER_ID, "--by", ME)
+    assert code == 0, err
+    [record] = (await store.mismatch_records([stored_id(OTHER_ID)])).values()
+    assert record["claimed_by"] == ME
 
 
 BAD_INPUT = [
     (["show", "HS-9|status"], "Không có sai lệch HS-9|status"),
-    (["claim", "HS-9|status", "--by", "lan"], "Không có sai lệch HS-9|status"),
+    (["claim", "HS-9|status"], "Không có sai lệch HS-9|status"),
     (["resolve", "HS-9|status", "--ignore", "--reason", "x"], "Không có sai lệch HS-9|status"),
     (["reopen", STATUS_ID, "--reason", "x"], "đang mở: không thể mở lại"),
     (["resolve", STATUS_ID, "--ignore"], "Cần nêu lý do (--reason)"),

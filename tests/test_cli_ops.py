@@ -12,8 +12,8 @@ from connectors.dataset import Dataset
 from connectors.mockserver import MockPortals
 from reconcile.model import Source
 from syncd.store import Store
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL, UNKNOWN_WORD
-from tests.test_cli import run_cli
 
 
 def env_for(portals: MockPortals, store: Store) -> dict[str, str]:
@@ -43,7 +43,8 @@ async def test_quarantine_list_show_and_retry_after_the_map_is_fixed(
     lines = out.splitlines()
     assert lines[0] == "3 trong tổng số 3 bản ghi bị cách ly:"
     assert {line.split()[4] for line in lines[1:]} == odd
-    assert all(f"unknown status '{UNKNOWN_WORD}'" in line for line in lines[1:])
+    said = f"dossierStatus: trạng thái '{UNKNOWN_WORD}' chưa có trong bảng ánh xạ status_map.city"
+    assert all(said in line for line in lines[1:])
 
     entry_id = lines[1].split()[0]
     code, out, _ = await cli("--lang", "en", "quarantine", "show", entry_id, env=env)

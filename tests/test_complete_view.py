@@ -13,7 +13,8 @@ from dataclasses import replace
 from typing import Any
 
 from connectors.dataset import Dataset
-from connectors.faults import FAULTS, FaultSettings
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS
 from connectors.http import HttpSettings
 from connectors.mockserver import MockPortals
 from connectors.scenario import Scenario

@@ -32,7 +32,8 @@ from connectors.city import mock as city_mock
 from connectors.city import wire as city_wire
 from connectors.city.client import CityConnector
 from connectors.dataset import Dataset, generate
-from connectors.faults import FAULTS, REQUEST_TIMES, Faults, FaultSettings
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS, REQUEST_TIMES, Faults
 from connectors.http import CircuitOpen, HttpSettings
 from connectors.mockserver import (
     MockPortals,

@@ -373,8 +373,8 @@ async def test_an_operator_marks_and_unmarks_a_dossier_as_migrated(
     assert {"migrated", "override"} <= reasons[real.code]
     audit = [e for e in await queue.audit(50) if e["action"].endswith("migrated")]
     assert [(e["who"], e["action"], e["id"]) for e in audit] == [
-        ("lan", "mark_migrated", f"{real.code}|migrated"),
-        ("lan", "unmark_migrated", f"{old.code}|migrated"),
+        ("lan", "mark_migrated", f"{real.code}~migrated"),
+        ("lan", "unmark_migrated", f"{old.code}~migrated"),
     ]
     # Reopening gives the engine its say back.
     await queue.reopen(f"{old.code}|migrated", "lan", "xem lại")
@@ -399,16 +399,16 @@ async def test_the_verdict_verbs_of_the_command_line(
     assert code == 0, err
     key = "000.00.45.H26-240624-0001"  # received on the cut-over day, for real
     code, out, err = await cli(
-        "mismatches", "mark-migrated", key, "--reason", "trùng hồ sơ cũ", "--by", "lan", env=env
+        "mismatches", "mark-migrated", key, "--reason", "trùng hồ sơ cũ", env=env
     )
     assert code == 0, err
     assert key in out
     assert (await store.overrides([key]))[key] == {"migrated": "true"}
-    code, _, err = await cli("mismatches", "unmark-migrated", key, "--by", "lan", env=env)
+    code, _, err = await cli("mismatches", "unmark-migrated", key, env=env)
     assert code == 2
     assert "--reason" in err
     code, _, err = await cli("mismatches", "mark-migrated", "nope", "--reason", "x", env=env)
     assert code == 2
     assert "nope" in err
     code, out, _ = await cli("mismatches", "audit", "--format", "csv", env=env)
-    assert f"mark_migrated,{key}|migrated" in out
+    assert f"mark_migrated,{key}~migrated" in out

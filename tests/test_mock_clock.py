@@ -19,8 +19,9 @@ from reconcile.model import Dossier, Source
 from syncd.config import Config
 from syncd.service import Syncer
 from syncd.store import Store
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL, make_connectors
-from tests.test_cli import free_port, run_cli
+from tests.test_cli import free_port
 
 
 async def stored(store: Store, source: Source) -> dict[str, Dossier]:

@@ -187,5 +187,5 @@ async def test_a_catalogue_entry_that_does_not_parse_is_reported_not_fatal(
     assert problems == [
         "entry 1: ThoiGianGiaiQuyet: 'mười' is not a number of days",
         "entry 2: DonViThoiGian: 'tuần' is neither 'Ngày làm việc' nor 'Ngày'",
-        "entry 3: entry is not an object",
+        "entry 3: record: not a JSON object",
     ]

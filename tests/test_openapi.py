@@ -1,6 +1,10 @@
 """The OpenAPI document is kept true: schemathesis generates requests for every operation from
 the document the live app serves, and every answer must be no 5xx, with a documented status
-code, content type and body.
+code, content type and body. Then schemathesis's own command line runs every check (schema
+conformance both ways: what the document allows is accepted, what it forbids is refused; 405s
+with their Allow; authentication not ignored; ...) and every phase (examples, coverage,
+fuzzing, stateful) as a viewer and as an admin, and must find nothing; its counts are kept in
+test-artifacts/schemathesis-<role>.txt.
 
 The app runs with data from a real sync cycle on the mock portals and its syncer (so resyncs
 really run), in a thread of its own (its event loop and Redis client), served on a free port;
@@ -13,10 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,12 +59,17 @@ CHECKS = [
 ]
 EXAMPLES = 40
 ADMIN = "schemathesis-admin"
+VIEWER = "schemathesis-viewer"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+ST = Path(sys.executable).parent / "st"
 
 
 @dataclass
 class Live:
     url: str
     token: str
+    viewer_token: str
     ids: list[str]
     keys: list[str]
     served: set[tuple[str, str]]
@@ -81,6 +94,8 @@ def live(scenario: Scenario, dataset: Dataset) -> Iterator[Live]:
             users = Users(store)
             await users.add(ADMIN, "admin", "correct horse battery")
             token = await users.add_token(ADMIN, "schemathesis")
+            await users.add(VIEWER, "viewer", "correct horse battery")
+            viewer_token = await users.add_token(VIEWER, "schemathesis")
             records = await store.mismatches(include_gone=True)
             app = make_app(store, config, syncer, clock=lambda: scenario.now)
             served = {
@@ -93,6 +108,7 @@ def live(scenario: Scenario, dataset: Dataset) -> Iterator[Live]:
                     Live(
                         url,
                         token,
+                        viewer_token,
                         sorted(r["id"] for r in records),
                         sorted({r["key"] for r in records}),
                         served,
@@ -187,3 +203,47 @@ def test_every_answer_keeps_to_the_document(live: Live) -> None:
     assert "POST /api/v1/mismatches/{id}/resolve" in tested
     assert "GET /api/v1/reports/{period}" in tested
     assert not failures, "\n\n".join(failures)
+
+
+def run_schemathesis(live: Live, role: str, token: str) -> tuple[int, int, str]:
+    """`st run` with every check and phase as `role`: (cases generated, cases passed, output)."""
+    done = subprocess.run(
+        [
+            str(ST),
+            "--config-file",
+            str(ROOT / "tests" / "schemathesis.toml"),
+            "run",
+            f"{live.url}/api/openapi.json",
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            "20",
+            "--generation-deterministic",
+            "--no-color",
+            "-H",
+            f"Authorization: Bearer {token}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ARTIFACTS,
+    )
+    output = done.stdout + done.stderr
+    (ARTIFACTS / f"schemathesis-{role}.txt").write_text(output, encoding="utf-8")
+    counts = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert done.returncode == 0, output[-6000:]
+    assert counts, output[-6000:]
+    return int(counts[1]), int(counts[2]), output
+
+
+def test_schemathesis_with_every_check_and_phase_finds_nothing(live: Live) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    # The viewer first: the admin's run changes accounts (new passwords end tokens).
+    for role, token in (("viewer", live.viewer_token), ("admin", live.token)):
+        generated, passed, output = run_schemathesis(live, role, token)
+        assert generated == passed > 500, (role, output[-3000:])
+        # 403s for what a viewer may not do are expected; a 401 would mean the token died.
+        assert "401 Unauthorized (" not in output, (role, output[-3000:])
+        print(f"schemathesis as {role}: {generated} cases generated, {passed} passed")

@@ -30,7 +30,7 @@ from reconcile.model import VN_TZ, Source
 from reconcile.writeback import Plan
 from syncd import store as store_module
 from syncd.config import Config
-from syncd.queue import ACTIVE_STATES, MismatchQueue
+from syncd.queue import ACTIVE_STATES, MismatchQueue, stored_id
 from syncd.service import Syncer
 from syncd.store import Store, Unit, WorkItem
 from syncd.web.app import make_app
@@ -619,7 +619,7 @@ async def test_search_from_the_views_equals_the_old_sort(store: Store, seed: int
                 kept = fields if field is None else {k: f for k, f in fields.items() if f == field}
                 expected = brute_force(records, state, kind, kept)
                 whole = await queue.search(kind, state, field, limit=10_000)
-                assert [r["id"] for r in whole.items] == expected
+                assert [stored_id(r["id"]) for r in whole.items] == expected
                 assert whole.total == len(expected)
                 for offset, limit in (
                     (0, 3),
@@ -629,13 +629,17 @@ async def test_search_from_the_views_equals_the_old_sort(store: Store, seed: int
                     (1, 0),
                 ):
                     page = await queue.search(kind, state, field, limit, offset)
-                    assert [r["id"] for r in page.items] == expected[offset : offset + limit]
+                    assert [stored_id(r["id"]) for r in page.items] == expected[
+                        offset : offset + limit
+                    ]
                     assert page.total == len(expected)
     # The same without the views (data of an older syncd): the records are read one by one.
     await store.redis.delete(store.key("mismatch", "indexed"))
     assert await store.mismatch_counts() is None
     page = await queue.search(None, "open", None, 7, 2)
-    assert [r["id"] for r in page.items] == brute_force(records, "open", None, fields)[2:9]
+    assert [stored_id(r["id"]) for r in page.items] == brute_force(records, "open", None, fields)[
+        2:9
+    ]
 
 
 async def test_the_views_follow_every_state_change(store: Store) -> None:
@@ -643,7 +647,7 @@ async def test_the_views_follow_every_state_change(store: Store) -> None:
     status, channel = MismatchKind.STATUS, MismatchKind.CHANNEL
 
     async def open_ids(kind: str | None = None) -> list[str]:
-        return [r["id"] for r in (await queue.search(kind, "open", limit=100)).items]
+        return [stored_id(r["id"]) for r in (await queue.search(kind, "open", limit=100)).items]
 
     await apply(store, T0, decision("A", mismatch("A", status), mismatch("A", channel)))
     await apply(store, T0 + timedelta(minutes=1), decision("B", mismatch("B", status)))
@@ -654,7 +658,7 @@ async def test_the_views_follow_every_state_change(store: Store) -> None:
     await queue.claim("A|status", "lan")  # claim
     await assert_views_match(store)
     assert await open_ids("status") == ["B|status"]
-    assert [r["id"] for r in await queue.list(state="claimed")] == ["A|status"]
+    assert [stored_id(r["id"]) for r in await queue.list(state="claimed")] == ["A|status"]
 
     await queue.resolve("A|status", "lan", "ignore", "x")  # resolve
     await assert_views_match(store)
@@ -689,7 +693,7 @@ async def test_the_views_follow_every_state_change(store: Store) -> None:
     await store.apply_units([unit], WorkItem((), ()), T0 + timedelta(minutes=7), writeback="push")
     await assert_views_match(store)
     assert "C|status" not in await open_ids()
-    assert [r["id"] for r in await queue.list(state="pushing")] == ["C|status"]
+    assert [r["id"] for r in await queue.list(state="pushing")] == ["C~status"]
 
     # New values on a claimed one keep it claimed; on a resolved one reopen it.
     await queue.claim("B|status", "lan")
@@ -709,7 +713,7 @@ async def test_the_views_follow_every_state_change(store: Store) -> None:
 async def test_views_of_older_data_are_rebuilt_once_at_start(store: Store) -> None:
     queue = MismatchQueue(store)
     await generate(store, queue, 5)
-    before = [r["id"] for r in (await queue.search(None, "open", limit=1000)).items]
+    before = [stored_id(r["id"]) for r in (await queue.search(None, "open", limit=1000)).items]
     assert before
     # As an older syncd left it: no views, no marker.
     stale = [k async for k in store.redis.scan_iter(match=store.key("mismatch", "by_time", "*"))]
@@ -722,14 +726,14 @@ async def test_views_of_older_data_are_rebuilt_once_at_start(store: Store) -> No
         store, T0 - timedelta(days=1), decision("NEW", mismatch("NEW", MismatchKind.STATUS))
     )
     assert not await store.mismatch_index_ready()
-    assert [r["id"] for r in (await queue.search(None, "open", limit=1000)).items] == [
+    assert [stored_id(r["id"]) for r in (await queue.search(None, "open", limit=1000)).items] == [
         "NEW|status",
         *before,
     ]
     await Syncer(store, []).run(0, once=True)
     assert await store.mismatch_index_ready()
     await assert_views_match(store)
-    assert [r["id"] for r in (await queue.search(None, "open", limit=1000)).items] == [
+    assert [stored_id(r["id"]) for r in (await queue.search(None, "open", limit=1000)).items] == [
         "NEW|status",
         *before,
     ]

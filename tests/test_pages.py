@@ -3,11 +3,11 @@ every page rendered in both languages from a real sync cycle on the mock portals
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +19,7 @@ from connectors.base import Connector
 from connectors.scenario import Scenario
 from reconcile.period import Period
 from syncd.config import Config
+from syncd.queue import public_id
 from syncd.report_cli import report_document
 from syncd.reports import cell_ledger
 from syncd.service import Syncer
@@ -26,6 +27,7 @@ from syncd.store import Store
 from syncd.web import pages
 from syncd.web.app import LANG_COOKIE, SESSION_COOKIE, make_app, required_role
 from syncd.web.auth import ROLES, Users
+from syncd.web.texts import label
 
 PASSWORD = "mat-khau-du-dai"
 ClientFactory = Callable[..., Any]
@@ -82,13 +84,14 @@ async def make_site(
     config: Config,
     scenario: Scenario,
     connectors: list[Connector] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Site:
     if connectors is not None:
         await Syncer(store, connectors, clock=lambda: scenario.now).cycle()
     users = Users(store)
     for role in ROLES:
         await users.add(f"{role}1", role, PASSWORD)
-    app = make_app(store, config, clock=lambda: scenario.now)
+    app = make_app(store, config, clock=clock or (lambda: scenario.now))
     return Site(TestServer(app), store, config, scenario, make_client)
 
 
@@ -123,7 +126,8 @@ async def open_mismatch(store: Store, kinds: tuple[str, ...] = ()) -> dict[str, 
 
 
 def page_of(mismatch_id: str) -> str:
-    return "/mismatches/" + quote(mismatch_id, safe="")
+    """The page of a mismatch, at its id as shown ("<key>~<kind>": nothing escaped)."""
+    return "/mismatches/" + public_id(mismatch_id)
 
 
 def text_of(body: str) -> str:
@@ -217,58 +221,124 @@ async def test_a_login_form_posted_without_its_token_is_refused(empty_site: Site
     assert SESSION_COOKIE not in resp.cookies
 
 
-async def test_failed_logins_are_throttled_per_user_until_the_window_ends(
+class Clock:
+    """The application's clock, moved by the test instead of waited for."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+async def throttled_site(
+    aiohttp_client: ClientFactory,
+    store: Store,
+    config: Config,
+    scenario: Scenario,
+    clock: Clock,
+    **http: Any,
+) -> Site:
+    tight = replace(config, http=replace(config.http, **http))
+    return await make_site(aiohttp_client, store, tight, scenario, clock=clock)
+
+
+def from_address(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+async def test_failed_logins_of_a_name_from_an_address_wait_longer_and_longer(
     aiohttp_client: ClientFactory, store: Store, config: Config, scenario: Scenario
 ) -> None:
-    attempts, window = 3, 1
-    tight = replace(
-        config,
-        http=replace(config.http, login_attempts=attempts, login_window_seconds=window),
+    clock = Clock(scenario.now)
+    site = await throttled_site(
+        aiohttp_client, store, config, scenario, clock, login_attempts=3, behind_proxy=True
     )
-    site = await make_site(aiohttp_client, store, tight, scenario)
     client = await site.client()
-    for _ in range(attempts):
-        assert (await login(client, "operator1", "wrong-password")).status == 401
-    refused = await login(client, "operator1", PASSWORD)  # the (N+1)th, with the right password
+    me = from_address("198.51.100.7")
+    for _ in range(3):
+        assert (await login(client, "operator1", "wrong-password", headers=me)).status == 401
+    # The 4th attempt, even with the right password, waits 1 s; and the page says so.
+    refused = await login(client, "operator1", PASSWORD, headers=me)
     assert refused.status == 429
-    assert "Đăng nhập sai quá nhiều lần" in await refused.text()
+    assert refused.headers["Retry-After"] == "1"
+    said = text_of(await refused.text())
+    assert "Tài khoản này đã đăng nhập sai 3 lần liên tiếp từ máy của bạn" in said
+    assert "vui lòng chờ 1 giây rồi thử lại" in said
     assert SESSION_COOKIE not in refused.cookies
-    await asyncio.sleep(window + 0.2)
-    allowed = await login(client, "operator1", PASSWORD)
+    # Each further failure doubles the wait: 2 s, then 4 s.
+    clock.advance(1.01)
+    assert (await login(client, "operator1", "wrong-password", headers=me)).status == 401
+    clock.advance(1.5)
+    assert (await login(client, "operator1", PASSWORD, headers=me)).status == 429
+    clock.advance(0.6)
+    assert (await login(client, "operator1", "wrong-password", headers=me)).status == 401
+    waiting = await login(client, "operator1", PASSWORD, headers=me, lang="en")
+    assert waiting.status == 429
+    assert waiting.headers["Retry-After"] == "4"
+    assert "5 failed attempts in a row for this account from your device" in text_of(
+        await waiting.text()
+    )
+    assert "please wait 4 s and try again" in text_of(await waiting.text())
+    clock.advance(4.01)
+    allowed = await login(client, "operator1", PASSWORD, headers=me)
     assert allowed.status == 303
     assert SESSION_COOKIE in allowed.cookies
+    # A success ends the count: the next typo is just a typo.
+    again = await site.client()
+    assert (await login(again, "operator1", "wrong-password", headers=me)).status == 401
+    assert (await login(again, "operator1", PASSWORD, headers=me)).status == 303
 
 
-async def test_failed_logins_are_throttled_per_client_address(
+async def test_nobody_can_lock_someone_elses_name(
     aiohttp_client: ClientFactory, store: Store, config: Config, scenario: Scenario
 ) -> None:
-    attempts = 3
-    tight = replace(config, http=replace(config.http, login_attempts=attempts))
-    site = await make_site(aiohttp_client, store, tight, scenario)
+    clock = Clock(scenario.now)
+    site = await throttled_site(
+        aiohttp_client, store, config, scenario, clock, login_attempts=3, behind_proxy=True
+    )
     client = await site.client()
-    for n in range(attempts):  # a different name each time: only the address is common
+    guesser = from_address("198.51.100.7")
+    for _ in range(3):
+        assert (await login(client, "admin1", "guess", headers=guesser)).status == 401
+    assert (await login(client, "admin1", "guess", headers=guesser)).status == 429
+    # The owner of the name, from their own desk, is not slowed at all.
+    owner = from_address("192.0.2.20")
+    assert (await login(await site.client(), "admin1", PASSWORD, headers=owner)).status == 303
+    # The guesser cannot dress the header to escape: the proxy appends the real hop last.
+    forged = from_address("203.0.113.9, 198.51.100.7")
+    assert (await login(client, "admin1", PASSWORD, headers=forged)).status == 429
+
+
+async def test_an_address_is_refused_only_far_above_one_persons_typing(
+    aiohttp_client: ClientFactory, store: Store, config: Config, scenario: Scenario
+) -> None:
+    clock = Clock(scenario.now)
+    site = await throttled_site(
+        aiohttp_client,
+        store,
+        config,
+        scenario,
+        clock,
+        login_attempts=3,
+        login_address_attempts=6,
+        login_window_seconds=600,
+    )
+    client = await site.client()  # no proxy: every request comes from 127.0.0.1
+    for n in range(6):  # a different name each time: only the address is common
+        clock.advance(10)
         assert (await login(client, f"guess{n}", "wrong-password")).status == 401
     refused = await login(client, "admin1", PASSWORD)
     assert refused.status == 429
-    assert SESSION_COOKIE not in refused.cookies
-
-
-async def test_behind_a_proxy_the_forwarded_client_address_is_throttled(
-    aiohttp_client: ClientFactory, store: Store, config: Config, scenario: Scenario
-) -> None:
-    attempts = 2
-    proxied = replace(config, http=replace(config.http, login_attempts=attempts, behind_proxy=True))
-    site = await make_site(aiohttp_client, store, proxied, scenario)
-    client = await site.client()
-    guesser = {"X-Forwarded-For": "198.51.100.7"}
-    for n in range(attempts):
-        assert (await login(client, f"guess{n}", "wrong", headers=guesser)).status == 401
-    # The guesser is refused, however it dresses the header (the proxy appends the real hop)...
-    forged = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
-    assert (await login(client, "admin1", PASSWORD, headers=forged)).status == 429
-    # ...while a colleague behind the same proxy still logs in.
-    colleague = {"X-Forwarded-For": "192.0.2.20"}
-    assert (await login(client, "admin1", PASSWORD, headers=colleague)).status == 303
+    said = text_of(await refused.text())
+    assert "Có 6 lần đăng nhập sai từ địa chỉ mạng của bạn trong 10 phút qua" in said
+    assert "Vui lòng thử lại sau 10 phút" in said  # the oldest failure leaves the window then
+    assert refused.headers["Retry-After"] == str(600 - 50)
+    clock.advance(550)
+    assert (await login(client, "admin1", PASSWORD)).status == 303
 
 
 @pytest.mark.parametrize(
@@ -382,7 +452,8 @@ async def test_an_operator_resolves_with_a_reason_and_reads_what_happened(site: 
     assert resp.headers["Location"] == path
     page = await client.get(path)
     body = await page.text()
-    assert f"Đã giải quyết sai lệch {record['id']}: bỏ qua." in body
+    named = f"{record['key']} — {label('vi', 'kind', record['kind'])}"
+    assert f"Đã giải quyết sai lệch {named}: bỏ qua." in body
     assert "&lt;b&gt;bản gốc&lt;/b&gt;" in body
     assert "<b>bản gốc</b>" not in body
     assert 'id="reopen-form"' in body
@@ -397,7 +468,7 @@ async def test_an_operator_resolves_with_a_reason_and_reads_what_happened(site: 
     reopened = await client.post(
         f"{path}/reopen", data={"csrf_token": csrf, "reason": "Cần xem lại"}
     )
-    assert f"Đã mở lại sai lệch {record['id']}." in await reopened.text()
+    assert f"Đã mở lại sai lệch {named}." in await reopened.text()
 
 
 async def test_a_manual_value_is_checked_and_a_bad_one_explained(site: Site) -> None:
@@ -525,8 +596,8 @@ async def test_the_queue_filters_and_pages(site: Site) -> None:
     assert second.count("<tr>") - 1 == len(everything) - pages.PAGE_SIZE
     kind = "channel"
     filtered = await (await client.get(f"/mismatches?kind={kind}")).text()
-    rows = re.findall(r'<td class="code"><a href="/mismatches/([^"]+)"', filtered)
-    expected = sorted(quote(r["id"], safe="") for r in everything if r["kind"] == kind)
+    rows = re.findall(r'<td class="code key"><a href="/mismatches/([^"]+)"', filtered)
+    expected = sorted(public_id(r["id"]) for r in everything if r["kind"] == kind)
     assert sorted(rows) == expected
     assert f'<option value="{kind}" selected>' in filtered
     bad = await (await client.get("/mismatches?from=2024-13-01")).text()
@@ -644,7 +715,8 @@ async def test_the_audit_page_and_its_filters(site: Site) -> None:
     assert text_of(body).count("operator1 ") >= 1
     assert 'href="/api/v1/audit.csv?who=operator1"' in body
     by_key = await (await client.get(f"/audit?key={quote(record['key'])}")).text()
-    assert record["id"] in html.unescape(by_key)
+    assert f'href="{page_of(record["id"])}"' in by_key
+    assert f"{record['key']} — " in html.unescape(by_key)
     nobody = await (await client.get("/audit?who=nobody")).text()
     assert "Không có mục nhật ký nào." in nobody
 
@@ -667,3 +739,54 @@ async def test_the_style_sheet_is_public_and_nothing_else_is_served(empty_site: 
     assert ":focus-visible" in await css.text()
     for name in ("..%2Fpages.py", "nope.css"):
         assert (await client.get(f"/static/{name}")).status == 404
+
+
+async def test_every_value_is_labelled_and_every_detail_worded(site: Site) -> None:
+    """A migrated dossier's values are receipt dates: they say so, and its evidence is in
+    words, not `code_date=2024-04-15`."""
+    record = await open_mismatch(site.store, ("migrated",))
+    client, _ = await site.logged_in("viewer")
+    listing = text_of(await (await client.get("/mismatches?kind=migrated")).text())
+    assert "Ngày tiếp nhận: " in listing
+    page = text_of(await (await client.get(page_of(record["id"]))).text())
+    assert "ngày trong mã hồ sơ: " in page
+    assert "code_date=" not in page
+    english = text_of(await (await client.get(page_of(record["id"]) + "?lang=en")).text())
+    assert "Received: " in english
+    assert "date in the code: " in english
+
+
+async def test_the_dashboard_shows_the_latest_period_with_data_and_offers_others(
+    aiohttp_client: ClientFactory,
+    store: Store,
+    config: Config,
+    scenario: Scenario,
+    connectors: list[Connector],
+) -> None:
+    """Two years after the data, the dashboard still opens on the data's latest period, not on
+    today's empty one; a picker shows any other, and a bad choice is said."""
+    later = scenario.now + timedelta(days=800)
+    site = await make_site(aiohttp_client, store, config, scenario, connectors, clock=lambda: later)
+    months = sorted(
+        [
+            name.decode().rpartition(":")[2]
+            async for name in store.redis.scan_iter(match=store.key("pidx", "m", "*"))
+        ]
+    )
+    last = date.fromisoformat(f"{months[-1]}-01")
+    following = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+    expected = Period.containing(following - timedelta(days=1), config.report.cutoff_day)
+    today = Period.containing(later.date(), config.report.cutoff_day)
+    assert expected.label != today.label
+    client, _ = await site.logged_in("viewer")
+    body = text_of(await (await client.get("/")).text())
+    assert f"Số liệu kỳ báo cáo {expected.label}" in body
+    page = await (await client.get("/")).text()
+    assert f'<option value="{expected.label}" selected>' in page
+    earlier = Period.containing(expected.start - timedelta(days=1), config.report.cutoff_day)
+    assert f'<option value="{earlier.label}">' in page
+    chosen = text_of(await (await client.get(f"/?period={earlier.label}")).text())
+    assert f"Số liệu kỳ báo cáo {earlier.label}" in chosen
+    bad = text_of(await (await client.get("/?period=2024-13")).text())
+    assert "Kỳ báo cáo 2024-13 không hợp lệ" in bad
+    assert f"Số liệu kỳ báo cáo {expected.label}" in bad

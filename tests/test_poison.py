@@ -19,7 +19,7 @@ from reconcile.model import Procedure
 from syncd.config import Config
 from syncd.service import Syncer
 from syncd.store import RetryPolicy, Store
-from tests.test_cli import run_cli
+from tests.commandline import run_cli
 from tests.test_order import outcome
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.base import Connector
 from connectors.dataset import Dataset
-from connectors.faults import FAULTS, FaultSettings
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS
 from connectors.mockserver import MockPortals
 from reconcile.model import Source
 from syncd.config import Config

@@ -13,7 +13,7 @@ import pytest
 from reconcile.compare import Decision, Match, MatchMethod, Mismatch, MismatchKind, Severity
 from reconcile.model import Dossier, Source
 from reconcile.writeback import Plan
-from syncd.queue import MismatchQueue, QueueError, fields_of, parse_value
+from syncd.queue import MismatchQueue, QueueError, fields_of, parse_value, public_id, stored_id
 from syncd.store import Store, Unit, WorkItem
 from tests.test_store import T0, dossier, snapshot
 
@@ -70,7 +70,7 @@ async def apply(store: Store, *decisions: Decision, at: datetime = T0) -> None:
 
 
 async def audit_actions(queue: MismatchQueue) -> list[tuple[str, str, str]]:
-    return [(e["who"], e["action"], e["id"]) for e in await queue.audit(1000)]
+    return [(e["who"], e["action"], stored_id(e["id"])) for e in await queue.audit(1000)]
 
 
 async def open_ids(store: Store) -> set[str]:
@@ -321,7 +321,7 @@ async def test_claim_resolve_and_reopen_with_their_refusals(
     assert entries[2]["after"]["resolution"]["reason"] == "portal lag"
     assert entries[3]["before"]["state"] == "resolved"
     assert entries[3]["after"]["state"] == "open"
-    assert all(e["id"] == "A|status" for e in entries)
+    assert all(e["id"] == "A~status" for e in entries)
 
 
 @pytest.mark.parametrize(
@@ -481,7 +481,7 @@ async def test_list_filters_by_kind_state_and_field_and_pages(
     await queue.claim("C|status", "lan")
     await queue.resolve("B|status", "lan", "ignore", "x")
 
-    ids = [r["id"] for r in await queue.list()]
+    ids = [stored_id(r["id"]) for r in await queue.list()]
     assert ids == [
         "D|status",
         "C|status",
@@ -490,31 +490,33 @@ async def test_list_filters_by_kind_state_and_field_and_pages(
         "A|status",
         "A|unknown_procedure",
     ]
-    assert [r["id"] for r in await queue.list(kind="unknown_procedure")] == [
+    assert [stored_id(r["id"]) for r in await queue.list(kind="unknown_procedure")] == [
         "B|unknown_procedure",
         "A|unknown_procedure",
     ]
-    assert [r["id"] for r in await queue.list(state="open")] == [
+    assert [stored_id(r["id"]) for r in await queue.list(state="open")] == [
         "D|status",
         "B|unknown_procedure",
         "A|status",
         "A|unknown_procedure",
     ]
-    assert [r["id"] for r in await queue.list(state="claimed")] == ["C|status"]
-    assert [r["id"] for r in await queue.list(state="resolved")] == ["B|status"]
+    assert [stored_id(r["id"]) for r in await queue.list(state="claimed")] == ["C|status"]
+    assert [stored_id(r["id"]) for r in await queue.list(state="resolved")] == ["B|status"]
     assert await queue.list(state="auto_resolved") == []
-    assert [r["id"] for r in await queue.list(field="TP")] == [
+    assert [stored_id(r["id"]) for r in await queue.list(field="TP")] == [
         "C|status",
         "A|status",
         "A|unknown_procedure",
     ]
-    assert [r["id"] for r in await queue.list(kind="status", state="open", field="DT")] == [
-        "D|status"
-    ]
+    assert [
+        stored_id(r["id"]) for r in await queue.list(kind="status", state="open", field="DT")
+    ] == ["D|status"]
     page = await queue.search(limit=2, offset=2)
-    assert [r["id"] for r in page.items] == ["B|status", "B|unknown_procedure"]
+    assert [stored_id(r["id"]) for r in page.items] == ["B|status", "B|unknown_procedure"]
     assert page.total == 6
-    assert [r["id"] for r in await queue.list(limit=2, offset=5)] == ["A|unknown_procedure"]
+    assert [stored_id(r["id"]) for r in await queue.list(limit=2, offset=5)] == [
+        "A|unknown_procedure"
+    ]
     with pytest.raises(QueueError):
         await queue.list(state="closed")
 
@@ -524,9 +526,23 @@ async def test_audit_from_a_time(store: Store, queue: MismatchQueue) -> None:
     await queue.claim("A|status", "lan")
     everything = await queue.audit(100)
     assert [e["action"] for e in everything] == ["detect", "detect", "claim"]
-    assert [e["id"] for e in await queue.audit(1)] == ["A|status"]
+    assert [e["id"] for e in await queue.audit(1)] == ["A~status"]
     assert [e["action"] for e in await queue.audit(1)] == ["claim"]
     since = await queue.audit(10, since=everything[1]["entry"])
     assert [e["entry"] for e in since] == [e["entry"] for e in everything[1:]]
     assert await queue.audit(10, since=datetime.now(T0.tzinfo) + timedelta(hours=1)) == []
     assert len(await queue.audit(10, since="2000-01-01")) == 3
+
+
+async def test_ids_read_well_and_the_stored_form_is_still_accepted(
+    store: Store, queue: MismatchQueue
+) -> None:
+    await apply(store, decision("000.00.45.H26-240701-0001", mismatch("000.00.45.H26-240701-0001")))
+    shown = "000.00.45.H26-240701-0001~status"
+    assert (await queue.get(shown))["id"] == shown
+    assert (await queue.get("000.00.45.H26-240701-0001|status"))["id"] == shown
+    claimed = await queue.claim(shown, "lan")
+    assert (claimed["id"], claimed["state"]) == (shown, "claimed")
+    assert [r["id"] for r in await queue.list()] == [shown]
+    assert public_id("report:2024-07") == "report:2024-07"  # other audit subjects as they are
+    assert stored_id(stored_id(shown)) == stored_id(shown) == "000.00.45.H26-240701-0001|status"

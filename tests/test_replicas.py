@@ -20,7 +20,8 @@ import redis.asyncio as aioredis
 
 from connectors.mockserver import MockPortals
 from syncd.store import GROUP, Store
-from tests.test_cli import Daemon, free_port, run_cli, start_daemon
+from tests.commandline import run_cli
+from tests.test_cli import Daemon, free_port, start_daemon
 from tests.test_order import outcome
 
 LEASE = 2.0

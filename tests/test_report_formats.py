@@ -500,7 +500,7 @@ def test_the_differences_sheet_explains_each_dossier(seed_doc: dict[str, Any]) -
     assert first[5:] == (
         "3, 4, 7, 9",
         None,
-        "Chuyển từ hệ thống cũ (code_date=2024-04-15)",
+        "Chuyển từ hệ thống cũ (ngày trong mã hồ sơ: 15/04/2024)",
     )
     # The reasons use the mismatch kinds' one vocabulary (syncd.i18n `kind.*`), as sentences.
     assert lines[6][7] == "Không tính vào kỳ báo cáo: chuyển từ hệ thống cũ"

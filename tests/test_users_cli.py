@@ -6,8 +6,8 @@ import asyncio
 
 from syncd.store import Store
 from syncd.web.auth import Users
+from tests.commandline import run_cli
 from tests.conftest import REDIS_URL
-from tests.test_cli import run_cli
 
 
 async def users_cli(store: Store, *args: str, stdin: str | None = None) -> tuple[int, str, str]:

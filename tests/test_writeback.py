@@ -17,7 +17,8 @@ from connectors.base import Connector
 from connectors.city import mock as city_mock
 from connectors.city.client import CityConnector
 from connectors.dataset import Dataset
-from connectors.faults import FAULTS, FaultSettings
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS
 from connectors.mockserver import MockPortals, start_mock_portals
 from connectors.national import mock as national_mock
 from connectors.national import wire as national_wire

@@ -26,7 +26,8 @@ from aiohttp import web
 from connectors.base import Cursor, WireError
 from connectors.city import wire
 from connectors.dataset import Dataset
-from connectors.faults import FAULTS, FaultSettings, RecordShape, install
+from connectors.fault_settings import FaultSettings
+from connectors.faults import FAULTS, RecordShape, install
 from connectors.feed import CONTROL_PATHS, Feed
 from connectors.fields import parse_local
 from reconcile.model import Dossier, Source

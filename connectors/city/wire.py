@@ -33,8 +33,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.base import WireError
+from connectors.base import WireError, shown
 from connectors.fields import (
+    code,
     format_local,
     optional_time,
     records,
@@ -73,13 +74,15 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
     try:
         status = statuses.to_national(native)
     except UnknownStatus:
-        raise WireError(f"dossierStatus: unknown status {native!r}") from None
+        raise WireError("dossierStatus", "unknown_status", value=shown(native)) from None
     channel_name = text(raw, "viaChannel").upper()
     if channel_name not in CHANNELS:
-        raise WireError(f"viaChannel: {channel_name!r} is not one of {', '.join(CHANNELS)}")
+        raise WireError(
+            "viaChannel", "not_choice", value=shown(channel_name), choices=", ".join(CHANNELS)
+        )
     digitized = raw.get("digitized", False)
     if not isinstance(digitized, bool):
-        raise WireError("digitized: expected true or false")
+        raise WireError("digitized", "not_boolean")
     pauses = [
         Pause(
             required_time(item, "requestDate", DATE_FORMAT),
@@ -92,7 +95,9 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
     for item in records(raw, "clockStops"):
         kind = text(item, "kind").lower()
         if kind not in STOP_KINDS:
-            raise WireError(f"clockStops.kind: {kind!r} is not one of {', '.join(STOP_KINDS)}")
+            raise WireError(
+                "clockStops.kind", "not_choice", value=shown(kind), choices=", ".join(STOP_KINDS)
+            )
         pauses.append(
             Pause(
                 required_time(item, "startDate", DATE_FORMAT),
@@ -102,13 +107,13 @@ def decode(raw: Mapping[str, Any], statuses: StatusMap, salt: str = "") -> Dossi
             )
         )
     pauses.sort(key=lambda p: p.requested_at)  # in the order they happened, whatever the list
-    other = text(raw, "otherDossierNo", required=False)
+    other = code(raw, "otherDossierNo", "dossier", required=False)
     return Dossier(
         source=Source.CITY,
-        code=text(raw, "dossierNo"),
+        code=code(raw, "dossierNo", "dossier"),
         alt_codes=(other,) if other else (),
-        procedure_code=text(raw, "serviceCode"),
-        field_code=text(raw, "domainCode"),
+        procedure_code=code(raw, "serviceCode", "procedure"),
+        field_code=code(raw, "domainCode", "field"),
         channel=CHANNELS[channel_name],
         status=status,
         received_at=required_time(raw, "receiveDate", DATE_FORMAT),

@@ -173,7 +173,7 @@ class NationalConnector:
         for index, raw in enumerate(data):
             try:
                 if not isinstance(raw, Mapping):
-                    raise WireError("entry is not an object")
+                    raise WireError("record", "not_object")
                 procedures.append(wire.decode_procedure(raw))
             except WireError as exc:
                 problems.append(f"entry {index}: {exc}")

@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from connectors.base import WireError
+from connectors.base import WireError, shown
 from connectors.fields import (
+    code,
     format_local,
     optional_time,
     records,
@@ -52,7 +53,7 @@ def _code_number(raw: Mapping[str, Any], name: str, allowed: type[Channel] | typ
         number = int(value)
         allowed(number)
     except ValueError:
-        raise WireError(f"{name}: {value!r} is not a valid code") from None
+        raise WireError(name, "not_code_number", value=shown(value)) from None
     return number
 
 
@@ -69,13 +70,13 @@ def decode(raw: Mapping[str, Any], salt: str = "") -> Dossier:
     )
     digitised = text(raw, "HoSoCoThanhPhanSoHoa", required=False) or "0"
     if digitised not in ("0", "1"):
-        raise WireError(f"HoSoCoThanhPhanSoHoa: {digitised!r} is not 0 or 1")
-    alt = text(raw, "MaHoSoKhac", required=False)
+        raise WireError("HoSoCoThanhPhanSoHoa", "not_zero_one", value=shown(digitised))
+    alt = code(raw, "MaHoSoKhac", "dossier", required=False)
     return Dossier(
         source=Source.NATIONAL,
-        code=text(raw, "MaHoSo"),
-        procedure_code=text(raw, "MaTTHC"),
-        field_code=text(raw, "MaLinhVuc"),
+        code=code(raw, "MaHoSo", "dossier"),
+        procedure_code=code(raw, "MaTTHC", "procedure"),
+        field_code=code(raw, "MaLinhVuc", "field"),
         channel=Channel(_code_number(raw, "KenhThucHien", Channel)),
         status=Status(_code_number(raw, "TrangThaiHoSo", Status)),
         received_at=required_time(raw, "NgayTiepNhan", DATE_FORMAT),
@@ -145,16 +146,16 @@ def decode_procedure(raw: Mapping[str, Any]) -> Procedure:
     try:
         days = int(float(days_text))
     except ValueError:
-        raise WireError(f"ThoiGianGiaiQuyet: {days_text!r} is not a number of days") from None
+        raise WireError("ThoiGianGiaiQuyet", "not_days", value=shown(days_text)) from None
     if days < 0:
-        raise WireError(f"ThoiGianGiaiQuyet: {days} is negative")
+        raise WireError("ThoiGianGiaiQuyet", "negative", value=str(days))
     unit = text(raw, "DonViThoiGian", required=False).lower() or "ngày làm việc"
     if unit not in ("ngày làm việc", "ngày"):
-        raise WireError(f"DonViThoiGian: {unit!r} is neither 'Ngày làm việc' nor 'Ngày'")
+        raise WireError("DonViThoiGian", "not_unit", value=shown(unit))
     return Procedure(
-        code=text(raw, "MaTTHC"),
+        code=code(raw, "MaTTHC", "procedure"),
         name=text(raw, "TenTTHC", required=False),
-        field_code=text(raw, "MaLinhVuc"),
+        field_code=code(raw, "MaLinhVuc", "field"),
         days=days,
         working_days=unit == "ngày làm việc",
     )

@@ -11,6 +11,7 @@ people.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from syncd.queue import ACTIVE_STATES, STATES, QueueError, check_resolution
 from syncd.report_cli import report_document
 from syncd.reports import PublishRefused, publish, render_csv
 from syncd.web import data, openapi
-from syncd.web.app import VIA, Handler, allow, ctx, public, user_of
+from syncd.web.app import VIA, BodyError, Handler, allow, ctx, json_body, public, user_of
 from syncd.web.auth import AuthError, User
 from syncd.xlsx import render_xlsx
 
@@ -107,7 +108,7 @@ def query(request: web.Request, name: str) -> str | None:
     filter is a mistake (a script's bug, a form sent half-filled), not a request for all."""
     value = request.query.get(name)
     if value == "":
-        raise bad(f"{name}: the parameter is empty; give a value or leave {name} out")
+        raise bad(f"{name} is empty: give a value or leave it out")
     return value
 
 
@@ -141,19 +142,25 @@ def period_of(request: web.Request) -> Period:
 
 async def body_of(request: web.Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError):
-        raise bad("the request body must be a JSON object") from None
+        body = await json_body(request)
+    except BodyError as exc:
+        raise bad(f"{exc}: it must be a JSON object") from None
     if not isinstance(body, dict):
         raise bad("the request body must be a JSON object")
     return body
 
 
-def text_field(body: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+def text_field(
+    body: Mapping[str, Any], name: str, required: bool = False, nullable: bool = False
+) -> str | None:
+    """A text field of a JSON body: absent is None (or 400 if required); null only where
+    `nullable` (else 400: leave it out instead)."""
     value = body.get(name)
     if value is None:
         if required:
             raise bad(f"{name!r} is required")
+        if name in body and not nullable:
+            raise bad(f"{name!r} is null: give a value or leave it out")
         return None
     if not isinstance(value, str):
         raise bad(f"{name!r} must be a string")
@@ -162,7 +169,18 @@ def text_field(body: Mapping[str, Any], name: str, required: bool = False) -> st
 
 def day_field(body: Mapping[str, Any], name: str) -> date | None:
     text = text_field(body, name)
-    return None if not text else data.parse_day(text, name)
+    return None if text is None else data.parse_day(text, name)
+
+
+def value_field(body: Mapping[str, Any]) -> str | None:
+    """A resolution's `value` (null or absent: none), in the form the API takes."""
+    value = text_field(body, "value", nullable=True)
+    return None if value is None else data.manual_value(value)
+
+
+def audit_since(request: web.Request) -> str | None:
+    text = query(request, "since")
+    return None if text is None else data.audit_since(text)
 
 
 def mismatch_id(request: web.Request) -> str:
@@ -221,7 +239,9 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
     since, until = day_field(body, "since"), day_field(body, "until")
     action = text_field(body, "action", required=True) or ""
     reason = text_field(body, "reason", required=True) or ""
-    value = text_field(body, "value")
+    value = value_field(body)
+    if field == "":
+        raise bad("'field' is empty: give a field code or leave it out")
     if not any((kind, state, field, since, until)):
         raise bad("give at least one filter: kind, state, field, since or until")
     if state is not None and state not in ACTIVE_STATES:
@@ -251,7 +271,7 @@ async def bulk_resolve(request: web.Request) -> web.StreamResponse:
     return reply({"resolved": resolved, "failed": failed})
 
 
-@routes.get("/api/v1/mismatches/{id}")
+@routes.get("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}")
 @allow("viewer")
 @api
 async def show_mismatch(request: web.Request) -> web.StreamResponse:
@@ -261,7 +281,7 @@ async def show_mismatch(request: web.Request) -> web.StreamResponse:
     return reply(found)
 
 
-@routes.post("/api/v1/mismatches/{id}/claim")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/claim")
 @allow("operator")
 @api
 async def claim(request: web.Request) -> web.StreamResponse:
@@ -271,7 +291,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
     return reply(record)
 
 
-@routes.post("/api/v1/mismatches/{id}/resolve")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/resolve")
 @allow("operator")
 @api
 async def resolve(request: web.Request) -> web.StreamResponse:
@@ -279,13 +299,13 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     body = await body_of(request)
     action = text_field(body, "action", required=True) or ""
     reason = text_field(body, "reason", required=True) or ""
-    value = text_field(body, "value")
+    value = value_field(body)
     record = await c.queue.resolve(mismatch_id(request), who, action, reason, value)
     log.info("mismatch_resolved", id=record["id"], by=who, action=action)
     return reply(record)
 
 
-@routes.post("/api/v1/mismatches/{id}/reopen")
+@routes.post("/api/v1/mismatches/{id:(?!bulk-resolve$)[^{}/]+}/reopen")
 @allow("operator")
 @api
 async def reopen(request: web.Request) -> web.StreamResponse:
@@ -420,14 +440,17 @@ async def publish_report(request: web.Request) -> web.StreamResponse:
     by the version."""
     c, period, who = ctx(request), period_of(request), actor(request).name
     body = await body_of(request) if (await request.text()).strip() else {}
+    unknown = sorted(set(body) - {"force", "reason"})
+    if unknown:
+        raise bad(f"unknown fields: {', '.join(unknown)}")
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise bad("'force' must be true or false")
+    if "reason" in body and not force:
+        raise bad("'reason' goes with 'force': true")
     reason = (text_field(body, "reason") or "").strip()
     if force and not reason:
         raise bad("'force' needs a 'reason' that is not empty")
-    if reason and not force:
-        raise bad("'reason' goes with 'force': true")
     at = c.clock()
     doc = await report_document(c.store, c.config, period, at)
     try:
@@ -452,7 +475,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     entries = await data.audit_log(
         ctx(request),
         limit=whole(request, "limit", 100, 1, MAX_AUDIT),
-        since=query(request, "since"),
+        since=audit_since(request),
         who=query(request, "who"),
         key=query(request, "key"),
     )
@@ -466,7 +489,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     entries = await data.audit_log(
         ctx(request),
         limit=whole(request, "limit", 10_000, 1, MAX_AUDIT_CSV),
-        since=query(request, "since"),
+        since=audit_since(request),
         who=query(request, "who"),
         key=query(request, "key"),
     )
@@ -501,12 +524,12 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     try:
         c.users.check_name(name)
         c.users.check_role(role)
-        c.users.check_password(password)
         if await c.users.get(name) is not None:
-            raise web.HTTPConflict(text=f"user {name!r} exists")
+            raise AuthError("auth.exists", name=name)
+        c.users.check_password(password, name)
         user = await c.users.add(name, role, password)
     except AuthError as exc:
-        if "exists" in str(exc):
+        if exc.message == "auth.exists":
             raise web.HTTPConflict(text=str(exc)) from None
         raise bad(str(exc)) from None
     await data.record_action(c, who, "user_add", f"user:{name}", None, {"role": user.role})
@@ -514,15 +537,80 @@ async def add_user(request: web.Request) -> web.StreamResponse:
     return reply({"name": user.name, "role": user.role}, 201)
 
 
+async def _named_user(request: web.Request) -> User:
+    name = request.match_info["name"]
+    user = await ctx(request).users.get(name)
+    if user is None:
+        raise web.HTTPNotFound(text=f"no user {name!r}")
+    return user
+
+
+@routes.patch("/api/v1/users/{name}")
+@allow("admin")
+@api
+async def change_user(request: web.Request) -> web.StreamResponse:
+    """Set a user's role or password (or both): every session and token they had ends."""
+    c, who = ctx(request), actor(request).name
+    user = await _named_user(request)
+    body = await body_of(request)
+    unknown = sorted(set(body) - {"role", "password"})
+    if unknown:
+        raise bad(f"unknown fields: {', '.join(unknown)}; give role, password or both")
+    role, password = text_field(body, "role"), text_field(body, "password")
+    if role is None and password is None:
+        raise bad("give role, password or both")
+    if user.name == who:  # it would end the very credential of this request
+        raise web.HTTPConflict(text="not your own account: ask another admin, or use the CLI")
+    try:
+        if role is not None:
+            c.users.check_role(role)
+        if password is not None:
+            c.users.check_password(password, user.name)
+    except AuthError as exc:
+        raise bad(str(exc)) from None
+    ended = 0
+    if password is not None:
+        ended += await c.users.set_password(user.name, password)
+        await data.record_action(c, who, "user_password", f"user:{user.name}", None, None)
+    if role is not None:
+        ended += await c.users.set_role(user.name, role)
+        await data.record_action(
+            c, who, "user_role", f"user:{user.name}", {"role": user.role}, {"role": role}
+        )
+    log.info("user_changed", user=user.name, role=role, password=password is not None, by=who)
+    return reply({"name": user.name, "role": role or user.role, "ended": ended})
+
+
+@routes.get("/api/v1/users/{name}/sessions")
+@allow("admin")
+@api
+async def user_sessions(request: web.Request) -> web.StreamResponse:
+    user = await _named_user(request)
+    found = await ctx(request).users.credentials(user.name)
+    return reply({"name": user.name, "items": [dataclasses.asdict(c) for c in found]})
+
+
+@routes.post("/api/v1/users/{name}/logout")
+@allow("admin")
+@api
+async def end_user_sessions(request: web.Request) -> web.StreamResponse:
+    c, who = ctx(request), actor(request).name
+    user = await _named_user(request)
+    if user.name == who:
+        raise web.HTTPConflict(text="not your own account: log out, or ask another admin")
+    ended = await c.users.logout(user.name)
+    await data.record_action(c, who, "user_logout", f"user:{user.name}", None, {"ended": ended})
+    log.info("user_logged_out", user=user.name, ended=ended, by=who)
+    return reply({"name": user.name, "ended": ended})
+
+
 @routes.delete("/api/v1/users/{name}")
 @allow("admin")
 @api
 async def remove_user(request: web.Request) -> web.StreamResponse:
     c, who = ctx(request), actor(request).name
-    name = request.match_info["name"]
-    user = await c.users.get(name)
-    if user is None:
-        raise web.HTTPNotFound(text=f"no user {name!r}")
+    user = await _named_user(request)
+    name = user.name
     if user.name == who:
         raise web.HTTPConflict(text="you cannot remove yourself")
     await c.users.remove(name)

@@ -14,21 +14,32 @@ operators'), and other operators' actions appended by `record_action` in the sam
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import redis.exceptions
 
+from connectors.fields import CODE_FORMATS
 from reconcile.compare import MismatchKind
 from reconcile.model import VN_TZ, Dossier
 from syncd import queue as queue_module
+from syncd.cells import CsvWriter
 from syncd.i18n import t
-from syncd.queue import QueueError, _stream_id, fields_of
+from syncd.queue import (
+    STORED_SEPARATOR,
+    QueueError,
+    _stream_id,
+    fields_of,
+    public,
+    public_id,
+    stored_id,
+)
 from syncd.report_cli import LISTED_FLAGS, overdue_records
+from syncd.store import OVERRIDE_FIELDS
 from syncd.web.app import Context
 
 # The dossier fields shown side by side on a mismatch, in this order.
@@ -180,9 +191,11 @@ def _detected_within(record: Mapping[str, Any], since: date | None, until: date 
 async def mismatch_detail(c: Context, mismatch_id: str) -> dict[str, Any] | None:
     """A mismatch with both sides field by field and the corrected record's value (`sides`),
     and the fields of the corrected record its kind is about (`fields`); None if unknown."""
-    record = (await c.store.mismatch_records([mismatch_id])).get(mismatch_id)
+    stored = stored_id(mismatch_id)
+    record = (await c.store.mismatch_records([stored])).get(stored)
     if record is None or "state" not in record:
         return None
+    record = public(record)
     key = record["key"]
     city_code = record.get("city_code") or key
     national_code = record.get("national_code") or key
@@ -244,7 +257,7 @@ async def dossier_detail(c: Context, key: str) -> dict[str, Any] | None:
         city |= extra_city
         national |= extra_national
     ids = [f"{key}|{kind}" for kind in KINDS]
-    mismatches = [r for r in (await store.mismatch_records(ids)).values() if "state" in r]
+    mismatches = [public(r) for r in (await store.mismatch_records(ids)).values() if "state" in r]
     mismatches.sort(key=lambda r: (_time(r.get("detected_at")) or _EPOCH, r["id"]))
     if not (city or national or corrected or mismatches or excluded or flags):
         return None
@@ -279,7 +292,7 @@ async def _history(c: Context, mismatches: Sequence[Mapping[str, Any]]) -> list[
         found = {_text(e) for ids_of_key in await pipe.execute() for e in ids_of_key}
     indexed = sorted(found, key=lambda e: tuple(int(part) for part in e.split("-")))
     if not indexed:
-        return await _audit_scan(c, ids=ids)
+        return await _audit_scan(c, ids={stored_id(i) for i in ids})
     async with c.store.redis.pipeline(transaction=False) as pipe:
         for entry_id in indexed:
             pipe.xrange(stream, entry_id, entry_id, count=1)
@@ -307,7 +320,7 @@ def _entry(entry_id: Any, raw: Mapping[Any, Any]) -> Record:
         "at": fields.get("at", ""),
         "who": fields.get("who", ""),
         "action": fields.get("action", ""),
-        "id": fields.get("id", ""),
+        "id": public_id(fields.get("id", "")),
         "key": key_of(fields.get("id", "")),
         "before": json.loads(fields.get("before", "null")),
         "after": json.loads(fields.get("after", "null")),
@@ -315,8 +328,8 @@ def _entry(entry_id: Any, raw: Mapping[Any, Any]) -> Record:
 
 
 def key_of(subject: str) -> str | None:
-    """The dossier key of an audit entry's subject (a mismatch id "key|kind"), else None."""
-    key, sep, _ = subject.rpartition("|")
+    """The dossier key of an audit entry's subject (a mismatch id, either form), else None."""
+    key, sep, _ = stored_id(subject).rpartition(STORED_SEPARATOR)
     return key if sep else None
 
 
@@ -450,11 +463,6 @@ AUDIT_COLUMNS = (
 )
 
 
-def _cell(text: str) -> str:
-    """Free text made safe for spreadsheets: no cell may start a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _state(side: Any) -> str:
     return str(side.get("state") or "") if isinstance(side, Mapping) else ""
 
@@ -462,7 +470,7 @@ def _state(side: Any) -> str:
 def audit_csv(entries: Iterable[Mapping[str, Any]]) -> str:
     """Audit entries as CSV: one row each, the whole before and after as JSON at the end."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvWriter(out)
     writer.writerow(AUDIT_COLUMNS)
     for e in entries:
         after = e.get("after")
@@ -476,14 +484,14 @@ def audit_csv(entries: Iterable[Mapping[str, Any]]) -> str:
         writer.writerow(
             [
                 e.get("at", ""),
-                _cell(str(e.get("who", ""))),
+                str(e.get("who", "")),
                 e.get("action", ""),
-                _cell(str(e.get("id", ""))),
-                _cell(key_of(str(e.get("id", ""))) or ""),
+                str(e.get("id", "")),
+                key_of(str(e.get("id", ""))) or "",
                 _state(e.get("before")),
                 _state(after),
-                _cell(shown),
-                _cell(reason),
+                shown,
+                reason,
                 json.dumps(e.get("before"), ensure_ascii=False, sort_keys=True),
                 json.dumps(after, ensure_ascii=False, sort_keys=True),
             ]
@@ -510,7 +518,66 @@ async def overdue_list(
     }
 
 
+async def latest_month(c: Context) -> date | None:
+    """The first day of the latest calendar month the period index has dossiers in (their
+    receipts and finishes), or None when it has none."""
+    months: set[str] = set()
+    pattern = c.store.key("pidx", "m", "*")
+    async for name in c.store.redis.scan_iter(match=pattern, count=1000):
+        month = _text(name).rpartition(":")[2]
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
+            months.add(month)
+    return date.fromisoformat(f"{max(months)}-01") if months else None
+
+
 FIRST_YEAR, LAST_YEAR = 1970, 2100
+
+# The grammar of the API's days, times and periods: the server enforces it and the OpenAPI
+# document states it (syncd.web.openapi), from these same patterns. Days are real calendar days
+# of the years FIRST_YEAR-LAST_YEAR (29 February in leap years only).
+YEAR = r"(19[7-9][0-9]|20[0-9]{2}|2100)"
+_MONTH_DAY = (
+    r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+)
+_LEAP_DAY = r"(19(7[26]|8[048]|9[26])|20([02468][048]|[13579][26]))-02-29"
+DAY = rf"({YEAR}-{_MONTH_DAY}|{_LEAP_DAY})"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+OFFSET = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+TIME = rf"{DAY}[T ]{_CLOCK}"  # local (Vietnam) time unless an OFFSET follows
+ENTRY_ID = r"[0-9]{1,13}(-[0-9]{1,19})?"  # an audit stream entry id: milliseconds-sequence
+SINCE = rf"({ENTRY_ID}|{DAY}|{TIME}{OFFSET}?)"  # where an audit listing starts
+PERIOD = rf"{YEAR}-(0[1-9]|1[0-2])"
+
+
+# What a manual resolution's value may be, "FIELD=VALUE": a status 1-10, a channel 1-3, a time
+# with its offset, or a code in the format the portals' codes have (connectors.fields).
+_DATE_FIELDS = "|".join(f for f in OVERRIDE_FIELDS if f.endswith("_at"))
+MANUAL_VALUE = (
+    rf"(status=(10|[1-9])|channel=[1-3]|({_DATE_FIELDS})={TIME}{OFFSET}"
+    rf"|procedure_code={CODE_FORMATS['procedure'][0].pattern}"
+    rf"|field_code={CODE_FORMATS['field'][0].pattern})"
+)
+
+
+def manual_value(text: str) -> str:
+    """A manual resolution's value as the API takes it (MANUAL_VALUE); InputError otherwise."""
+    if re.fullmatch(MANUAL_VALUE, text) is None:
+        fields = ", ".join(OVERRIDE_FIELDS)
+        raise InputError(t("queue.value_form", value=text, fields=fields))
+    return text
+
+
+def whole_pattern(pattern: str) -> str:
+    """`pattern` anchored, as the OpenAPI document states it."""
+    return f"^{pattern}$"
+
+
+def audit_since(text: str) -> str:
+    """An audit listing's start as given: an entry id, a day or a time (SINCE); InputError
+    otherwise."""
+    if re.fullmatch(SINCE, text) is None:
+        raise InputError(t("queue.bad_since", value=text))
+    return text
 
 
 def parse_day(text: str, name: str = "date") -> date:

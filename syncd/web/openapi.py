@@ -38,11 +38,37 @@ def nullable(schema: Schema) -> Schema:
 
 
 STRING: Schema = {"type": "string"}
+# A query parameter given empty is refused (leave it out instead): free text needs a character.
+WORDS: Schema = {"type": "string", "minLength": 1}
 TEXT_OR_NULL: Schema = {"type": "string", "nullable": True}
 TIME: Schema = {"type": "string", "description": "ISO 8601 time with its offset"}
 TIME_OR_NULL: Schema = {**TIME, "nullable": True}
-DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}
+A_DAY: Schema = {"type": "string", "format": "date", "example": "2024-07-01"}  # in answers
+DAY: Schema = {  # in requests: what the server takes
+    "type": "string",
+    "format": "date",
+    "pattern": data.whole_pattern(data.DAY),
+    "example": "2024-07-01",
+    "description": "A day YYYY-MM-DD of the years 1970-2100",
+}
+REASON: Schema = {"type": "string", "minLength": 1, "pattern": "\\S", "description": "Not blank"}
+MANUAL_VALUE: Schema = {
+    "type": "string",
+    "pattern": data.whole_pattern(data.MANUAL_VALUE),
+    "description": "FIELD=VALUE: status=1..10, channel=1..3, a *_at time with its offset "
+    "(received_at=2024-07-01T08:30:00+07:00), or a procedure_code or field_code in the portals' "
+    "code format",
+    "example": "status=10",
+}
+NO_VALUE: Schema = {
+    "type": "string",
+    "nullable": True,
+    "enum": [None],
+    "description": "Only for manual",
+}
 ANY_OBJECT: Schema = {"type": "object", "additionalProperties": True}
+COUNT: Schema = {"type": "integer", "minimum": 0}
+PASSWORD: Schema = {"type": "string", "minLength": 10}
 
 
 def obj(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
@@ -149,7 +175,10 @@ def _schemas() -> dict[str, Schema]:
     )
     mismatch = obj(
         {
-            "id": {"type": "string", "description": "<dossier key>|<kind>"},
+            "id": {
+                "type": "string",
+                "description": "<dossier key>~<kind> (no character a URL escapes)",
+            },
             "code": STRING,
             "key": {"type": "string", "description": "The dossier's key"},
             "kind": {"type": "string", "enum": KINDS},
@@ -240,7 +269,7 @@ def _schemas() -> dict[str, Schema]:
             "action": {
                 "type": "string",
                 "description": "detect, auto_resolve, reopen, claim, resolve, publish, "
-                "user_add, user_remove",
+                "user_add, user_remove, user_password, user_role, user_logout, resync",
             },
             "id": {
                 "type": "string",
@@ -360,7 +389,13 @@ def _schemas() -> dict[str, Schema]:
             },
             "portal": STRING,
             "code": TEXT_OR_NULL,
-            "reason": STRING,
+            "reason": {**STRING, "description": "Why, as stored (English)"},
+            "reason_code": {
+                **TEXT_OR_NULL,
+                "description": "The reason's code (missing, not_date, bad_code ...), null for "
+                "a reason of no known form",
+            },
+            "reason_text": {**STRING, "description": "Why, in the interface's language"},
             "updated_at": TIME_OR_NULL,
             "raw": {"description": "The rejected record, personal fields removed"},
         },
@@ -397,7 +432,7 @@ def _schemas() -> dict[str, Schema]:
         "AuditEntry": audit_entry,
         "Overdue": obj(
             {
-                "as_of": DAY,
+                "as_of": A_DAY,
                 "field": TEXT_OR_NULL,
                 "flag": STRING,
                 "dossiers": array(overdue_row),
@@ -411,8 +446,8 @@ def _schemas() -> dict[str, Schema]:
                     "period": obj(
                         {
                             "label": STRING,
-                            "start": DAY,
-                            "end": DAY,
+                            "start": A_DAY,
+                            "end": A_DAY,
                             "cutoff_day": {"type": "integer"},
                         }
                     ),
@@ -489,6 +524,18 @@ def _schemas() -> dict[str, Schema]:
         ),
         "Published": obj({"period": STRING, "version": {"type": "integer"}, "published_at": TIME}),
         "User": obj({"name": STRING, "role": {"type": "string", "enum": list(ROLES)}}),
+        "UserChanged": obj(
+            {"name": STRING, "role": {"type": "string", "enum": list(ROLES)}, "ended": COUNT}
+        ),
+        "Credential": obj(
+            {
+                "kind": {"type": "string", "enum": ["session", "token"]},
+                "id": {"type": "string", "description": "The start of the secret's SHA-256"},
+                "created": TIME,
+                "expires": {**TIME_OR_NULL, "description": "Sessions: when it ends"},
+                "label": {"type": "string", "description": "Tokens: the administrator's label"},
+            }
+        ),
         "Me": obj(
             {
                 "name": STRING,
@@ -535,53 +582,72 @@ def _schemas() -> dict[str, Schema]:
 def _paths() -> dict[str, Any]:
     mismatch_id = path(
         "id",
-        'A mismatch id "<dossier key>|<kind>" (send "|" percent-encoded as %7C)',
+        'A mismatch id "<dossier key>~<kind>"; the older form "<dossier key>|<kind>" (with '
+        '"|" sent as %7C) is accepted too',
+        {"type": "string", "pattern": "^(?!bulk-resolve$)[^/]+$"},
     )
     filters = [
         query("kind", {"type": "string", "enum": KINDS}, "Kind of mismatch"),
         query("state", {"type": "string", "enum": list(STATES)}, "State"),
-        query("field", STRING, "The dossier's field code (from its corrected record)"),
+        query("field", WORDS, "The dossier's field code (from its corrected record)"),
         query("since", DAY, "Detected on or after this local day"),
         query("until", DAY, "Detected on or before this local day"),
     ]
     page = [
         query("limit", {"type": "integer", "minimum": 0, "maximum": 500, "default": 50}, "Page"),
-        query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Skip this many"),
+        query(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
+            "Skip this many",
+        ),
     ]
-    resolve_body = obj(
-        {
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "value": {
-                **TEXT_OR_NULL,
-                "description": 'For "manual" only: FIELD=VALUE, e.g. status=10',
-            },
-            "reason": {"type": "string", "minLength": 1},
-        },
-        required=["action", "reason"],
-    )
-    bulk_body = obj(
+    others = [a for a in ACTIONS if a != "manual"]
+    resolution = {
+        "oneOf": [
+            obj(
+                {"action": {"type": "string", "enum": ["manual"]}, "value": MANUAL_VALUE},
+                required=["action", "value"],
+            ),
+            obj(
+                {"action": {"type": "string", "enum": others}, "value": NO_VALUE},
+                required=["action"],
+            ),
+        ]
+    }
+    resolve_body = {
+        "allOf": [obj({"reason": REASON}), resolution],
+        "description": "manual needs `value`; the other actions take none",
+    }
+    filters_body = obj(
         {
             "kind": {"type": "string", "enum": KINDS},
             "state": {"type": "string", "enum": list(ACTIVE_STATES)},
-            "field": STRING,
+            "field": {"type": "string", "minLength": 1},
             "since": DAY,
             "until": DAY,
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "value": {**TEXT_OR_NULL, "description": 'For "manual" only: FIELD=VALUE'},
-            "reason": {"type": "string", "minLength": 1},
         },
-        required=["action", "reason"],
-        description="At least one filter (kind, state, field, since, until) is required",
+        required=[],
+        anyOf=[{"required": [name]} for name in ("kind", "state", "field", "since", "until")],
     )
+    bulk_body = {
+        "allOf": [filters_body, obj({"reason": REASON}), resolution],
+        "description": "At least one filter (kind, state, field, since, until) is required; "
+        "manual needs `value`, the other actions take none",
+    }
     period = path(
         "period",
-        "Reporting period YYYY-MM",
-        {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "example": "2024-07"},
+        "Reporting period YYYY-MM, years 1970-2100",
+        {"type": "string", "pattern": data.whole_pattern(data.PERIOD), "example": "2024-07"},
     )
     audit_params = [
-        query("since", STRING, "From this ISO 8601 time or audit entry id on (oldest first)"),
-        query("who", STRING, "Only this user's actions (syncd for the daemon's own)"),
-        query("key", STRING, "Only entries about this dossier"),
+        query(
+            "since",
+            {"type": "string", "pattern": data.whole_pattern(data.SINCE)},
+            "From this audit entry id (1720000000000-0), day (2024-07-01) or time "
+            "(2024-07-01T08:30:00, Vietnam time unless an offset follows) on, oldest first",
+        ),
+        query("who", WORDS, "Only this user's actions (syncd for the daemon's own)"),
+        query("key", WORDS, "Only entries about this dossier"),
     ]
     mismatch_response = ok("The mismatch after the change", ref("Mismatch"))
     csv_content = {"text/csv": {"schema": STRING}}
@@ -659,7 +725,7 @@ def _paths() -> dict[str, Any]:
                 {"200": mismatch_response},
                 tag="mismatches",
                 parameters=[mismatch_id],
-                body=obj({"reason": {"type": "string", "minLength": 1}}),
+                body=obj({"reason": REASON}),
                 errors=("400", "404", "409"),
             )
         },
@@ -700,7 +766,7 @@ def _paths() -> dict[str, Any]:
                 tag="dossiers",
                 parameters=[
                     query("as_of", DAY, "At the end of this local day (default: today)"),
-                    query("field", STRING, "Only this field code"),
+                    query("field", WORDS, "Only this field code"),
                     query(
                         "flag",
                         {"type": "string", "enum": [*FLAGS, "all"], "default": "all"},
@@ -732,7 +798,11 @@ def _paths() -> dict[str, Any]:
                         {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
                         "Format",
                     ),
-                    query("version", {"type": "integer", "minimum": 1}, "A published version"),
+                    query(
+                        "version",
+                        {"type": "integer", "minimum": 1, "maximum": 10**6},
+                        "A published version",
+                    ),
                     query(
                         "figures",
                         {"type": "string", "enum": ["corrected", "city", "national"]},
@@ -772,13 +842,23 @@ def _paths() -> dict[str, Any]:
                 "requestBody": {
                     "required": False,
                     "content": json_body(
-                        obj(
-                            {
-                                "force": {"type": "boolean", "default": False},
-                                "reason": {"type": "string", "minLength": 1},
-                            },
-                            required=[],
-                        )
+                        {
+                            "oneOf": [
+                                obj(
+                                    {"force": {"type": "boolean", "enum": [False]}},
+                                    required=[],
+                                    additionalProperties=False,
+                                ),
+                                obj(
+                                    {
+                                        "force": {"type": "boolean", "enum": [True]},
+                                        "reason": {"type": "string", "pattern": r"\S"},
+                                    },
+                                    required=["force", "reason"],
+                                    additionalProperties=False,
+                                ),
+                            ]
+                        }
                     ),
                 },
             }
@@ -833,13 +913,32 @@ def _paths() -> dict[str, Any]:
                     {
                         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$"},
                         "role": {"type": "string", "enum": list(ROLES)},
-                        "password": {"type": "string", "minLength": 10},
+                        "password": PASSWORD,
                     }
                 ),
                 errors=("400", "409"),
             ),
         },
         "/api/v1/users/{name}": {
+            "patch": operation(
+                "Set a user's role or password",
+                "admin",
+                {"200": ok("The user, and how many sessions and tokens ended", ref("UserChanged"))},
+                tag="users",
+                parameters=[path("name", "User name")],
+                body=obj(
+                    {
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "password": PASSWORD,
+                    },
+                    required=[],
+                    additionalProperties=False,
+                    minProperties=1,
+                ),
+                description="Every session and token the user had ends. Not one's own account "
+                "(409): the answer would end the credential of the request itself.",
+                errors=("400", "404", "409"),
+            ),
             "delete": operation(
                 "Remove a user and their tokens",
                 "admin",
@@ -847,7 +946,32 @@ def _paths() -> dict[str, Any]:
                 tag="users",
                 parameters=[path("name", "User name")],
                 errors=("404", "409"),
-            )
+            ),
+        },
+        "/api/v1/users/{name}/logout": {
+            "post": operation(
+                "End every session and token of a user (not one's own: 409)",
+                "admin",
+                {"200": ok("How many ended", obj({"name": STRING, "ended": COUNT}))},
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404", "409"),
+            ),
+        },
+        "/api/v1/users/{name}/sessions": {
+            "get": operation(
+                "A user's live sessions and tokens (never the secrets)",
+                "admin",
+                {
+                    "200": ok(
+                        "Oldest first",
+                        obj({"name": STRING, "items": array(ref("Credential"))}),
+                    )
+                },
+                tag="users",
+                parameters=[path("name", "User name")],
+                errors=("404",),
+            ),
         },
         # --- syncd.web.ops -----------------------------------------------------------------
         "/healthz": {
@@ -939,7 +1063,12 @@ def _paths() -> dict[str, Any]:
                 body={
                     "oneOf": [
                         obj(
-                            {"codes": {**array(STRING), "minItems": 1}},
+                            {
+                                "codes": {
+                                    **array({"type": "string", "minLength": 1}),
+                                    "minItems": 1,
+                                }
+                            },
                             required=["codes"],
                             additionalProperties=False,
                         ),
@@ -950,9 +1079,9 @@ def _paths() -> dict[str, Any]:
                         ),
                     ]
                 },
-                description="Each code must be a dead letter (400 otherwise). They stay dead "
+                description="Each code must be a dead letter (404 otherwise). They stay dead "
                 "letters until a reconciliation of them succeeds.",
-                errors=("400",),
+                errors=("400", "404"),
             )
         },
         "/api/v1/quarantine": {

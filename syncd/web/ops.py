@@ -50,12 +50,23 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from connectors.base import Connector, Cursor
+from connectors.base import Connector, Cursor, parse_reason
 from reconcile.model import VN_TZ, Source
+from syncd.i18n import language, wire_reason
 from syncd.leases import lease_holders
 from syncd.metrics import CONTENT_TYPE, Metrics
 from syncd.service import REDIS_ERRORS, Syncer, poll_duty
-from syncd.web.app import CONTEXT, Context, allow, ctx, problem, public, user_of
+from syncd.web.app import (
+    CONTEXT,
+    BodyError,
+    Context,
+    allow,
+    ctx,
+    json_body,
+    problem,
+    public,
+    user_of,
+)
 from syncd.web.data import InputError, parse_day, record_action
 
 log = structlog.get_logger("syncd.web")
@@ -250,12 +261,12 @@ def parse_resync(body: Any, syncer: Syncer) -> tuple[Connector, Cursor | None]:
 @allow("admin")
 async def resync(request: web.Request) -> web.Response:
     c = ctx(request)
+    try:
+        body = await json_body(request)
+    except BodyError as exc:
+        return problem(400, "Bad Request", str(exc))
     if c.syncer is None:
         return problem(503, "Service Unavailable", "this server has no connection to the portals")
-    try:
-        body = await request.json()
-    except ValueError:
-        return problem(400, "Bad Request", "the body is not JSON")
     try:
         connector, since = parse_resync(body, c.syncer)
     except ValueError as exc:
@@ -329,9 +340,9 @@ async def deadletters(request: web.Request) -> web.Response:
 async def retry_deadletters(request: web.Request) -> web.Response:
     c = ctx(request)
     try:
-        body = await request.json()
-    except ValueError:
-        return problem(400, "Bad Request", "the body is not JSON")
+        body = await json_body(request)
+    except BodyError as exc:
+        return problem(400, "Bad Request", str(exc))
     codes = body.get("codes") if isinstance(body, dict) else None
     every = body.get("all") if isinstance(body, dict) else None
     if not isinstance(body, dict) or set(body) - {"codes", "all"}:
@@ -339,15 +350,15 @@ async def retry_deadletters(request: web.Request) -> web.Response:
     if every is True and codes is None:
         wanted = None
     elif (
-        every in (None, False)
+        every is None
         and isinstance(codes, list)
         and codes
-        and all(isinstance(x, str) for x in codes)
+        and all(isinstance(x, str) and x for x in codes)
     ):
         known = {e["code"] for e in await c.store.dead_letters()}
         unknown = sorted(set(codes) - known)
         if unknown:
-            return problem(400, "Bad Request", f"not dead letters: {', '.join(unknown)}")
+            return problem(404, "Not Found", f"not dead letters: {', '.join(unknown)}")
         wanted = codes
     else:
         return problem(400, "Bad Request", 'expected {"codes": [...]} or {"all": true}')
@@ -397,6 +408,8 @@ def _quarantine_item(entry: dict[str, str]) -> dict[str, Any]:
         "portal": entry.get("source", ""),
         "code": entry.get("code") or None,
         "reason": entry.get("reason", ""),
+        "reason_code": parsed[0] if (parsed := parse_reason(entry.get("reason", ""))) else None,
+        "reason_text": wire_reason(entry.get("reason", ""), language()),
         "updated_at": entry.get("updated_at") or None,
         "raw": raw,
     }

@@ -45,8 +45,16 @@ from reconcile.engine import MIGRATED_OVERRIDE
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
-from syncd.i18n import LANGUAGES, Language
-from syncd.queue import ACTIONS, STATES, QueueError, fields_of
+from syncd.i18n import LANGUAGES, Language, detail_text
+from syncd.queue import (
+    ACTIONS,
+    STATES,
+    STORED_SEPARATOR,
+    QueueError,
+    fields_of,
+    public_id,
+    stored_id,
+)
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
 from syncd.reports import (
     HEADINGS,
@@ -60,15 +68,18 @@ from syncd.summary import percent_text
 from syncd.trust import forced_text, issue_text, refusals, trust_lines
 from syncd.web import data
 from syncd.web.app import (
+    ERROR_PAGE,
     LANG_COOKIE,
     SESSION_COOKIE,
     Context,
     allow,
+    client_address,
     ctx,
     public,
     session_of,
     user_of,
 )
+from syncd.web.auth import LoginPolicy, Refusal
 from syncd.web.ops import sync_status
 from syncd.web.texts import has_text, label, reason_words, text
 from syncd.xlsx import INDICATORS as INDICATOR_NAMES
@@ -104,17 +115,6 @@ SECURITY_HEADERS = {
 # Setup
 
 
-def client_address(request: web.Request, behind_proxy: bool) -> str:
-    """Who is logging in, for throttling: the connection's address, or behind a proxy (which
-    every client shares) the address the proxy appended last to X-Forwarded-For; a client can
-    forge what comes before it, not that."""
-    if behind_proxy:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-        if hops and hops[-1]:
-            return hops[-1]
-    return request.remote or "unknown"
-
-
 def add_routes(app: web.Application) -> None:
     """Register the pages on `app`, with their templates and the style sheet."""
     aiohttp_jinja2.setup(
@@ -129,6 +129,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout)
     app.router.add_get("/static/{name}", static_file)
+    app.router.add_get("/favicon.ico", favicon)
+    app[ERROR_PAGE] = error_page
     app.router.add_get("/", dashboard)
     app.router.add_get("/mismatches", mismatch_list)
     app.router.add_get("/mismatches/{id}", mismatch_page)
@@ -224,14 +226,44 @@ def duration_text(lang: Language, seconds: Any) -> str:
     return text(lang, "duration.days", n=total // 86400, h=total % 86400 // 3600)
 
 
+# Kinds whose values are of another field than the kind names: shown with that field's label
+# ("Ngày tiếp nhận: 01/06/2024" for a migrated dossier, not a bare date).
+LABELLED_KINDS = {
+    "migrated": "received_at",
+    "missing_national": "status",
+    "missing_city": "status",
+    "unknown_procedure": "procedure_code",
+    "duplicate": "alt_codes",
+}
+
+
 def kind_field(kind: str) -> str:
     """The dossier field a mismatch kind's values are of ("" if none): how to show them."""
+    if kind in LABELLED_KINDS:
+        return LABELLED_KINDS[kind]
     fields = fields_of(kind)
     return fields[0] if fields else ""
 
 
+def mismatch_value(lang: Language, kind: str, value: Any) -> str:
+    """One side's value of a mismatch in words, labelled when the kind does not say what it
+    is."""
+    field = kind_field(kind)
+    shown = value_text(lang, field, value)
+    if kind in LABELLED_KINDS and value not in (None, ""):
+        return f"{label(lang, 'fieldname', field)}: {shown}"
+    return shown
+
+
 def mismatch_url(mismatch_id: str) -> str:
-    return "/mismatches/" + quote(mismatch_id, safe="")
+    """The page of a mismatch, at its id as shown (either form given)."""
+    return "/mismatches/" + quote(public_id(mismatch_id), safe="~")
+
+
+def mismatch_name(lang: Language, mismatch_id: str) -> str:
+    """A mismatch as a reader names it: its dossier's key and its kind in words."""
+    key, _, kind = stored_id(mismatch_id).rpartition(STORED_SEPARATOR)
+    return text(lang, "mm.name", key=key, kind=label(lang, "kind", kind)) if key else mismatch_id
 
 
 def dossier_url(key: str) -> str:
@@ -328,7 +360,10 @@ def render(
         "show": partial(value_text, lang),
         "reason_words": lambda reason: reason_words(reason, lang),
         "kind_field": kind_field,
+        "mismatch_value": partial(mismatch_value, lang),
+        "detail_text": lambda detail: detail_text(str(detail), lang),
         "mismatch_url": mismatch_url,
+        "mismatch_name": partial(mismatch_name, lang),
         "dossier_url": dossier_url,
         "user": user,
         "csrf": session.csrf if session else "",
@@ -364,9 +399,33 @@ def not_found(request: web.Request, lang: Language, what: str) -> web.Response:
         request,
         "error.html",
         lang,
-        {"message": text(lang, "error.not_found", what=what)},
+        {"title": text(lang, "error.title"), "message": text(lang, "error.not_found", what=what)},
         status=404,
     )
+
+
+# status -> (title, message) of the error pages of page URLs
+ERROR_TEXTS = {
+    404: ("error.title", "error.no_page"),
+    405: ("error.method_title", "error.method"),
+    500: ("error.server_title", "error.server"),
+}
+
+
+def error_page(request: web.Request, status: int, headers: Mapping[str, str]) -> web.Response:
+    """The page for an HTTP error at a page URL, in the reader's language (see syncd.web.app)."""
+    lang = lang_of(request)
+    title, message = ERROR_TEXTS.get(status, ("error.other_title", "error.other"))
+    values = {"path": request.path, "method": request.method, "status": status}
+    response = render(
+        request,
+        "error.html",
+        lang,
+        {"title": text(lang, title, **values), "message": text(lang, message, **values)},
+        status=status,
+    )
+    response.headers.update(headers)
+    return response
 
 
 def queue_error_text(lang: Language, exc: QueueError) -> str:
@@ -388,6 +447,14 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         STATIC / name,
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@public
+async def favicon(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(
+        STATIC / "favicon.ico",
+        headers={"Cache-Control": "public, max-age=86400", "Content-Type": "image/x-icon"},
     )
 
 
@@ -443,6 +510,43 @@ def _login_page(
     return response
 
 
+def wait_text(lang: Language, seconds: float) -> str:
+    """A wait as people say it: whole seconds under two minutes, else whole minutes (up)."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 120:
+        return text(lang, "duration.seconds", n=whole)
+    return text(lang, "duration.minutes", n=math.ceil(whole / 60))
+
+
+def _throttled_page(
+    request: web.Request,
+    lang: Language,
+    refused: Refusal,
+    policy: LoginPolicy,
+    *,
+    next_path: str,
+    username: str,
+) -> web.Response:
+    """429 with what happened and when to try again, in words and in Retry-After."""
+    seconds = max(0.0, (refused.until - ctx(request).clock()).total_seconds())
+    values = {
+        "count": refused.failures,
+        "wait": wait_text(lang, seconds),
+        "at": refused.until.astimezone(VN_TZ).strftime("%H:%M:%S"),
+        "window": wait_text(lang, policy.window),
+    }
+    response = _login_page(
+        request,
+        lang,
+        next_path=next_path,
+        username=username,
+        error=text(lang, f"login.throttled_{refused.reason}", **values),
+        status=429,
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+    return response
+
+
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     next_path = safe_next(request.query.get("next"))
@@ -471,24 +575,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=text(lang, "login.stale"),
             status=400,
         )
-    who = (f"user:{name}", f"addr:{client_address(request, settings.behind_proxy)}")
-    for key in who:
-        if not await c.users.login_allowed(key, settings.login_attempts):
-            log.warning("login_throttled", user=name, on=key.partition(":")[0])
-            minutes = max(1, math.ceil(settings.login_window_seconds / 60))
-            return _login_page(
-                request,
-                lang,
-                next_path=next_path,
-                username=name,
-                error=text(lang, "login.throttled", minutes=minutes),
-                status=429,
-            )
+    address = client_address(request, settings.behind_proxy)
+    policy = LoginPolicy.of(settings)
+    refused = await c.users.login_refusal(name, address, policy)
+    if refused is not None:
+        log.warning("login_throttled", user=name, on=refused.reason, failures=refused.failures)
+        return _throttled_page(request, lang, refused, policy, next_path=next_path, username=name)
     user = await c.users.verify(name, password) if name and password else None
     if user is None:
         log.warning("login_failed", user=name)
-        for key in who:
-            await c.users.login_failed(key, settings.login_window_seconds)
+        await c.users.login_failed(name, address, policy)
         return _login_page(
             request,
             lang,
@@ -497,7 +593,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             error=text(lang, "login.failed"),
             status=401,
         )
-    await c.users.login_succeeded(who[0])
+    await c.users.login_succeeded(name, address)
     log.info("login", user=user.name, role=user.role)
     old = session_of(request)
     if old is not None:
@@ -607,7 +703,14 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     lang = lang_of(request)
     today = today_of(c)
-    period = Period.containing(today, c.config.report.cutoff_day)
+    newest = await c.data_period()
+    period, errors = newest, []
+    chosen = request.query.get("period", "").strip()
+    if chosen:
+        try:
+            period = Period.parse(chosen, c.config.report.cutoff_day)
+        except ValueError:
+            errors.append(text(lang, "report.bad_period", value=chosen))
     status, counted, deadlines, doc = await asyncio.gather(
         _sync_state(c),
         _open_counts(c),
@@ -660,6 +763,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "period": period,
             "figure_columns": [(col, HEADINGS[col][lang]) for col in DASHBOARD_COLUMNS],
             "figure_rows": figure_rows,
+            "periods": _recent_periods(c, newest=max(newest, period, key=lambda p: p.start)),
+            "errors": errors,
         },
         section="dashboard",
     )
@@ -803,15 +908,18 @@ async def mismatch_page(request: web.Request) -> web.StreamResponse:
             "history": history,
             "actions": ACTIONS,
             "example": _example_value(record),
-            "shown_field": kind_field(str(record.get("kind", ""))),
         },
         section="mismatches",
     )
 
 
-def queue_failed(request: web.Request, url: str, exc: QueueError) -> web.Response:
-    """Back to `url`, saying why the queue refused."""
+def queue_failed(
+    request: web.Request, url: str, exc: QueueError, mismatch_id: str | None = None
+) -> web.Response:
+    """Back to `url`, saying why the queue refused (a mismatch named in words)."""
     shown = {k: v if isinstance(v, int | float) else str(v) for k, v in exc.values.items()}
+    if "id" in shown and mismatch_id is not None:
+        shown["id"] = mismatch_name(lang_of(request), mismatch_id)
     return redirect(request, url, ("error", exc.message, shown))
 
 
@@ -836,11 +944,12 @@ async def _queue_step(
             await c.queue.resolve(mismatch_id, user.name, action, reason, value)
             values = {**values, "action": label(lang_of(request), "resolution", action)}
     except QueueError as exc:
-        return queue_failed(request, mismatch_url(mismatch_id), exc)
+        return queue_failed(request, mismatch_url(mismatch_id), exc, mismatch_id)
+    named = mismatch_name(lang_of(request), mismatch_id)
     return redirect(
         request,
         mismatch_url(mismatch_id),
-        ("ok", done, {"id": mismatch_id, "who": user.name, **values}),
+        ("ok", done, {"id": named, "who": user.name, **values}),
     )
 
 
@@ -1010,9 +1119,10 @@ async def overdue_page(request: web.Request) -> web.StreamResponse:
 # Reports
 
 
-def _recent_periods(c: Context, count: int = 12) -> list[Period]:
+def _recent_periods(c: Context, count: int = 12, newest: Period | None = None) -> list[Period]:
+    """`count` periods, newest first: from `newest` (default: today's) back."""
     cutoff = c.config.report.cutoff_day
-    found = [Period.containing(today_of(c), cutoff)]
+    found = [newest or Period.containing(today_of(c), cutoff)]
     while len(found) < count:
         found.append(Period.containing(found[-1].start - timedelta(days=1), cutoff))
     return found

@@ -53,9 +53,21 @@ PAGE_TEXTS: dict[str, Text] = {
         "vi": "Tên đăng nhập hoặc mật khẩu không đúng.",
         "en": "The user name or the password is wrong.",
     },
-    "login.throttled": {
-        "vi": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
-        "en": "Too many failed attempts. Please try again in {minutes} minutes.",
+    "login.throttled_pair": {
+        "vi": "Tài khoản này đã đăng nhập sai {count} lần liên tiếp từ máy của bạn. Để bảo vệ "
+        "tài khoản, vui lòng chờ {wait} rồi thử lại (từ {at}). Quên mật khẩu? Hãy nhờ quản trị "
+        "viên đặt lại.",
+        "en": "{count} failed attempts in a row for this account from your device. To protect "
+        "the account, please wait {wait} and try again (from {at}). Forgot the password? Ask "
+        "your administrator to set a new one.",
+    },
+    "login.throttled_address": {
+        "vi": "Có {count} lần đăng nhập sai từ địa chỉ mạng của bạn trong {window} qua. Vui lòng "
+        "thử lại sau {wait} (từ {at}). Nếu cả cơ quan dùng chung một địa chỉ, hãy báo quản trị "
+        "viên.",
+        "en": "{count} failed logins came from your network address in the last {window}. "
+        "Please try again in {wait} (from {at}). If your whole office shares one address, "
+        "tell your administrator.",
     },
     "login.stale": {
         "vi": "Biểu mẫu đăng nhập đã cũ. Vui lòng nhập lại.",
@@ -115,6 +127,7 @@ PAGE_TEXTS: dict[str, Text] = {
         "Một cửa thành phố.",
         "en": "All fields together: the reconciled figures beside the city system's raw ones.",
     },
+    "dash.choose_period": {"vi": "Kỳ báo cáo", "en": "Reporting period"},
     "dash.see_report": {"vi": "Xem báo cáo đầy đủ", "en": "See the full report"},
     "col.kind": {"vi": "Loại sai lệch", "en": "Kind"},
     "col.open": {"vi": "Đang mở", "en": "Open"},
@@ -164,6 +177,7 @@ PAGE_TEXTS: dict[str, Text] = {
     "severity.low": {"vi": "thấp", "en": "low"},
     # --- one mismatch --------------------------------------------------------------------
     "mm.detail_title": {"vi": "Sai lệch: {kind}", "en": "Mismatch: {kind}"},
+    "mm.name": {"vi": "{key} — {kind}", "en": "{key} — {kind}"},
     "mm.facts": {"vi": "Thông tin chung", "en": "Facts"},
     "mm.dossier_link": {"vi": "Xem hồ sơ {key}", "en": "See dossier {key}"},
     "mm.sides": {"vi": "Đối chiếu từng trường", "en": "Field by field"},
@@ -400,6 +414,12 @@ PAGE_TEXTS: dict[str, Text] = {
     "audit.publish": {"vi": "công bố báo cáo", "en": "published a report"},
     "audit.user_add": {"vi": "thêm người dùng", "en": "added a user"},
     "audit.user_remove": {"vi": "xoá người dùng", "en": "removed a user"},
+    "audit.user_password": {"vi": "đặt lại mật khẩu", "en": "set a new password"},
+    "audit.user_role": {"vi": "đổi vai trò", "en": "changed a role"},
+    "audit.user_logout": {
+        "vi": "kết thúc các phiên đăng nhập",
+        "en": "ended the sessions",
+    },
     "audit.version": {"vi": "bản công bố số {number}", "en": "published version {number}"},
     # --- errors --------------------------------------------------------------------------
     "error.title": {"vi": "Không tìm thấy", "en": "Not found"},
@@ -408,6 +428,28 @@ PAGE_TEXTS: dict[str, Text] = {
         "en": "The page or data asked for was not found: {what}",
     },
     "error.home": {"vi": "Về trang tổng quan", "en": "Back to the dashboard"},
+    "error.no_page": {
+        "vi": "Không có trang nào ở địa chỉ {path}. Hãy kiểm tra lại địa chỉ, hoặc dùng thanh "
+        "điều hướng.",
+        "en": "There is no page at {path}. Check the address, or use the navigation.",
+    },
+    "error.method_title": {"vi": "Không thực hiện được", "en": "Not allowed"},
+    "error.method": {
+        "vi": "Trang {path} không nhận yêu cầu {method}.",
+        "en": "The page {path} does not take {method} requests.",
+    },
+    "error.server_title": {"vi": "Lỗi máy chủ", "en": "Server error"},
+    "error.server": {
+        "vi": "Máy chủ gặp lỗi khi xử lý yêu cầu này; lỗi đã được ghi vào nhật ký hệ thống. "
+        "Vui lòng thử lại sau ít phút, hoặc báo quản trị viên.",
+        "en": "The server failed to handle this request; the error is in the server log. "
+        "Please try again in a few minutes, or tell your administrator.",
+    },
+    "error.other_title": {"vi": "Lỗi {status}", "en": "Error {status}"},
+    "error.other": {
+        "vi": "Không thực hiện được yêu cầu.",
+        "en": "The request could not be done.",
+    },
     # --- queue errors, worded for the pages -----------------------------------------------
     "queue.no_reason": {
         "vi": "Cần nêu lý do, không được để trống.",
@@ -506,8 +548,6 @@ PAGE_TEXTS: dict[str, Text] = {
     "channel.1": {"vi": "1 — Trực tiếp", "en": "1 — In person"},
     "channel.2": {"vi": "2 — Trực tuyến", "en": "2 — Online"},
     "channel.3": {"vi": "3 — Bưu chính", "en": "3 — By post"},
-    "source.city": {"vi": "Một cửa thành phố", "en": "City system"},
-    "source.national": {"vi": "Cổng DVCQG", "en": "National portal"},
 }
 
 
