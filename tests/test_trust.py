@@ -25,12 +25,12 @@ from connectors.base import Rejected
 from reconcile.model import VN_TZ, Dossier, Source
 from reconcile.period import Period
 from syncd.config import Config
+from syncd.operators import os_user
 from syncd.queue import MismatchQueue
 from syncd.reports import gather, to_json
 from syncd.service import Syncer
 from syncd.store import ReadState, Store
 from syncd.trust import QUARANTINE_SCAN, could_belong, evaluate, refusals
-from syncd.operators import os_user
 from tests.commandline import CLI_ENV
 from tests.conftest import REDIS_URL
 from tests.test_api import Api
