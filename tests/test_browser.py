@@ -371,6 +371,8 @@ async def test_every_page_has_no_axe_violation_and_works_on_a_phone(
         f"/reports/{period.label}",
         f"/reports/{period.label}?cell=total:3&figures=corrected",
         "/audit",
+        "/writeback",
+        "/quarantine",
         "/no-such-page",
         "/?lang=en",
         f"/reports/{period.label}?lang=en",
@@ -390,7 +392,8 @@ async def test_every_page_has_no_axe_violation_and_works_on_a_phone(
 
     phone = await tab(browser, PHONE)
     await log_in(phone, base, "operator1", then="/mismatches")
-    for path in ("/", "/mismatches", f"/reports/{period.label}", "/overdue", "/audit"):
+    phone_pages = ("/", "/mismatches", f"/reports/{period.label}", "/overdue", "/audit")
+    for path in (*phone_pages, "/writeback", "/quarantine"):
         await phone.goto(f"{base}{path}")
         assert await axe_violations(phone) == [], (path, "390 px")
         assert await phone.evaluate("document.documentElement.scrollWidth") <= 390, path

@@ -337,7 +337,7 @@ def make_app(
     syncer: Any = None,
     clock: Callable[[], datetime] | None = None,
 ) -> web.Application:
-    from syncd.web import api, ops, pages
+    from syncd.web import api, ops, pages, sync_pages
 
     app = web.Application(middlewares=[errors, identify, authorise])
     app.on_response_prepare.append(_common_headers)
@@ -347,4 +347,5 @@ def make_app(
     ops.add_routes(app)
     api.add_routes(app)
     pages.add_routes(app)
+    sync_pages.add_routes(app)
     return app

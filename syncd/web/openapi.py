@@ -14,6 +14,8 @@ from typing import Any
 from reconcile.compare import Severity
 from reconcile.flags import Flag
 from reconcile.model import StopKind
+from syncd.outbox import OUTCOMES
+from syncd.outbox import STATES as OUTBOX_STATES
 from syncd.queue import ACTIONS, ACTIVE_STATES, STATES
 from syncd.web import data
 from syncd.web.auth import ROLES
@@ -89,6 +91,14 @@ def json_body(schema: Schema) -> dict[str, Any]:
 
 def ok(description: str, schema: Schema) -> dict[str, Any]:
     return {"description": description, "content": json_body(schema)}
+
+
+REASON_BODY: Schema = {
+    "type": "object",
+    "properties": {"reason": {"type": "string", "pattern": r"\S"}},
+    "required": ["reason"],
+    "additionalProperties": False,
+}
 
 
 def problem(name: str) -> dict[str, str]:
@@ -557,6 +567,51 @@ def _schemas() -> dict[str, Schema]:
             },
         ),
         "QuarantineEntry": quarantined,
+        "OutboxEntry": obj(
+            {
+                "key": STRING,
+                "code": {**STRING, "description": "The national record written"},
+                "codes": array(STRING),
+                "action": {"type": "string", "enum": ["create", "update"]},
+                "changes": {
+                    "type": "object",
+                    "additionalProperties": array(TEXT_OR_NULL),
+                    "description": "field -> [what the portal had, what is written]",
+                },
+                "reasons": array(STRING),
+                "state": {"type": "string", "enum": list(OUTBOX_STATES)},
+                "attempts": {"type": "integer", "minimum": 0},
+                "created_at": TIME_OR_NULL,
+                "last_at": TIME_OR_NULL,
+                "next_at": TIME_OR_NULL,
+                "last_error": TEXT_OR_NULL,
+                "answer": {**TEXT_OR_NULL, "description": "The portal's last answer (JSON)"},
+            },
+            required=["key", "code", "action", "changes", "state", "attempts"],
+        ),
+        "Outbox": obj(
+            {
+                "mode": {"type": "string", "enum": ["push", "dry_run"]},
+                "held": nullable(obj({"at": TIME, "reason": STRING})),
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "entries": array(ref("OutboxEntry")),
+            },
+            required=["mode", "held", "counts", "entries"],
+        ),
+        "PushLogEntry": obj(
+            {
+                "id": STRING,
+                "at": TIME,
+                "key": STRING,
+                "code": STRING,
+                "action": STRING,
+                "outcome": {"type": "string", "enum": list(OUTCOMES)},
+                "changes": {**STRING, "description": "JSON: field -> [before, after]"},
+                "answer": STRING,
+                "by": STRING,
+            },
+            required=["id", "at", "key", "outcome"],
+        ),
         "FailedDossier": obj(
             {
                 "code": STRING,
@@ -1081,6 +1136,67 @@ def _paths() -> dict[str, Any]:
                 },
                 description="Each code must be a dead letter (404 otherwise). They stay dead "
                 "letters until a reconciliation of them succeeds.",
+                errors=("400", "404"),
+            )
+        },
+        "/api/v1/writeback": {
+            "get": operation(
+                "The write-back outbox: what waits to be pushed to the national portal",
+                "viewer",
+                {"200": ok("The outbox", ref("Outbox"))},
+                tag="operations",
+                parameters=[
+                    query("state", {"type": "string", "enum": list(OUTBOX_STATES)}, "Only these")
+                ],
+                errors=("400",),
+            )
+        },
+        "/api/v1/writeback/log": {
+            "get": operation(
+                "What left the outbox, newest first",
+                "viewer",
+                {"200": ok("Push log", obj({"items": array(ref("PushLogEntry"))}))},
+                tag="operations",
+                parameters=[
+                    query(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                        "At most this many",
+                    )
+                ],
+                errors=("400",),
+            )
+        },
+        "/api/v1/writeback/release": {
+            "post": operation(
+                "Let a burst held by the burst guard be pushed (audited)",
+                "admin",
+                {"200": ok("Released", obj({"released": {"type": "boolean"}}))},
+                tag="operations",
+                body=REASON_BODY,
+                errors=("400",),
+            )
+        },
+        "/api/v1/writeback/{key}/retry": {
+            "post": operation(
+                "Push this entry at the next drain, whatever its backoff",
+                "operator",
+                {"202": ok("Due now", obj({"queued": {"type": "integer", "minimum": 0}}))},
+                tag="operations",
+                parameters=[path("key", "A dossier key in the outbox")],
+                errors=("404",),
+            )
+        },
+        "/api/v1/writeback/{key}/cancel": {
+            "post": operation(
+                "Take an entry out of the outbox for good (audited)",
+                "operator",
+                {"200": ok("Cancelled", obj({"cancelled": STRING}))},
+                tag="operations",
+                parameters=[path("key", "A dossier key in the outbox")],
+                body=REASON_BODY,
+                description="That very plan is not made again (a different one is); the "
+                "dossier's mismatch goes back to the operators.",
                 errors=("400", "404"),
             )
         },

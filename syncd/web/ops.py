@@ -16,6 +16,12 @@
                                         last_at; next_at for those to be retried)
     POST /api/v1/deadletters/retry  admin  {"codes": [...]} or {"all": true} -> 202
                                         {"queued": n}: reconcile those dead letters again now
+    GET  /api/v1/writeback     viewer   ?state -> the write-back outbox: {"mode", "held",
+                                        "counts", "entries"} (syncd.outbox)
+    GET  /api/v1/writeback/log viewer   ?limit (1-1000) -> {"items"}: what left the outbox
+    POST /api/v1/writeback/{key}/retry   operator  push it at the next drain -> 202
+    POST /api/v1/writeback/{key}/cancel  operator  {"reason"}: out for good, audited -> 200
+    POST /api/v1/writeback/release       admin     {"reason"}: let a held burst go, audited
 
 Readiness body: {"ready", "redis", "redis_state", "pollers": {"city": {"stalled", "last_success_at",
 "last_progress_at", "role", "holder"}, "national": {...}}}. Redis is "ok" (answered PING and the
@@ -44,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,6 +62,8 @@ from reconcile.model import VN_TZ, Source
 from syncd.i18n import language, wire_reason
 from syncd.leases import lease_holders
 from syncd.metrics import CONTENT_TYPE, Metrics
+from syncd.outbox import STATES as OUTBOX_STATES
+from syncd.outbox import epoch
 from syncd.service import REDIS_ERRORS, Syncer, poll_duty
 from syncd.web.app import (
     CONTEXT,
@@ -98,6 +107,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/quarantine", quarantine)
     app.router.add_get("/api/v1/deadletters", deadletters)
     app.router.add_post("/api/v1/deadletters/retry", retry_deadletters)
+    app.router.add_get("/api/v1/writeback", writeback)
+    app.router.add_get("/api/v1/writeback/log", writeback_log)
+    app.router.add_post("/api/v1/writeback/release", writeback_release)
+    app.router.add_post("/api/v1/writeback/{key}/retry", writeback_retry)
+    app.router.add_post("/api/v1/writeback/{key}/cancel", writeback_cancel)
 
 
 # --- health ----------------------------------------------------------------------------------
@@ -367,6 +381,104 @@ async def retry_deadletters(request: web.Request) -> web.Response:
     after = {"codes": wanted, "queued": queued}
     await record_action(c, user.name if user else "", "retry", "deadletters", None, after)
     return web.json_response({"queued": queued}, status=202)
+
+
+# --- write-back ------------------------------------------------------------------------------
+
+
+def outbox_item(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox entry as the API and the pages show it (times in ISO 8601, no record blob)."""
+    names = ("key", "code", "codes", "action", "changes", "reasons", "state", "attempts")
+    item = {name: entry.get(name) for name in names}
+    item["attempts"] = int(entry.get("attempts") or 0)
+    item["created_at"] = entry.get("created_at")
+    item["last_at"] = entry.get("last_at")
+    item["last_error"] = entry.get("last_error") or None
+    item["answer"] = entry.get("answer") or None
+    due = entry.get("next_at")
+    item["next_at"] = epoch(float(due)).isoformat() if due is not None else None
+    return item
+
+
+async def outbox_view(c: Context, state: str | None = None) -> dict[str, Any]:
+    """What /api/v1/writeback answers (and the write-back page shows)."""
+    held = (await c.store.status()).get("writeback:held")
+    return {
+        "mode": "push" if c.config.writeback.enabled else "dry_run",
+        "held": json.loads(held) if held else None,
+        "counts": await c.store.outbox.counts(),
+        "entries": [outbox_item(e) for e in await c.store.outbox.entries(state)],
+    }
+
+
+@allow("viewer")
+async def writeback(request: web.Request) -> web.Response:
+    state = request.query.get("state")
+    if state is not None and state not in OUTBOX_STATES:
+        return problem(400, "Bad Request", f"state: one of {', '.join(OUTBOX_STATES)}")
+    return web.json_response(await outbox_view(ctx(request), state))
+
+
+@allow("viewer")
+async def writeback_log(request: web.Request) -> web.Response:
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= 1000:
+        return problem(400, "Bad Request", "limit: a whole number from 1 to 1000")
+    return web.json_response({"items": await ctx(request).store.outbox.log(limit)})
+
+
+async def _reason(request: web.Request) -> str | web.Response:
+    try:
+        body = await json_body(request)
+    except BodyError as exc:
+        return problem(400, "Bad Request", str(exc))
+    if not isinstance(body, dict) or set(body) != {"reason"}:
+        return problem(400, "Bad Request", 'expected {"reason": "..."}')
+    reason = body["reason"]
+    if not isinstance(reason, str) or not reason.strip():
+        return problem(400, "Bad Request", "reason: a text that is not empty")
+    return reason.strip()
+
+
+@allow("operator")
+async def writeback_retry(request: web.Request) -> web.Response:
+    c = ctx(request)
+    key = request.match_info["key"]
+    if await c.store.outbox.entry(key) is None:
+        return problem(404, "Not Found", f"{key} is not in the outbox")
+    return web.json_response({"queued": await c.store.outbox.retry([key], c.clock())}, status=202)
+
+
+@allow("operator")
+async def writeback_cancel(request: web.Request) -> web.Response:
+    c = ctx(request)
+    key = request.match_info["key"]
+    reason = await _reason(request)
+    if isinstance(reason, web.Response):
+        return reason
+    entry = await c.store.outbox.entry(key)
+    if entry is None:
+        return problem(404, "Not Found", f"{key} is not in the outbox")
+    user = user_of(request)
+    await c.store.outbox.finish(
+        entry, "cancelled", {}, reason, c.clock(), by=user.name if user else ""
+    )
+    await c.store.enqueue([key])  # its mismatch goes back to the operators
+    return web.json_response({"cancelled": key})
+
+
+@allow("admin")
+async def writeback_release(request: web.Request) -> web.Response:
+    c = ctx(request)
+    reason = await _reason(request)
+    if isinstance(reason, web.Response):
+        return reason
+    user = user_of(request)
+    await c.store.release_writeback(user.name if user else "", reason, c.clock())
+    return web.json_response({"released": True})
 
 
 # --- quarantine ------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ NAV = (
     ("mismatches", "/mismatches"),
     ("overdue", "/overdue"),
     ("reports", "/reports"),
+    ("writeback", "/writeback"),
+    ("quarantine", "/quarantine"),
     ("audit", "/audit"),
 )
 SECURITY_HEADERS = {

@@ -24,6 +24,97 @@ PAGE_TEXTS: dict[str, Text] = {
     "nav.overdue": {"vi": "Quá hạn", "en": "Overdue"},
     "nav.reports": {"vi": "Báo cáo", "en": "Reports"},
     "nav.audit": {"vi": "Nhật ký", "en": "Audit log"},
+    "nav.writeback": {"vi": "Cập nhật lên Cổng quốc gia", "en": "Write-back"},
+    "nav.quarantine": {"vi": "Cách ly và lỗi", "en": "Quarantine and failures"},
+    # --- write-back ------------------------------------------------------------------------
+    "writeback.title": {
+        "vi": "Cập nhật lên Cổng Dịch vụ công quốc gia",
+        "en": "Write-back to the national portal",
+    },
+    "writeback.mode_push": {
+        "vi": "Đang bật: các sửa đổi an toàn được đẩy lên Cổng quốc gia, chỉ những trường được "
+        "sửa, không bao giờ lùi trạng thái.",
+        "en": "On: safe fixes are pushed to the national portal, only the corrected fields, "
+        "never moving a status backwards.",
+    },
+    "writeback.mode_dry_run": {
+        "vi": "Chạy thử: chưa đẩy gì; dưới đây là những gì sẽ được đẩy khi bật "
+        "(writeback.enabled).",
+        "en": "Dry run: nothing is pushed; below is what would be pushed once switched on "
+        "(writeback.enabled).",
+    },
+    "writeback.held_page": {
+        "vi": "Đang giữ lại, chưa đẩy (từ {at}): {reason}. Cần quản trị viên xem xét.",
+        "en": "Held, nothing pushed (since {at}): {reason}. An administrator must look.",
+    },
+    "writeback.release_reason": {"vi": "Lý do cho phép đẩy", "en": "Why it may go"},
+    "writeback.release": {"vi": "Cho phép đẩy", "en": "Release"},
+    "writeback.outbox": {"vi": "Hàng đợi ({count})", "en": "Outbox ({count})"},
+    "writeback.empty": {"vi": "Không có gì chờ đẩy.", "en": "Nothing waits to be pushed."},
+    "writeback.log": {"vi": "Đã xử lý gần đây ({count})", "en": "Done with lately ({count})"},
+    "writeback.log_empty": {"vi": "Chưa có mục nào.", "en": "None yet."},
+    "writeback.col_action": {"vi": "Thao tác", "en": "Action"},
+    "writeback.col_changes": {"vi": "Thay đổi", "en": "Changes"},
+    "writeback.col_attempts": {"vi": "Số lần thử", "en": "Attempts"},
+    "writeback.col_error": {"vi": "Lỗi gần nhất", "en": "Last error"},
+    "writeback.col_do": {"vi": "Xử lý", "en": "Act"},
+    "writeback.col_when": {"vi": "Thời điểm", "en": "When"},
+    "writeback.col_outcome": {"vi": "Kết quả", "en": "Outcome"},
+    "writeback.col_by": {"vi": "Người thực hiện", "en": "By"},
+    "writeback.retry": {"vi": "Đẩy lại ngay", "en": "Push now"},
+    "writeback.cancel": {"vi": "Hủy", "en": "Cancel"},
+    "writeback.cancel_reason": {"vi": "Lý do hủy", "en": "Why cancel"},
+    "writeback.action.create": {"vi": "tạo mới", "en": "create"},
+    "writeback.action.update": {"vi": "cập nhật", "en": "update"},
+    "writeback.gone": {
+        "vi": "{key} không còn trong hàng đợi.",
+        "en": "{key} is no longer in the outbox.",
+    },
+    "writeback.retried_one": {"vi": "{key} sẽ được đẩy ngay.", "en": "{key} will be pushed now."},
+    "writeback.cancelled_one": {"vi": "Đã hủy {key}.", "en": "{key} cancelled."},
+    "writeback.reason_needed": {"vi": "Cần nhập lý do.", "en": "A reason is needed."},
+    "writeback.released_page": {
+        "vi": "Đã cho phép đẩy đợt đang giữ lại.",
+        "en": "The held burst may be pushed.",
+    },
+    # --- quarantine and failures -----------------------------------------------------------
+    "quarantine.title": {"vi": "Cách ly và lỗi đối chiếu", "en": "Quarantine and failures"},
+    "quarantine.dead": {
+        "vi": "Hồ sơ đối chiếu lỗi nhiều lần ({count})",
+        "en": "Dossiers whose reconciliation keeps failing ({count})",
+    },
+    "quarantine.dead_help": {
+        "vi": "Mỗi hồ sơ lỗi được thử lại nhiều lần; sau đó được giữ ở đây và thử lại khi dữ "
+        "liệu của nó thay đổi, khi quét toàn bộ, hoặc khi quản trị viên yêu cầu.",
+        "en": "Each failing dossier is retried several times; then it waits here, and is tried "
+        "again when its data changes, at a full sweep, or when an administrator asks.",
+    },
+    "quarantine.dead_retry": {"vi": "Đối chiếu lại tất cả", "en": "Reconcile them all again"},
+    "quarantine.dead_queued": {
+        "vi": "Đã xếp {count} hồ sơ vào hàng đợi đối chiếu.",
+        "en": "{count} dossiers queued for reconciliation.",
+    },
+    "quarantine.dead_table": {"vi": "Hồ sơ đối chiếu lỗi", "en": "Failing dossiers"},
+    "quarantine.retrying": {"vi": "Đang chờ thử lại ({count})", "en": "To be retried ({count})"},
+    "quarantine.records": {
+        "vi": "Bản ghi bị cách ly ({shown} trong {total})",
+        "en": "Quarantined records ({shown} of {total})",
+    },
+    "quarantine.none": {
+        "vi": "Không có bản ghi nào bị cách ly.",
+        "en": "No record is quarantined.",
+    },
+    "quarantine.no_code": {"vi": "(không đọc được mã)", "en": "(code unreadable)"},
+    "quarantine.col_code": {"vi": "Mã hồ sơ", "en": "Dossier code"},
+    "quarantine.col_portal": {"vi": "Nguồn", "en": "Portal"},
+    "quarantine.col_reason": {"vi": "Lý do", "en": "Reason"},
+    "quarantine.col_seen": {"vi": "Số lần gặp", "en": "Times seen"},
+    "quarantine.col_last": {"vi": "Lần gặp gần nhất", "en": "Last seen"},
+    "quarantine.col_retry": {"vi": "Thử lại lúc", "en": "Next retry"},
+    "quarantine.col_attempts": {"vi": "Số lần thử", "en": "Attempts"},
+    "quarantine.col_last_at": {"vi": "Lỗi gần nhất lúc", "en": "Last failed"},
+    "quarantine.col_next_at": {"vi": "Thử lại lúc", "en": "Next attempt"},
+    "quarantine.col_error": {"vi": "Lỗi", "en": "Error"},
     "lang.label": {"vi": "Ngôn ngữ", "en": "Language"},
     "lang.vi": {"vi": "Tiếng Việt", "en": "Tiếng Việt"},
     "lang.en": {"vi": "English", "en": "English"},
