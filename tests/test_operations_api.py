@@ -80,7 +80,14 @@ async def test_dead_letters_are_listed_and_retried_by_an_admin(
     assert (await api.post(path, {"all": True}, role="operator"))[0] == 403
     code, detail = await api.problem("POST", path, "admin", json={"codes": ["nope"]})
     assert (code, "nope" in detail) == (404, True)
-    for body in ({}, {"codes": []}, {"codes": [""]}, {"all": False}, {"codes": [key], "all": True}):
+    bodies: list[dict[str, Any]] = [
+        {},
+        {"codes": []},
+        {"codes": [""]},
+        {"all": False},
+        {"codes": [key], "all": True},
+    ]
+    for body in bodies:
         assert (await api.problem("POST", path, "admin", json=body))[0] == 400, body
     assert await api.post(path, {"codes": [key]}, role="admin") == (202, {"queued": 1})
 
