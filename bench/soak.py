@@ -49,10 +49,12 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reconcile.model import Source
+from reconcile.engine import REACHABLE
+from reconcile.model import Source, Status
 from reconcile.period import Period
 from syncd import config as config_module
 from syncd.embedded import redis_server_binary
+from syncd.outbox import PUSHLOG_KEPT
 from syncd.reports import gather, to_json
 from syncd.store import GROUP, Store
 
@@ -95,6 +97,7 @@ class SoakReport:
     late_updates: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    pushes: dict[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -104,6 +107,9 @@ class SoakReport:
             or any(self.stale.values())
             or self.mismatches_differing
             or self.cells_differing
+            or self.pushes.get("duplicated")
+            or self.pushes.get("regressed")
+            or self.pushes.get("left in the outbox")
         )
 
     def lines(self) -> list[str]:
@@ -119,6 +125,10 @@ class SoakReport:
             )
         out.append(f"mismatches differing    {self.mismatches_differing}")
         out.append(f"report cells differing  {self.cells_differing}")
+        if self.pushes:
+            out.append(
+                "write-back              " + ", ".join(f"{k} {v}" for k, v in self.pushes.items())
+            )
         out += [f"{name:<24}{value:.1f} s" for name, value in self.seconds.items()]
         for name, codes in self.examples.items():
             if codes:
@@ -313,7 +323,7 @@ async def _calm(urls: tuple[str, str]) -> None:
 
 async def _quiet(store: Store, since: datetime, within: float) -> None:
     """Until both views are complete and a full re-read of each portal finished after `since`,
-    nothing is queued or pending, twice a few seconds apart."""
+    nothing is queued or pending and nothing waits to be pushed, three times 2 s apart."""
     deadline = time.monotonic() + within
     settled = 0
     while time.monotonic() < deadline:
@@ -328,6 +338,8 @@ async def _quiet(store: Store, since: datetime, within: float) -> None:
             info: Any = await store.redis.xpending(store.key("work"), GROUP)
             idle = await store.queue_depth() == 0 and int(info["pending"]) == 0
             waiting = await store.waiting()
+            pushing = [e for e in await store.outbox.entries() if e["state"] != "dry_run"]
+            idle = idle and not pushing
         except Exception:
             done, idle, waiting = False, False, {}
         if done and idle and not any(waiting.values()):
@@ -437,15 +449,26 @@ async def soak(p: SoakParams) -> SoakReport:
 
                 reference = Store(client, f"{prefix}-clean")
                 clean_start = time.monotonic()
+                # The reference: one `run --once` with the default timeouts and write-back off,
+                # reading the calm portals as they are now.
+                calm_config = root / "clean.toml"
+                calm_config.write_text("[http]\nenabled = false\n", encoding="utf-8")
+                clean_env = {
+                    **env,
+                    "SYNCD_KEY_PREFIX": reference.prefix,
+                    "SYNCD_CONFIG": str(calm_config),
+                }
                 done = await asyncio.create_subprocess_exec(
                     *SYNCD, "run", "--once",
-                    env={**os.environ, **env, "SYNCD_KEY_PREFIX": reference.prefix},
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                    env={**os.environ, **clean_env},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
                 )  # fmt: skip
-                if await done.wait() != 0:
-                    raise RuntimeError("the clean run failed")
+                _, said = await done.communicate()
+                if done.returncode != 0:
+                    tail = said.decode(errors="replace").strip().splitlines()[-5:]
+                    raise RuntimeError("the clean run failed:\n" + "\n".join(tail))
                 report.seconds["clean run"] = time.monotonic() - clean_start
-                await _compare(store, reference, report)
+                await _compare(store, reference, report, p.writeback)
         finally:
             await client.aclose()
             await redis.kill()
@@ -453,7 +476,53 @@ async def soak(p: SoakParams) -> SoakReport:
     return report
 
 
-async def _compare(store: Store, reference: Store, report: SoakReport) -> None:
+async def _pushes(store: Store, log_dupes: list[str]) -> dict[str, int]:
+    """What write-back did: needed (dossiers it wrote), made (writes the portal confirmed),
+    duplicated (a dossier written twice to the same state, or created while the portal held it
+    under another code), regressed (a status moved backwards), left in the outbox."""
+    log = await store.outbox.log(PUSHLOG_KEPT)
+    written = [e for e in log if e["outcome"] in ("created", "updated")]
+    created = {e["code"] for e in log if e["outcome"] == "created" and e["code"]}
+    # The same change written again onto the very record syncd's last write left: a push
+    # twice in effect. (Written again after the portal's record changed, by someone else's
+    # late write, is a new fix, not a duplicate.)
+    twice = 0
+    last: dict[str, dict[str, str]] = {}
+    for e in reversed(written):  # oldest first
+        before = e.get("versions", "").partition(">")[0]
+        previous = last.get(e["key"])
+        if previous and previous["changes"] == e["changes"]:
+            left = previous.get("versions", "").partition(">")[2]
+            if left and left == before:
+                twice += 1
+                log_dupes.append(f"{e['key']} twice {e['changes']}")
+        last[e["key"]] = e
+    dupes = [
+        m
+        for m in await store.mismatches()
+        if m["kind"] == "duplicate" and set((m.get("national") or "").split(", ")) & created
+    ]
+    under_other_code = len(dupes)
+    log_dupes.extend(f"{m['key']} created as {m['national']}" for m in dupes)
+    regressed = 0
+    for e in written:
+        status = json.loads(e["changes"] or "{}").get("status")
+        if status and status[0] and Status(int(status[1])) not in REACHABLE[Status(int(status[0]))]:
+            regressed += 1
+    waiting = [e for e in await store.outbox.entries() if e["state"] != "dry_run"]
+    return {
+        "needed": len({e["key"] for e in written}),
+        "made": len(written),
+        "duplicated": twice + under_other_code,
+        "regressed": regressed,
+        "unchanged or superseded": sum(e["outcome"] in ("unchanged", "superseded") for e in log),
+        "left in the outbox": len(waiting),
+    }
+
+
+async def _compare(
+    store: Store, reference: Store, report: SoakReport, writeback: bool = False
+) -> None:
     status = await store.status()
     for side in ("city", "national"):
         mine, clean = await _records(store, side), await _records(reference, side)
@@ -475,6 +544,8 @@ async def _compare(store: Store, reference: Store, report: SoakReport) -> None:
     cells = _diff(await _cells(store), await _cells(reference))
     report.cells_differing = len(cells)
     report.examples["cells"] = [":".join(c) for c in cells]
+    if writeback:
+        report.pushes = await _pushes(store, report.examples.setdefault("duplicated", []))
 
 
 def main() -> int:

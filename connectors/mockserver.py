@@ -58,6 +58,7 @@ class MockPortals:
         ) + _sync(
             self.national_app[national_mock.FEED],
             national_mock.national_records(view.national, view),
+            self.national_app[national_mock.WRITTEN],
         )
 
     def run_clock(self, speed: float, tick: float = 1.0) -> None:
@@ -99,15 +100,26 @@ class MockPortals:
             await runner.cleanup()
 
 
-def _sync(feed: Feed, records: list[tuple[Cursor, dict[str, Any]]]) -> int:
-    """Make `feed` hold exactly `records`, touching only what changed."""
+def _sync(
+    feed: Feed,
+    records: list[tuple[Cursor, dict[str, Any]]],
+    written: dict[str, dict[str, Any] | None] | None = None,
+) -> int:
+    """Make `feed` hold exactly `records`, touching only what changed. A record a client wrote
+    (`written`: code -> what the feed held before the write) stays as written until the
+    scenario's own record of it changes (the dossier's story moved on)."""
     old = feed.records()
     new = {key.code: (key, record) for key, record in records}
+    kept = written if written is not None else {}
     changed = 0
-    for code in old.keys() - new.keys():
+    for code in old.keys() - new.keys() - kept.keys():
         feed.remove(code)
         changed += 1
     for code, (key, record) in new.items():
+        if code in kept:
+            if kept[code] == record:
+                continue  # the portal keeps what it was sent
+            del kept[code]
         if old.get(code) != record:
             feed.upsert(key, record)
             changed += 1

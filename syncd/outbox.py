@@ -18,7 +18,9 @@ calls for it ("withdrawn"). Every way out is logged in the push log and the audi
                               same plan is not taken again; another one is)
     {P}:pushlog         STREAM  the entries that left the outbox: at, key, code, action, outcome
                               (created, updated, unchanged, superseded, withdrawn, cancelled),
-                              changes, answer, by; the newest 10,000
+                              changes, answer, by, versions (the national record's version before
+                              and after a write, read back to confirm it: "before>after"); the
+                              newest 10,000
 
 States: `pending` (to push), `in_flight` (a pusher took it), `failed` (the last attempt failed:
 `last_error` and the portal's `answer`; retried after a backoff), `dry_run` (write-back is off:
@@ -46,10 +48,11 @@ OUTCOMES = ("created", "updated", "unchanged", "superseded", "withdrawn", "cance
 # o = {outbox, due, pushlog, audit, cancelled}
 OUTBOX_LUA = f"""
 local PUSHLOG_KEPT = {PUSHLOG_KEPT}
-local function o_log(o, now, key, e, outcome, answer, by)
+local function o_log(o, now, key, e, outcome, answer, by, versions)
   redis.call('XADD', o[3], 'MAXLEN', '~', PUSHLOG_KEPT, '*', 'at', now, 'key', key,
              'code', e.code or '', 'action', e.action or '', 'outcome', outcome,
-             'changes', cjson.encode(e.changes or {{}}), 'answer', answer or '', 'by', by)
+             'changes', cjson.encode(e.changes or {{}}), 'answer', answer or '', 'by', by,
+             'versions', versions or '')
 end
 local function o_audit(o, now, who, action, key, before, after)
   local entry = redis.call('XADD', o[4], '*', 'at', now, 'who', who, 'action', action,
@@ -124,19 +127,21 @@ _FINISH = (
     OUTBOX_LUA
     + """
 -- KEYS: outbox, due, pushlog, audit, cancelled
--- ARGV: key, sig, now (ISO), outcome, changes applied (JSON), answer, by, before, after
+-- ARGV: key, sig, now (ISO), outcome, changes applied (JSON), answer, by, before, after,
+--       versions ("<the national record's version before>><after>", '' when unknown), the
+--       national code written, the action (the entry pushed: the stored one may be newer)
 -- The entry leaves the outbox if it is still the plan that was pushed (a newer plan stays). A
 -- cancelled plan is remembered, so that the same plan is not taken again.
 local o = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local e = raw and cjson.decode(raw) or {}
+local pushed = {code = ARGV[11], action = ARGV[12], changes = cjson.decode(ARGV[5])}
 if raw and e.sig == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   if ARGV[4] == 'cancelled' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[2]) end
 end
-e.changes = cjson.decode(ARGV[5])
-o_log(o, ARGV[3], ARGV[1], e, ARGV[4], ARGV[6], ARGV[7])
+o_log(o, ARGV[3], ARGV[1], pushed, ARGV[4], ARGV[6], ARGV[7], ARGV[10])
 o_audit(o, ARGV[3], ARGV[7], ARGV[4] == 'cancelled' and 'push_cancel' or 'push', ARGV[1],
         ARGV[8], ARGV[9])
 return 1
@@ -281,8 +286,10 @@ class Outbox:
         answer: str,
         now: datetime,
         by: str = "syncd",
+        versions: str = "",
     ) -> None:
-        """The entry is done with (`outcome`): out of the outbox, into the log and the audit."""
+        """The entry is done with (`outcome`): out of the outbox, into the log and the audit.
+        `versions`: the national record's version before and after the write ("a>b")."""
         before = {k: v[0] for k, v in changes.items()}
         after = {k: v[1] for k, v in changes.items()}
         await self._finish(
@@ -297,6 +304,9 @@ class Outbox:
                 by,
                 json.dumps({"code": entry.get("code"), **before}, ensure_ascii=False),
                 json.dumps({"outcome": outcome, **after, "answer": answer}, ensure_ascii=False),
+                versions,
+                entry.get("code") or "",
+                entry.get("action") or "",
             ],
         )
 

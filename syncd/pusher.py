@@ -92,6 +92,7 @@ class Pushed:
     outcome: str  # created, updated, unchanged, superseded
     changes: dict[str, tuple[str | None, str | None]]
     answer: str
+    versions: str = ""  # the national record's version before and after ("a>b")
 
 
 class Pusher:
@@ -174,7 +175,9 @@ class Pusher:
             log.warning("push_failed", key=entry["key"], error=str(exc), attempts=attempts)
             self.pushed("failed")
             return "failed"
-        await self.outbox.finish(entry, pushed.outcome, pushed.changes, pushed.answer, now)
+        await self.outbox.finish(
+            entry, pushed.outcome, pushed.changes, pushed.answer, now, versions=pushed.versions
+        )
         log.info(
             "pushed",
             key=entry["key"],
@@ -212,7 +215,9 @@ class Pusher:
                 for at, status in entry.get("steps", ())
             ] or [ProgressStep(target.updated_at, target.status, STEP_NOTE)]
             await self.national.push_progress(code, steps)
-        return Pushed("updated", changes, _answer(answer))
+        after = await self._confirmed(code)
+        versions = f"{current.updated_at.isoformat()}>{after}"
+        return Pushed("updated", changes, _answer(answer), versions)
 
     def _merge_changes(
         self, entry: Mapping[str, Any], current: Dossier
@@ -257,9 +262,20 @@ class Pusher:
             if exc.code not in ALREADY_EXISTS:
                 raise
             return await self._push(entry, created_meanwhile=True)
-        return Pushed(
-            "created", {k: (None, v[1]) for k, v in entry["changes"].items()}, _answer(answer)
-        )
+        created: dict[str, tuple[str | None, str | None]] = {
+            k: (None, v[1]) for k, v in entry["changes"].items()
+        }
+        after = await self._confirmed(entry["code"])
+        return Pushed("created", created, _answer(answer), f">{after}")
+
+    async def _confirmed(self, code: str) -> str:
+        """The written record's version as the portal serves it now ('' if it cannot say):
+        the portal's confirmation, kept in the push log."""
+        try:
+            raw = await self.national.look_up(code)
+            return self.national.wire.decode(raw).updated_at.isoformat() if raw else ""
+        except (PortalError, WireError):
+            return ""
 
     async def _look_up(self, codes: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
         for code in dict.fromkeys(c for c in codes if c):

@@ -15,6 +15,8 @@ import pytest
 from connectors import scenario as scenario_module
 from connectors.dataset import DEFAULT_NOW
 from connectors.mockserver import MockPortals, start_mock_portals
+from connectors.national import mock as national_mock
+from connectors.national.client import NationalConnector
 from reconcile.model import Dossier, Source
 from syncd.config import Config
 from syncd.service import Syncer
@@ -154,3 +156,26 @@ async def test_the_harness_changes_faults_and_the_clock_speed_while_the_mocks_ru
         assert portals.at == at  # stopped
         async with http.post(clock, json={"speed": -1}) as resp:
             assert resp.status == 400
+
+
+async def test_a_record_written_to_the_national_mock_stays_until_its_story_moves_on(
+    live: tuple[MockPortals, scenario_module.Scenario], config: Config
+) -> None:
+    portals, scenario = live
+    feed = portals.national_app[national_mock.FEED]
+    code, record = sorted(feed.records().items())[0]
+    _, national = make_connectors(portals, config)
+    assert isinstance(national, NationalConnector)
+    try:
+        flipped = "1" if record["HoSoCoThanhPhanSoHoa"] == "0" else "0"
+        await national.write_record({**record, "HoSoCoThanhPhanSoHoa": flipped}, updating=True)
+        written = feed.get(code)
+        assert written is not None
+        assert written["HoSoCoThanhPhanSoHoa"] == flipped
+        later = scenario.now + timedelta(hours=1)
+        unchanged = scenario.views(later).national
+        assert any(d.code == code for d in unchanged)
+        portals.set_time(later)
+        assert feed.get(code) == written  # the portal kept what it was sent
+    finally:
+        await national.close()

@@ -43,6 +43,10 @@ MAX_PAGE_SIZE = 500
 FEED = web.AppKey("feed", Feed)
 SESSIONS = web.AppKey("sessions", dict)
 PROGRESS = web.AppKey("progress", dict)
+# Records written through DongBoHoSoMC: code -> the record the portal held before (None: it was
+# created). A portal keeps what it is sent: the mocks' clock does not undo a write unless the
+# dossier's own story moved on since (connectors.mockserver).
+WRITTEN = web.AppKey("written", dict)
 PROCEDURES = web.AppKey("procedures", list)
 # Where malformed-record faults strike a national record.
 SHAPE = RecordShape(
@@ -105,6 +109,7 @@ def make_app(
     app[SESSIONS] = {}
     used: set[str] = set()  # sessions that have made a service call
     app[PROGRESS] = {}
+    app[WRITTEN] = {}
     app[PROCEDURES] = list(procedures if procedures is not None else default_procedures(dataset))
 
     async def login(request: web.Request) -> web.Response:
@@ -165,6 +170,7 @@ def make_app(
             if updating and not exists:
                 return _fail("04", f"Hồ sơ {record['MaHoSo']} không tồn tại")
         for record in records:
+            request.app[WRITTEN].setdefault(record["MaHoSo"], feed.get(record["MaHoSo"]))
             stamped = {**record, "NgayCapNhat": datetime.now(VN_TZ).strftime(wire.DATE_FORMAT)}
             key = wire.key(stamped)
             assert key is not None
