@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from reconcile.model import Dossier, Source
 
@@ -133,6 +133,19 @@ def fetch_floor(since: Cursor | None, overlap: timedelta) -> Cursor | None:
     if since is None or not overlap:
         return since
     return Cursor(since.updated_at - overlap, "")
+
+
+@runtime_checkable
+class CountsChanges(Protocol):
+    """A portal that says how many records changed in a range of time (the national portal's
+    listing total): its days can be checked against the store's and only those that differ
+    read again."""
+
+    async def changed_between(self, start: datetime, end: datetime) -> int: ...
+
+    def pages(self, since: Cursor | None, until: datetime | None = None) -> AsyncIterator[Page]:
+        """Pages of dossiers changed after `since` and at or before `until`."""
+        ...
 
 
 class Connector(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Cursor
@@ -67,6 +67,13 @@ class Feed:
         if since is None:
             return 0
         return bisect.bisect_left(self._keys, Cursor(since, ""))
+
+    def end_of(self, until: datetime | None) -> int:
+        """Index just after the last record changed at or before `until` (whole seconds on the
+        wire; None: the end of the feed)."""
+        if until is None:
+            return len(self._keys)
+        return bisect.bisect_left(self._keys, Cursor(until + timedelta(seconds=1), ""))
 
     def start_after(self, position: Cursor) -> int:
         return bisect.bisect_right(self._keys, position)

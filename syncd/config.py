@@ -130,6 +130,8 @@ class RereadConfig:
     deep_window_days: float = field(metadata=_check("", low=0))
     deep_every_hours: float = field(metadata=_check("", low=0))
     full_every_days: float = field(metadata=_check("", low=0))
+    counts_days: int = field(metadata=_check("", low=1, high=3660))
+    counts_every_minutes: float = field(metadata=_check("", low=0))
 
     def schedules(self) -> tuple[Reread, ...]:
         """The re-reads switched on (an interval of 0 switches one off), most frequent first."""
@@ -145,6 +147,12 @@ class RereadConfig:
                 timedelta(hours=self.deep_every_hours),
             ),
             Reread("full", None, timedelta(days=self.full_every_days)),
+            Reread(
+                "counts",
+                timedelta(days=self.counts_days),
+                timedelta(minutes=self.counts_every_minutes),
+                by_counts=True,
+            ),
         )
         return tuple(r for r in planned if r.every > timedelta(0))
 

@@ -100,7 +100,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -124,6 +124,7 @@ log = structlog.get_logger("syncd")
 
 QUARANTINE_KEPT = 100_000
 QUARANTINE_FIRST_RETRY_SECONDS = 60
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 # Records one link component may hold before `Store.load_linked` stops following links.
 LINKED_LIMIT = 2_000
 
@@ -217,7 +218,7 @@ _UPSERT = (
     + """
 -- KEYS: rec, ver, cursor, dirty, work, quarantined, idx, alt, fp, quarantine:counts,
 --       quarantined:by_time, quarantined:retry, seq, status, lease (of this portal's poller),
---       heartbeat, receipt:city
+--       heartbeat, receipt:city, days (of this portal), then fp of every other portal
 -- ARGV: cursor field (the source, or "<source>:<re-read>" in `reread`), cursor, fencing token
 --       ('' = none), late threshold (µs, '' = none), now (ISO),
 --       now (epoch seconds), first retry delay (s), burst threshold, record count n,
@@ -245,16 +246,31 @@ local function drop(hash, name, code)
   local rest = without(redis.call('HGET', hash, name), code)
   if rest == '' then redis.call('HDEL', hash, name) else redis.call('HSET', hash, name, rest) end
 end
+local function requeue(code)
+  if redis.call('SADD', KEYS[4], code) == 1 then redis.call('XADD', KEYS[5], '*', 'c', code) end
+end
 -- The alternate-code and fingerprint indexes map a name to every code having it ("a,b").
 local function index(code, alts, fp)
   local entry = alts .. '|' .. fp
   local old = redis.call('HGET', KEYS[7], code)
   if old == entry then return end
   if old then
+    -- The record leaves its old link component: every code it was linked through is queued
+    -- again, or a dossier once split off (or retired) by that link would stay so.
     local sep = string.find(old, '|', 1, true)
-    for a in string.gmatch(string.sub(old, 1, sep - 1), '[^,]+') do drop(KEYS[8], a, code) end
+    for a in string.gmatch(string.sub(old, 1, sep - 1), '[^,]+') do
+      drop(KEYS[8], a, code)
+      requeue(a)
+      for c in string.gmatch(redis.call('HGET', KEYS[8], a) or '', '[^,]+') do requeue(c) end
+    end
     local ofp = string.sub(old, sep + 1)
-    if ofp ~= '' then drop(KEYS[9], ofp, code) end
+    if ofp ~= '' then
+      drop(KEYS[9], ofp, code)
+      for k = 19, #KEYS do
+        for c in string.gmatch(redis.call('HGET', KEYS[k], ofp) or '', '[^,]+') do requeue(c) end
+      end
+      for c in string.gmatch(redis.call('HGET', KEYS[9], ofp) or '', '[^,]+') do requeue(c) end
+    end
   end
   for a in string.gmatch(alts, '[^,]+') do add(KEYS[8], a, code) end
   if fp ~= '' then add(KEYS[9], fp, code) end
@@ -274,15 +290,21 @@ for i = 10, 9 + 6 * n, 6 do
     newer = redis.call('HGET', KEYS[1], code) ~= blob
   end
   if newer then
+    -- The count of records per local day of change (Asia/Ho_Chi_Minh, UTC+7), which the
+    -- portal's own counts per day are checked against (Syncer.reread_by_counts).
+    local day = math.floor((tonumber(version) / 1000000 + 25200) / 86400)
+    if current then
+      local was = math.floor((tonumber(current) / 1000000 + 25200) / 86400)
+      if redis.call('HINCRBY', KEYS[18], was, -1) <= 0 then redis.call('HDEL', KEYS[18], was) end
+    end
+    redis.call('HINCRBY', KEYS[18], day, 1)
     redis.call('HSET', KEYS[1], code, blob)
     redis.call('HSET', KEYS[2], code, version)
     index(code, ARGV[i + 3], ARGV[i + 4])
     if ARGV[i + 5] ~= '' then
       receipt_move(KEYS[17], KEYS[4], KEYS[5], code, ARGV[i + 5], threshold)
     end
-    if redis.call('SADD', KEYS[4], code) == 1 then
-      redis.call('XADD', KEYS[5], '*', 'c', code)
-    end
+    requeue(code)
     written = written + 1
     if late_after and tonumber(version) <= late_after then late = late + 1 end
   end
@@ -977,11 +999,35 @@ class Store:
             self.key("lease", f"poll:{source.value}"),
             self.key("heartbeat"),
             self.key("receipt", Source.CITY.value),
+            self.key("days", source.value),
+            *(self.key("fp", other.value) for other in Source if other is not source),
         ]
         written, _ = await self._upsert(keys=keys, args=args)
         if int(written) < 0:
             raise LeaseLost(f"poll:{source.value}")
         return int(written)
+
+    async def day_counts(self, source: Source, days: Sequence[date]) -> dict[date, int]:
+        """How many of `source`'s stored records last changed on each of these local days."""
+        if not days:
+            return {}
+        numbers = [str(d.toordinal() - _EPOCH_DAY) for d in days]
+        counts = await self.redis.hmget(self.key("days", source.value), numbers)
+        return {d: int(n or 0) for d, n in zip(days, counts, strict=True)}
+
+    async def rebuild_day_index(self, source: Source, batch: int = 5000) -> int:
+        """Count the stored records per local day of change (data written before the index
+        existed); returns how many records were counted."""
+        counts: dict[int, int] = {}
+        seen = 0
+        async for _, version in self.redis.hscan_iter(self.key("ver", source.value), count=batch):
+            day = (int(version) // 1_000_000 + 25_200) // 86_400
+            counts[day] = counts.get(day, 0) + 1
+            seen += 1
+        if counts:
+            mapping: dict[str, int] = {str(day): n for day, n in counts.items()}
+            await self.redis.hset(self.key("days", source.value), mapping=mapping)  # type: ignore[arg-type]
+        return seen
 
     async def receipt_counts(self, seconds: Iterable[int]) -> dict[int, int]:
         """How many city records share each of these receipt seconds (one round trip)."""
@@ -1735,6 +1781,11 @@ class Store:
         receipts = self.key("receipt", Source.CITY.value)
         if not await self.redis.exists(receipts) and await self.count(Source.CITY):
             log.info("receipt_index_rebuilt", records=await self.rebuild_receipt_index())
+        for source in Source:
+            days = self.key("days", source.value)
+            if not await self.redis.exists(days) and await self.count(source):
+                counted = await self.rebuild_day_index(source)
+                log.info("day_index_rebuilt", portal=source.value, records=counted)
 
     async def mismatch_counts(self) -> dict[tuple[str, str], int] | None:
         """How many mismatch records are in each (state, kind); None while the views are not

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from connectors import scenario as scenario_module
 from connectors.mockserver import MockPortals, start_mock_portals
-from reconcile.model import Dossier, Source
+from reconcile.model import VN_TZ, Dossier, Source
 from syncd.config import Config
 from syncd.service import Reread, Syncer
 from syncd.store import Store
@@ -150,3 +150,55 @@ async def test_rereads_run_on_their_schedule_and_resume_after_an_interruption(
     finally:
         for c in connectors:
             await c.close()
+
+
+async def test_the_count_check_reads_again_only_the_days_whose_counts_differ(
+    lagging: MockPortals, config: Config, store: Store
+) -> None:
+    connectors = make_connectors(lagging, config, overlap=timedelta(seconds=120))
+    national = connectors[1]
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    syncer = Syncer(store, connectors, clock=lambda: now)
+    fresh, client = None, None
+    counts = Reread("counts", timedelta(days=62), timedelta(minutes=30), by_counts=True)
+    try:
+        await syncer.cycle()
+        # Nothing moved: every day agrees, nothing is read.
+        quiet = await syncer.reread_by_counts(national, counts)
+        assert (quiet.complete, quiet.received) == (True, 0)
+        assert (await store.status())["national:counts:days_differing"] == "0"
+
+        assert lagging.at is not None
+        assert lagging.set_time(lagging.at + JUMP) > 0
+        await syncer.cycle()
+        fresh, client = await fresh_sync(lagging, config)
+        truth = await records(fresh, Source.NATIONAL)
+        polled = await records(store, Source.NATIONAL)
+
+        def day(d: Dossier) -> object:
+            return d.updated_at.astimezone(VN_TZ).date()
+
+        # Records polling missed that appeared, or moved to another day, behind the cursor.
+        moved = {c for c in truth if c not in polled or day(polled[c]) != day(truth[c])}
+        assert moved, "the jump must bring changes stamped on other days, behind the cursor"
+
+        found = await syncer.reread_by_counts(national, counts)
+        assert found.complete
+        assert found.written >= len(moved)
+        assert found.received < len(truth)  # only the days that differ were read
+        after = await records(store, Source.NATIONAL)
+        assert all(after[c] == truth[c] for c in moved)
+        status = await store.status()
+        assert int(status["national:counts:days_differing"]) > 0
+        assert int(status["national:late_updates"]) >= len(moved)
+        # The day index of the store agrees with the portal's counts again.
+        days = sorted({truth[c].updated_at.astimezone(VN_TZ).date() for c in truth})
+        stored = await store.day_counts(Source.NATIONAL, days)
+        served = await fresh.day_counts(Source.NATIONAL, days)
+        assert stored == served
+    finally:
+        for c in connectors:
+            await c.close()
+        if fresh is not None and client is not None:
+            await fresh.delete_all()
+            await client.aclose()

@@ -128,8 +128,27 @@ class NationalConnector:
     ) -> Page:
         return self.wire.page(data, since, floor, total)
 
-    async def pages(self, since: Cursor | None) -> AsyncIterator[Page]:
+    async def changed_between(self, start: datetime, end: datetime) -> int:
+        """How many records the portal says changed from `start` to `end` (inclusive, whole
+        seconds): the total of a one-record listing of that range."""
+        body = await self.call(
+            "LayDanhSachHoSo",
+            TuNgay=format_local(start, wire.DATE_FORMAT),
+            DenNgay=format_local(end, wire.DATE_FORMAT),
+            Trang=1,
+            SoBanGhi=1,
+        )
+        total = _int(body.get("TongSoBanGhi"))
+        if total is None or total < 0:
+            raise PortalError("national: LayDanhSachHoSo: 'TongSoBanGhi' is not a count")
+        return total
+
+    async def pages(
+        self, since: Cursor | None, until: datetime | None = None
+    ) -> AsyncIterator[Page]:
+        """Pages of what changed after `since` (less the overlap), up to `until` if given."""
         size = self._settings.page_size
+        until_text = format_local(until, wire.DATE_FORMAT) if until is not None else None
         floor = fetch_floor(since, self._settings.overlap)
         boundary = floor.updated_at if floor else None
         page_number = 1
@@ -140,6 +159,7 @@ class NationalConnector:
                 TuNgay=format_local(boundary, wire.DATE_FORMAT),
                 Trang=page_number,
                 SoBanGhi=size,
+                **({"DenNgay": until_text} if until_text else {}),
             )
             data = body.get("data")
             if not isinstance(data, list):

@@ -2,8 +2,9 @@
 
 POST /api/login    {"username", "password"} -> {"error_code": "00", "session": "..."}
 POST /api/service  {"session", "madonvi", "service", ...}; services:
-    LayDanhSachHoSo      {TuNgay: yyyyMMddHHmmss, Trang, SoBanGhi}
-                         -> {"error_code": 0, "TongSoBanGhi": N, "Trang": p, "data": [...]}
+    LayDanhSachHoSo      {TuNgay: yyyyMMddHHmmss, DenNgay (optional, inclusive), Trang, SoBanGhi}
+                         -> {"error_code": 0, "TongSoBanGhi": N, "Trang": p, "data": [...]};
+                         N counts the records changed in the range
     TraCuuHoSo           {mahoso} -> {"error_code": 0, "data": [record]} or error_code "04"
     DongBoHoSoMC         {isUpdating: "True"|"False", data: [records]}; a create of a code that
                          exists answers error_code "05" "Hồ sơ đã tồn tại", an update of one that
@@ -126,6 +127,8 @@ def make_app(
             size = int(body.get("SoBanGhi", 100))
             since_text = str(body.get("TuNgay") or "")
             since = parse_local(since_text, wire.DATE_FORMAT, "TuNgay") if since_text else None
+            until_text = str(body.get("DenNgay") or "")
+            until = parse_local(until_text, wire.DATE_FORMAT, "DenNgay") if until_text else None
         except (ValueError, WireError) as exc:
             return _fail("02", f"Tham số sai: {exc}")
         if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
@@ -134,15 +137,16 @@ def make_app(
             raise web.HTTPServiceUnavailable(text="listing unavailable (injected fault)")
         feed = request.app[FEED]
         first = feed.start_of(since)
+        end = feed.end_of(until)
         offset = first + (page - 1) * size
         injected = request.app[FAULTS]
         start = max(0, offset - injected.overlap(size))  # an overlapping page repeats earlier ones
-        rows = feed.slice(start, offset - start + size)
+        rows = feed.slice(start, min(offset + size, end) - start)
         data = injected.distort_page([record for _, record in rows], SHAPE)
         return {
             "error_code": 0,
             "message": "",
-            "TongSoBanGhi": len(feed) - first,
+            "TongSoBanGhi": max(0, end - first),
             "Trang": page,
             "data": data,
         }
