@@ -98,6 +98,7 @@ class SoakReport:
     seconds: dict[str, float] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     pushes: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -469,6 +470,8 @@ async def soak(p: SoakParams) -> SoakReport:
                     raise RuntimeError("the clean run failed:\n" + "\n".join(tail))
                 report.seconds["clean run"] = time.monotonic() - clean_start
                 await _compare(store, reference, report, p.writeback)
+                if not report.clean:
+                    report.details = await _details(store, reference, report)
         finally:
             await client.aclose()
             await redis.kill()
@@ -548,6 +551,30 @@ async def _compare(
         report.pushes = await _pushes(store, report.examples.setdefault("duplicated", []))
 
 
+async def _details(store: Store, reference: Store, report: SoakReport) -> dict[str, Any]:
+    """What differs, both sides in full: each differing mismatch record (with its history),
+    the corrected records and the push log entries of its dossier."""
+    differing = {m.partition("|")[0] for m in report.examples.get("mismatches", [])}
+    differing |= {c for s in ("city", "national") for c in report.examples.get(f"{s} stale", [])}
+    keys = sorted(differing)
+
+    async def hget(s: Store, *name: str) -> dict[str, str | None]:
+        values = await s.redis.hmget(s.key(*name), *keys) if keys else []
+        return {
+            k: v.decode() if isinstance(v, bytes) else v for k, v in zip(keys, values, strict=True)
+        }
+
+    async def side(s: Store) -> dict[str, Any]:
+        return {
+            "mismatches": [m for m in await s.mismatches(include_gone=True) if m["code"] in keys],
+            "corrected": await hget(s, "corrected"),
+            "pushlog": [e for e in await s.outbox.log(PUSHLOG_KEPT) if e.get("key") in keys],
+            "records": {src: await hget(s, "rec", src) for src in ("city", "national")},
+        }
+
+    return {"soak": await side(store), "clean": await side(reference)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     defaults = SoakParams()
@@ -557,6 +584,9 @@ def main() -> int:
     parser.add_argument("--redis-restarts", type=int, default=defaults.redis_restarts)
     parser.add_argument("--storm-seconds", type=float, default=defaults.storm_seconds)
     parser.add_argument("--writeback", action="store_true")
+    parser.add_argument(
+        "--details", type=Path, help="on a difference, write both sides of it to this JSON file"
+    )
     args = parser.parse_args()
     params = SoakParams(
         dossiers=args.dossiers,
@@ -568,6 +598,10 @@ def main() -> int:
     )
     report = asyncio.run(soak(params))
     print("\n".join(report.lines()))
+    if args.details and report.details:
+        body = json.dumps(report.details, ensure_ascii=False, indent=1, default=str)
+        args.details.write_text(body, encoding="utf-8")
+        print(f"details: {args.details}")
     print(json.dumps({"clean": report.clean}))
     return 0 if report.clean else 1
 
