@@ -7,10 +7,11 @@ push had nothing left to do), when an operator cancels it, or when a later decis
 calls for it ("withdrawn"). Every way out is logged in the push log and the audit.
 
     {P}:outbox          HASH  dossier key -> entry (JSON): key, code, codes, action, changes
-                              {field: [from, to]}, reasons, base_version, target (the record as
-                              it should be, compact JSON, no personal data), steps, sig (the
-                              plan's signature), state, attempts, created_at, next_at, last_at,
-                              last_error, answer
+                              {field: [from, to]}, reasons, base_version (the national
+                              record's version the plan was made from, as text), target (the
+                              record as it should be, compact JSON, no personal data), steps,
+                              sig (the plan's signature), state, attempts, created_at, next_at,
+                              last_at, last_error, answer
     {P}:outbox:due      ZSET  key -> when it is next due (epoch seconds); pending, failed and
                               in-flight entries (an in-flight one is due again if its pusher
                               died)
@@ -25,7 +26,10 @@ calls for it ("withdrawn"). Every way out is logged in the push log and the audi
 States: `pending` (to push), `in_flight` (a pusher took it), `failed` (the last attempt failed:
 `last_error` and the portal's `answer`; retried after a backoff), `dry_run` (write-back is off:
 what would be pushed). A new plan for a dossier replaces its entry when it differs (another
-signature); the same plan again leaves it as it is.
+signature, or the same changes planned from another version of the national record: the push must
+start from the record the decision saw, or it would be dropped as superseded); the same plan again
+leaves it as it is. An attempt is finished (or failed) only on the entry it took: a pusher that
+took a plan now replaced leaves the new one in the outbox.
 """
 
 from __future__ import annotations
@@ -48,6 +52,13 @@ OUTCOMES = ("created", "updated", "unchanged", "superseded", "withdrawn", "cance
 # o = {outbox, due, pushlog, audit, cancelled}
 OUTBOX_LUA = f"""
 local PUSHLOG_KEPT = {PUSHLOG_KEPT}
+-- Whether entry `e` is the plan of signature `sig` made from national version `base` ('' for
+-- none): the identity an attempt holds on to.
+local function o_same(e, sig, base)
+  local b = e.base_version
+  if type(b) ~= 'string' then b = '' end
+  return e.sig == sig and b == base
+end
 local function o_log(o, now, key, e, outcome, answer, by, versions)
   redis.call('XADD', o[3], 'MAXLEN', '~', PUSHLOG_KEPT, '*', 'at', now, 'key', key,
              'code', e.code or '', 'action', e.action or '', 'outcome', outcome,
@@ -88,7 +99,10 @@ local function o_plan(o, now, now_epoch, key, plan, mode)
   local raw = redis.call('HGET', o[1], key)
   if raw then
     local e = cjson.decode(raw)
-    if e.sig == p.sig and (e.state == 'dry_run') == (mode == 'dry_run') then return true end
+    local base = type(p.base_version) == 'string' and p.base_version or ''
+    if o_same(e, p.sig, base) and (e.state == 'dry_run') == (mode == 'dry_run') then
+      return true
+    end
   end
   p.key = key
   p.state = mode == 'dry_run' and 'dry_run' or 'pending'
@@ -108,15 +122,15 @@ end
 _START = (
     OUTBOX_LUA
     + """
--- KEYS: outbox, due, pushlog, audit, cancelled; ARGV: key, sig, now (epoch), in-flight
--- timeout (s)
+-- KEYS: outbox, due, pushlog, audit, cancelled; ARGV: key, sig, base version, now (epoch),
+-- in-flight timeout (s)
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local e = cjson.decode(raw)
-if e.sig ~= ARGV[2] or e.state == 'dry_run' then return false end
+if not o_same(e, ARGV[2], ARGV[3]) or e.state == 'dry_run' then return false end
 e.state = 'in_flight'
 e.attempts = (e.attempts or 0) + 1
-e.next_at = tonumber(ARGV[3]) + tonumber(ARGV[4])
+e.next_at = tonumber(ARGV[4]) + tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 redis.call('ZADD', KEYS[2], e.next_at, ARGV[1])
 return cjson.encode(e)
@@ -129,14 +143,15 @@ _FINISH = (
 -- KEYS: outbox, due, pushlog, audit, cancelled
 -- ARGV: key, sig, now (ISO), outcome, changes applied (JSON), answer, by, before, after,
 --       versions ("<the national record's version before>><after>", '' when unknown), the
---       national code written, the action (the entry pushed: the stored one may be newer)
+--       national code written, the action (the entry pushed: the stored one may be newer),
+--       base version
 -- The entry leaves the outbox if it is still the plan that was pushed (a newer plan stays). A
 -- cancelled plan is remembered, so that the same plan is not taken again.
 local o = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local e = raw and cjson.decode(raw) or {}
 local pushed = {code = ARGV[11], action = ARGV[12], changes = cjson.decode(ARGV[5])}
-if raw and e.sig == ARGV[2] then
+if raw and o_same(e, ARGV[2], ARGV[13]) then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   if ARGV[4] == 'cancelled' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[2]) end
@@ -152,12 +167,12 @@ _FAIL = (
     OUTBOX_LUA
     + """
 -- KEYS: outbox, due, pushlog, audit, cancelled
--- ARGV: key, sig, now (ISO), next attempt (epoch), error, answer, before
+-- ARGV: key, sig, now (ISO), next attempt (epoch), error, answer, before, base version
 local o = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
 local e = cjson.decode(raw)
-if e.sig ~= ARGV[2] then return 0 end
+if not o_same(e, ARGV[2], ARGV[8]) then return 0 end
 e.state = 'failed'
 e.last_at = ARGV[3]
 e.next_at = tonumber(ARGV[4])
@@ -212,7 +227,8 @@ def plan_json(plan: Plan) -> str:
             "action": plan.action,
             "changes": {k: list(v) for k, v in plan.changes.items()},
             "reasons": list(plan.reasons),
-            "base_version": plan.base_version,
+            # Text: Redis's cjson keeps 14 significant digits of a number, not a version's 16.
+            "base_version": None if plan.base_version is None else str(plan.base_version),
             "target": codec.dumps(plan.target).decode(),
             "steps": [[s.at.isoformat(), int(s.status)] for s in plan.steps],
             "sig": signature(plan),
@@ -270,11 +286,12 @@ class Outbox:
         return [k.decode() if isinstance(k, bytes) else k for k in keys]
 
     async def start(
-        self, key: str, sig: str, now: datetime, timeout_seconds: float
+        self, entry: Mapping[str, Any], now: datetime, timeout_seconds: float
     ) -> dict[str, Any] | None:
         """Take the entry for a push attempt (None if it is gone or another plan now)."""
         raw = await self._start(
-            keys=self.keys.all(), args=[key, sig, now.timestamp(), timeout_seconds]
+            keys=self.keys.all(),
+            args=[entry["key"], *_identity(entry), now.timestamp(), timeout_seconds],
         )
         return json.loads(raw) if raw else None
 
@@ -307,6 +324,7 @@ class Outbox:
                 versions,
                 entry.get("code") or "",
                 entry.get("action") or "",
+                _identity(entry)[1],
             ],
         )
 
@@ -326,6 +344,7 @@ class Outbox:
                 error,
                 answer,
                 before,
+                _identity(entry)[1],
             ],
         )
 
@@ -342,6 +361,12 @@ class Outbox:
             item["id"] = _text(entry_id)
             out.append(item)
         return out
+
+
+def _identity(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """What an attempt holds on to: the plan's signature and the version it was made from."""
+    base = entry.get("base_version")
+    return str(entry["sig"]), base if isinstance(base, str) else ""
 
 
 def epoch(seconds: float) -> datetime:

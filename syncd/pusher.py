@@ -151,7 +151,7 @@ class Pusher:
             entry = await self.outbox.entry(key)
             if entry is None or entry.get("state") == "dry_run":
                 continue
-            taken = await self.outbox.start(key, entry["sig"], now, self.settings.in_flight_seconds)
+            taken = await self.outbox.start(entry, now, self.settings.in_flight_seconds)
             if taken is None:
                 continue
             outcome = await self.push_one(taken)
@@ -198,7 +198,7 @@ class Pusher:
         code, raw = found
         current = self.national.wire.decode(raw)
         base = entry.get("base_version")
-        if entry["action"] == "create" or created_meanwhile or current.version != base:
+        if entry["action"] == "create" or created_meanwhile or str(current.version) != base:
             # The portal holds something the decision did not see: decide again from it.
             await self.store.upsert(Source.NATIONAL, [current], None, now=self.clock())
             return Pushed("superseded", {}, "")
@@ -270,12 +270,18 @@ class Pusher:
 
     async def _confirmed(self, code: str) -> str:
         """The written record's version as the portal serves it now ('' if it cannot say):
-        the portal's confirmation, kept in the push log."""
+        the portal's confirmation, kept in the push log. The record read back is stored, so the
+        dossier is reconciled from it at once (its mismatch resolves when it agrees) rather than
+        when a poll meets it, which a portal stamping to the second may never do."""
         try:
             raw = await self.national.look_up(code)
-            return self.national.wire.decode(raw).updated_at.isoformat() if raw else ""
+            if raw is None:
+                return ""
+            record = self.national.wire.decode(raw)
         except (PortalError, WireError):
             return ""
+        await self.store.upsert(Source.NATIONAL, [record], None, now=self.clock())
+        return record.updated_at.isoformat()
 
     async def _look_up(self, codes: Sequence[str]) -> tuple[str, dict[str, Any]] | None:
         for code in dict.fromkeys(c for c in codes if c):

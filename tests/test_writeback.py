@@ -291,7 +291,7 @@ async def test_a_crash_between_decision_and_push_or_mid_push_pushes_once_in_effe
         await original(entry, outcome, *args, **kwargs)
 
     fresh.outbox.finish = die_once  # type: ignore[method-assign]
-    taken = await fresh.outbox.start(update["key"], update["sig"], rig.clock(), 120)
+    taken = await fresh.outbox.start(update, rig.clock(), 120)
     assert taken is not None
     with pytest.raises(RuntimeError):
         await fresh.push_one(taken)
@@ -358,7 +358,7 @@ async def test_a_create_that_meets_an_existing_record_is_told_by_its_error_code(
             raise
 
     monkeypatch.setattr(national, "write_record", watch)
-    taken = await rig.store.outbox.start(create["key"], create["sig"], rig.clock(), 120)
+    taken = await rig.store.outbox.start(create, rig.clock(), 120)
     assert taken is not None
     assert await rig.pusher.push_one(taken) == "superseded"
     assert errors[:1] == ["05"]
@@ -405,3 +405,31 @@ async def test_pushes_and_the_outbox_are_in_the_metrics(rig: Rig) -> None:
     for outcome, n in done.items():
         assert found[("syncd_pushes_total", (("outcome", outcome),))] == n
     assert found[("syncd_outbox_entries", (("state", "pending"),))] == 0
+
+
+async def test_a_plan_decided_again_from_a_newer_national_record_is_pushed_from_it(
+    rig: Rig,
+) -> None:
+    """The same changes planned again after the portal's record changed under them (another
+    system rewrote it, same status): the outbox keeps the newer base, so the push is made, not
+    dropped as superseded with its mismatch left 'pushing' and nothing in the outbox."""
+    await rig.syncer.cycle()
+    entry = next(e for e in await rig.store.outbox.entries() if e["action"] == "update")
+    national = rig.pusher.national
+    raw = await national.look_up(entry["code"])
+    assert raw is not None
+    await asyncio.sleep(1.1)  # the portal stamps writes to the second
+    await national.write_record(raw, updating=True)
+    await rig.syncer.cycle()
+    again = await rig.store.outbox.entry(entry["key"])
+    assert again is not None
+    assert again["sig"] == entry["sig"]
+    assert again["base_version"] != entry["base_version"]
+
+    await rig.pusher.drain(limit=10_000)
+    target = str(json.loads(entry["target"])["st"])
+    assert rig.national()[entry["code"]]["TrangThaiHoSo"] == target
+    await rig.syncer.cycle()
+    planned = {e["key"] for e in await rig.store.outbox.entries()}
+    pushing = {r["key"] for r in await rig.store.mismatches() if r["state"] == "pushing"}
+    assert pushing <= planned
