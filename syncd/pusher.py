@@ -7,7 +7,10 @@ For each entry due (syncd.outbox), under the national connector's rate limit and
    is found, not duplicated.
 2. Found: if it changed since the decision (another version than the plan's `base_version`), or
    the plan was to create it, the fresh record is stored and the dossier reconciled again
-   ("superseded": the new decision plans anew). Otherwise the record as the portal serves it is
+   ("superseded": the new decision plans anew). When the store already held that version, the
+   dossier is queued for a new decision all the same, and the entry is "unchanged" if the portal
+   already has what it planned (a push whose end a crash lost), else kept as failed until the
+   new decision replaces it. Otherwise the record as the portal serves it is
    sent back with only the planned fields changed: the applicant's data travels from the
    portal's own record and is never stored by syncd. A status is never moved backwards (a
    status the national portal already has, or one it has gone past, is left, with the dates
@@ -163,7 +166,7 @@ class Pusher:
         now = self.clock()
         try:
             pushed = await self._push(entry)
-        except (PortalError, WireError) as exc:
+        except (PortalError, WireError, PlanStale) as exc:
             answer = (
                 json.dumps({"error_code": exc.code, "message": exc.message}, ensure_ascii=False)
                 if isinstance(exc, ServiceError)
@@ -200,8 +203,19 @@ class Pusher:
         base = entry.get("base_version")
         if entry["action"] == "create" or created_meanwhile or str(current.version) != base:
             # The portal holds something the decision did not see: decide again from it.
-            await self.store.upsert(Source.NATIONAL, [current], None, now=self.clock())
-            return Pushed("superseded", {}, "")
+            if await self.store.upsert(Source.NATIONAL, [current], None, now=self.clock()):
+                return Pushed("superseded", {}, "")
+            # Nothing new to store, so nothing queues the new decision: queue it. The portal
+            # already has what the plan wanted (a push whose finish a crash lost): done.
+            # Otherwise the entry stays (failed, retried after a backoff) until that decision
+            # replaces it.
+            await self.store.enqueue([entry["key"]])
+            if not self._merge_changes(entry, current):
+                return Pushed("unchanged", {}, "")
+            raise PlanStale(
+                f"national: {code} is at version {current.version}, "
+                f"the plan was made from {base or 'no record'}"
+            )
         changes = self._merge_changes(entry, current)
         if not changes:
             return Pushed("unchanged", {}, "")
@@ -289,6 +303,11 @@ class Pusher:
             if raw is not None:
                 return code, raw
         return None
+
+
+class PlanStale(Exception):
+    """The portal's record is not the one the plan was made from, and the store already holds
+    it: the dossier must be decided again before anything is pushed."""
 
 
 def _text_of(d: Dossier, name: str) -> str | None:

@@ -304,7 +304,7 @@ async def test_a_crash_between_decision_and_push_or_mid_push_pushes_once_in_effe
     done = await rig.pusher.drain()
     assert sum(done.values()) == len(needed) - 1
     rig.clock.now += timedelta(seconds=121)
-    assert await rig.pusher.drain() == {"superseded": 1}
+    assert await rig.pusher.drain() == {"unchanged": 1}
     assert rig.national()[update["code"]] == written
     await rig.syncer.cycle()
     assert await rig.store.outbox.entries() == []
@@ -433,3 +433,27 @@ async def test_a_plan_decided_again_from_a_newer_national_record_is_pushed_from_
     planned = {e["key"] for e in await rig.store.outbox.entries()}
     pushing = {r["key"] for r in await rig.store.mismatches() if r["state"] == "pushing"}
     assert pushing <= planned
+
+
+async def test_a_plan_the_portal_has_moved_past_is_decided_again_not_dropped(rig: Rig) -> None:
+    """The portal serves a version of the record that is neither the plan's base nor newer than
+    what the store holds (nothing new to store, so nothing would queue a new decision): the
+    entry is not dropped with its mismatch left 'pushing'; the dossier is decided again and
+    the new plan pushed."""
+    await rig.syncer.cycle()
+    entry = next(e for e in await rig.store.outbox.entries() if e["action"] == "update")
+    stale = {**entry, "base_version": "1"}
+    await rig.store.redis.hset(rig.store.key("outbox"), entry["key"], json.dumps(stale))
+
+    await rig.pusher.drain(limit=10_000)
+    left = await rig.store.outbox.entry(entry["key"])
+    assert left is not None
+    assert left["state"] == "failed"
+    assert "1" in left["last_error"]
+    await rig.syncer.reconcile_pending()
+    await rig.pusher.drain(limit=10_000)
+    target = str(json.loads(entry["target"])["st"])
+    assert rig.national()[entry["code"]]["TrangThaiHoSo"] == target
+    await rig.syncer.cycle()
+    pushing = {r["key"] for r in await rig.store.mismatches() if r["state"] == "pushing"}
+    assert pushing <= {e["key"] for e in await rig.store.outbox.entries()}
