@@ -28,7 +28,9 @@ def add_deadletters_parser(verbs: argparse._SubParsersAction[argparse.ArgumentPa
     parser = verbs.add_parser("deadletters", help=t("help.deadletters"))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help=t("help.deadletters_list"))
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    # `list` is the default action, so its options are taken without it too.
+    for lister in (parser, listing):
+        lister.add_argument("--format", choices=("text", "json"), default="text")
     retry = actions.add_parser("retry", help=t("help.deadletters_retry"))
     retry.add_argument("codes", nargs="*", metavar="CODE")
     retry.add_argument("--all", action="store_true", help=t("help.deadletters_all"))

@@ -166,6 +166,9 @@ async def test_deadletters_verb_lists_and_retries(
         run_cli, "deadletters", "list", "--format", "json", env=env
     )
     assert [d["code"] for d in json.loads(out)["dead"]] == [victim]
+    # `list` is the default: its options work without it, as the README writes them.
+    code, alone, _ = await asyncio.to_thread(run_cli, "deadletters", "--format", "json", env=env)
+    assert (code, json.loads(alone)) == (0, json.loads(out))
     code, _, err = await asyncio.to_thread(run_cli, "deadletters", "retry", "NOPE", env=env)
     assert code == 2
     assert err.strip() == "Không phải thư chết: NOPE"
