@@ -72,8 +72,29 @@ def parse_reason(text: str) -> tuple[str, str, dict[str, str]] | None:
     return None
 
 
+FAILURES = (
+    "unreachable",  # no connection, or no answer in time
+    "overloaded",  # HTTP 429: the portal asks us to slow down
+    "server_error",  # HTTP 5xx
+    "bad_answer",  # an answer that is not what the portal's interface documents
+    "login_refused",  # the account or its password was refused
+    "unauthorized",  # HTTP 401: the session or credentials were refused
+    "not_found",  # HTTP 404, or no such record
+    "refused",  # another HTTP 4xx: the portal refused the request
+    "service_error",  # the national portal answered with an error code
+    "circuit_open",  # not called: the portal failed too often lately
+)
+
+
 class PortalError(RuntimeError):
-    """The portal could not be read (after retries); this portal's cycle fails, others go on."""
+    """The portal could not be read (after retries); this portal's cycle fails, others go on.
+
+    `kind` (one of FAILURES) says why in a word that operators' texts are keyed on; the
+    message is the technical detail, kept as it is."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True, order=True, slots=True)

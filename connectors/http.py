@@ -45,21 +45,31 @@ RETRY_AFTER_CAP_SECONDS = 120.0
 class RetryableError(Exception):
     """A transient failure worth another attempt."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, kind: str, retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.kind = kind  # PortalError's kind once the attempts run out
         self.retry_after = retry_after
 
 
 class Unauthorized(PortalError):
     """HTTP 401: the caller's credentials or session were refused."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "unauthorized")
+
 
 class NotFound(PortalError):
     """HTTP 404: the portal has no such resource."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "not_found")
+
 
 class CircuitOpen(PortalError):
     """The portal failed too often lately: not called until the cool-down ends."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "circuit_open")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +256,8 @@ class PortalHttp:
                     return await self._attempt(method, path, **kwargs)
         except RetryableError as exc:
             raise PortalError(
-                f"{self.name}: {method} {path}: {exc} (after {self.settings.attempts} attempts)"
+                f"{self.name}: {method} {path}: {exc} (after {self.settings.attempts} attempts)",
+                exc.kind,
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -275,6 +286,7 @@ class PortalHttp:
                 if response.status == 429 or response.status >= 500:
                     raise RetryableError(
                         f"HTTP {response.status}",
+                        "overloaded" if response.status == 429 else "server_error",
                         _retry_after_seconds(response.headers.get("Retry-After")),
                     )
                 if response.status == 401:
@@ -284,14 +296,14 @@ class PortalHttp:
                 if response.status >= 400:
                     body = (await response.text())[:300]
                     raise PortalError(
-                        f"{self.name}: {method} {path}: HTTP {response.status}: {body}"
+                        f"{self.name}: {method} {path}: HTTP {response.status}: {body}", "refused"
                     )
                 try:
                     return await response.json(content_type=None, loads=orjson.loads)
                 except ValueError as exc:
-                    raise RetryableError("response body is not valid JSON") from exc
+                    raise RetryableError("response body is not valid JSON", "bad_answer") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-            raise RetryableError(str(exc) or type(exc).__name__) from exc
+            raise RetryableError(str(exc) or type(exc).__name__, "unreachable") from exc
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

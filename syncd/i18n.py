@@ -752,6 +752,55 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "upper-case letters, digits, '.', '-', '_', starting with a letter or digit, "
         "at most 20",
     },
+    "failure.unreachable": {
+        "vi": "Không kết nối được tới cổng, hoặc cổng không trả lời kịp",
+        "en": "The portal could not be reached, or did not answer in time",
+    },
+    "failure.overloaded": {
+        "vi": "Cổng báo quá tải và yêu cầu gửi chậm lại (HTTP 429)",
+        "en": "The portal is overloaded and asked us to slow down (HTTP 429)",
+    },
+    "failure.server_error": {
+        "vi": "Máy chủ của cổng gặp lỗi (HTTP 5xx)",
+        "en": "The portal's server failed (HTTP 5xx)",
+    },
+    "failure.bad_answer": {
+        "vi": "Cổng trả về dữ liệu không đúng định dạng đã công bố",
+        "en": "The portal answered with data not in its documented format",
+    },
+    "failure.login_refused": {
+        "vi": "Cổng từ chối đăng nhập: kiểm tra tài khoản và mật khẩu kết nối",
+        "en": "The portal refused the login: check the connection's account and password",
+    },
+    "failure.unauthorized": {
+        "vi": "Cổng từ chối phiên làm việc hoặc thông tin xác thực (HTTP 401)",
+        "en": "The portal refused the session or credentials (HTTP 401)",
+    },
+    "failure.not_found": {
+        "vi": "Cổng không có hồ sơ hoặc địa chỉ được yêu cầu",
+        "en": "The portal has no such record or address",
+    },
+    "failure.refused": {
+        "vi": "Cổng từ chối yêu cầu",
+        "en": "The portal refused the request",
+    },
+    "failure.service_error": {
+        "vi": "Cổng DVCQG trả về mã lỗi",
+        "en": "The national portal answered with an error code",
+    },
+    "failure.circuit_open": {
+        "vi": "Tạm ngừng gọi cổng vì lỗi liên tiếp; sẽ thử lại sau thời gian chờ",
+        "en": "Calls to the portal are paused after repeated failures; retried after a cool-down",
+    },
+    "failure.bad_record": {
+        "vi": "Bản ghi đọc lại từ cổng không hợp lệ",
+        "en": "The record read back from the portal is not valid",
+    },
+    "failure.stale": {
+        "vi": "Hồ sơ trên cổng đã thay đổi sau khi quyết định; đang đối soát lại",
+        "en": "The portal's record changed after the decision; it is being reconciled again",
+    },
+    "failure.detail": {"vi": "chi tiết kỹ thuật", "en": "technical detail"},
     "auth.bad_name": {
         "vi": "Tên người dùng {name!r} không hợp lệ: cần 2–64 ký tự a–z, 0–9, '.', '_', '-', "
         "bắt đầu bằng chữ hoặc số.",
@@ -1264,6 +1313,16 @@ def wire_reason(text: str, lang: Language) -> str:
             "rule": tr(lang, f"wire.rule.{kind}"),
         }
     return f"{field}: {tr(lang, f'wire.{code}', **values)}"
+
+
+def failure_text(kind: str | None, detail: str, lang: Language) -> str:
+    """A failure as an operator reads it: why, in their language (`failure.<kind>`: the kinds
+    of connectors.base.FAILURES and the pusher's own), then the technical detail as the portal
+    client wrote it; a failure of no known kind is its detail alone."""
+    if not kind or f"failure.{kind}" not in MESSAGES:
+        return detail
+    why = tr(lang, f"failure.{kind}")
+    return f"{why} ({tr(lang, 'failure.detail')}: {detail})" if detail else why
 
 
 def _sentence(text: str) -> str:

@@ -11,7 +11,7 @@ calls for it ("withdrawn"). Every way out is logged in the push log and the audi
                               record's version the plan was made from, as text), target (the
                               record as it should be, compact JSON, no personal data), steps,
                               sig (the plan's signature), state, attempts, created_at, next_at,
-                              last_at, last_error, answer
+                              last_at, last_error, last_error_kind (why, in a word), answer
     {P}:outbox:due      ZSET  key -> when it is next due (epoch seconds); pending, failed and
                               in-flight entries (an in-flight one is due again if its pusher
                               died)
@@ -41,12 +41,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.base import FAILURES
 from reconcile import codec
 from reconcile.writeback import Plan
 
 PUSHLOG_KEPT = 10_000
 STATES = ("pending", "in_flight", "failed", "dry_run")
 OUTCOMES = ("created", "updated", "unchanged", "superseded", "withdrawn", "cancelled")
+# Why an attempt failed (`last_error_kind`): the portal's failures, a record read back that does
+# not decode, or a portal record that moved past the plan.
+FAILURE_KINDS = (*FAILURES, "bad_record", "stale")
 
 # Lua shared by the scripts that write the outbox (here, and the apply script in syncd.store).
 # o = {outbox, due, pushlog, audit, cancelled}
@@ -167,7 +171,8 @@ _FAIL = (
     OUTBOX_LUA
     + """
 -- KEYS: outbox, due, pushlog, audit, cancelled
--- ARGV: key, sig, now (ISO), next attempt (epoch), error, answer, before, base version
+-- ARGV: key, sig, now (ISO), next attempt (epoch), error, answer, before, base version,
+--       the error's kind
 local o = {KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]}
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
@@ -177,11 +182,12 @@ e.state = 'failed'
 e.last_at = ARGV[3]
 e.next_at = tonumber(ARGV[4])
 e.last_error = ARGV[5]
+e.last_error_kind = ARGV[9]
 e.answer = ARGV[6]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 redis.call('ZADD', KEYS[2], e.next_at, ARGV[1])
 o_audit(o, ARGV[3], 'syncd', 'push_failed', ARGV[1], ARGV[7],
-        cjson.encode({error = ARGV[5], answer = ARGV[6], attempts = e.attempts}))
+        cjson.encode({error = ARGV[5], kind = ARGV[9], answer = ARGV[6], attempts = e.attempts}))
 return 1
 """
 )
@@ -329,8 +335,16 @@ class Outbox:
         )
 
     async def fail(
-        self, entry: Mapping[str, Any], error: str, answer: str, now: datetime, retry_at: datetime
+        self,
+        entry: Mapping[str, Any],
+        error: str,
+        kind: str,
+        answer: str,
+        now: datetime,
+        retry_at: datetime,
     ) -> None:
+        """The attempt failed: `error` as the client wrote it, `kind` why in a word (the texts'
+        `failure.<kind>`), `answer` the portal's own (JSON, or "")."""
         before = json.dumps(
             {"code": entry.get("code"), "changes": entry.get("changes")}, ensure_ascii=False
         )
@@ -345,6 +359,7 @@ class Outbox:
                 answer,
                 before,
                 _identity(entry)[1],
+                kind,
             ],
         )
 

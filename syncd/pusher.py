@@ -172,10 +172,19 @@ class Pusher:
                 if isinstance(exc, ServiceError)
                 else ""
             )
+            kind = (
+                exc.kind
+                if isinstance(exc, PortalError)
+                else "bad_record"
+                if isinstance(exc, WireError)
+                else "stale"
+            )
             attempts = int(entry.get("attempts") or 1)
             wait = min(self.settings.retry_max, self.settings.retry_after * 2 ** (attempts - 1))
-            await self.outbox.fail(entry, str(exc), answer, now, now + wait)
-            log.warning("push_failed", key=entry["key"], error=str(exc), attempts=attempts)
+            await self.outbox.fail(entry, str(exc), kind, answer, now, now + wait)
+            log.warning(
+                "push_failed", key=entry["key"], error=str(exc), kind=kind, attempts=attempts
+            )
             self.pushed("failed")
             return "failed"
         await self.outbox.finish(
@@ -196,7 +205,7 @@ class Pusher:
         found = await self._look_up([entry["code"], *entry.get("codes", ())])
         if found is None:
             if created_meanwhile:
-                raise PortalError("national: the record exists and cannot be found")
+                raise PortalError("national: the record exists and cannot be found", "not_found")
             return await self._create(entry, target)
         code, raw = found
         current = self.national.wire.decode(raw)
@@ -257,7 +266,9 @@ class Pusher:
     async def _create(self, entry: Mapping[str, Any], target: Dossier) -> Pushed:
         applicant = await self.city.look_up(entry["key"])
         if applicant is None:
-            raise PortalError(f"city: {entry['key']} not found: no applicant to create it with")
+            raise PortalError(
+                f"city: {entry['key']} not found: no applicant to create it with", "not_found"
+            )
         extra = {
             national: str(applicant[city])
             for city, national in APPLICANT_FIELDS.items()

@@ -128,6 +128,7 @@ class PollResult:
     written: int = 0
     rejected: int = 0
     error: str | None = None
+    error_kind: str | None = None  # connectors.base.FAILURES, when the portal failed
     # The read reached the end of the portal's change feed (no error, not stopped).
     complete: bool = False
 
@@ -375,13 +376,15 @@ class Syncer:
                 log.warning("lease_lost", duty=poll_duty(connector.source))
                 self._drop_token(connector.source)
             except PortalError as exc:
-                result.error = str(exc)
-                log.error("portal_failed", error=str(exc), pages_done=result.pages)
-                await self.store.record_error(connector.source, self.clock().isoformat(), str(exc))
+                result.error, result.error_kind = str(exc), exc.kind
+                log.error("portal_failed", error=str(exc), kind=exc.kind, pages_done=result.pages)
+                at = self.clock().isoformat()
+                await self.store.record_error(connector.source, at, str(exc), exc.kind)
                 await self.store.record_status(
                     connector.source,
                     last_error=str(exc),
-                    last_error_at=self.clock().isoformat(),
+                    last_error_kind=exc.kind,
+                    last_error_at=at,
                     circuit=circuit_state(connector),
                 )
             else:

@@ -45,11 +45,11 @@ of one agency lives in one slot and the scripts below may touch them together):
                                            on a stream written before it existed, until
                                            `Store.quarantine_counts` counts them once)
     {P}:errors:<source>              LIST  a portal's last 20 poll failures, newest first (JSON:
-                                           at, error)
+                                           at, error, kind)
     {P}:status                       HASH  "<source>:<field>" -> last cycle facts:
                                            last_success_at, last_written, last_error,
-                                           last_error_at, circuit (closed, open, half_open,
-                                           unknown); "sweep:last_at"
+                                           last_error_kind, last_error_at, circuit (closed,
+                                           open, half_open, unknown); "sweep:last_at"
     {P}:receipt:city                 ZSET  city code -> its receipt instant (epoch seconds): how
                                            many city records share an instant, for the
                                            cut-over batch signal of migration (reconcile.engine)
@@ -850,7 +850,7 @@ class ReadState:
 
     source: Source
     last_complete_at: datetime | None
-    failures_since: tuple[dict[str, str], ...]  # {"at", "error"}, newest first
+    failures_since: tuple[dict[str, str], ...]  # {"at", "error", "kind"}, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -1390,11 +1390,13 @@ class Store:
             self.key("status"), mapping={f"{source.value}:{k}": v for k, v in facts.items()}
         )
 
-    async def record_error(self, source: Source, at: str, error: str) -> None:
-        """Keep a portal's failure among its last `RECENT_ERRORS`, newest first."""
+    async def record_error(self, source: Source, at: str, error: str, kind: str) -> None:
+        """Keep a portal's failure among its last `RECENT_ERRORS`, newest first; `kind` is the
+        failure's word (connectors.base.FAILURES), `error` its technical detail."""
         key = self.key("errors", source.value)
+        entry = {"at": at, "error": error, "kind": kind}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, json.dumps({"at": at, "error": error}, ensure_ascii=False))
+            pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
             pipe.ltrim(key, 0, RECENT_ERRORS - 1)
             await pipe.execute()
 

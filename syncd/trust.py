@@ -37,7 +37,7 @@ from connectors.wireformat import FeedIdentity
 from reconcile.engine import code_date
 from reconcile.model import VN_TZ, Source, local, local_date
 from reconcile.period import Period
-from syncd.i18n import Language, tr
+from syncd.i18n import Language, failure_text, tr
 
 if TYPE_CHECKING:
     from syncd.store import ReadState, Store
@@ -111,7 +111,8 @@ def evaluate(
             "last_complete_at": local(last).isoformat() if last is not None else None,
             "read_since_end": since_end,
             "failures_since": [
-                {"at": f.get("at", ""), "error": f.get("error", "")} for f in failures
+                {"at": f.get("at", ""), "error": f.get("error", ""), "kind": f.get("kind", "")}
+                for f in failures
             ],
         }
     doubtful = [
@@ -220,7 +221,7 @@ def trust_lines(trust: Mapping[str, Any] | None, lang: Language) -> list[str]:
                     portal=name,
                     count=len(failures),
                     at=_when(latest["at"]),
-                    error=latest["error"],
+                    error=failure_text(latest.get("kind"), latest["error"], lang),
                 )
             )
     for kind in ("quarantined", "dead_letters"):

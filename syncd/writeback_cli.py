@@ -9,13 +9,13 @@ lets a held burst go (audited).
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconcile.model import VN_TZ
-from syncd.i18n import t
+from syncd.i18n import failure_text, language, t
+from syncd.operators import os_user
 from syncd.outbox import STATES
 
 if TYPE_CHECKING:
@@ -30,8 +30,10 @@ def add_writeback_parser(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     parser = verbs.add_parser("writeback", help=t("help.writeback"))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", help=t("help.writeback_list"))
-    listing.add_argument("--state", choices=STATES, help=t("help.writeback_state"))
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    # `list` is the default action, so its options are taken without it too.
+    for lister in (parser, listing):
+        lister.add_argument("--state", choices=STATES, help=t("help.writeback_state"))
+        lister.add_argument("--format", choices=("text", "json"), default="text")
     log = actions.add_parser("log", help=t("help.writeback_log"))
     log.add_argument("--limit", type=int, default=50, help=t("help.limit"))
     log.add_argument("--format", choices=("text", "json"), default="text")
@@ -59,7 +61,7 @@ def _changes(changes: Any) -> str:
 async def writeback_verb(store: Store, args: argparse.Namespace, enabled: bool) -> int:
     outbox = store.outbox
     now = datetime.now(VN_TZ)
-    who = getpass.getuser()
+    who = os_user()  # the audit names the OS account, never what $USER claims
     if args.action == "retry":
         if bool(args.keys) == bool(args.all):
             raise WritebackUsageError(t("writeback.retry_what"))
@@ -103,6 +105,6 @@ async def writeback_verb(store: Store, args: argparse.Namespace, enabled: bool) 
         state = t(f"writeback.state.{e['state']}")
         line = f"{e['key']}  {state}  {e['action']}  {_changes(e['changes'])}"
         if e.get("last_error"):
-            line += f"  ({e['last_error']})"
+            line += f"  ({failure_text(e.get('last_error_kind'), e['last_error'], language())})"
         print(line)
     return 0

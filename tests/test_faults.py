@@ -34,7 +34,7 @@ from connectors.city.client import CityConnector
 from connectors.dataset import Dataset, generate
 from connectors.fault_settings import FaultSettings
 from connectors.faults import FAULTS, REQUEST_TIMES, Faults
-from connectors.http import CircuitOpen, HttpSettings
+from connectors.http import CircuitOpen, HttpSettings, PortalHttp
 from connectors.mockserver import (
     MockPortals,
     start_mock_portals,
@@ -241,6 +241,13 @@ REQUEST_FAULTS = {
     "hang": {"timeout_rate": 1.0, "hang_seconds": 1.0},
     "reset": {"reset_rate": 1.0},
 }
+# Why the portal failed, as the poll records it once the attempts run out.
+FAILURE_OF = {
+    "error": "server_error",
+    "throttle": "overloaded",
+    "hang": "unreachable",
+    "reset": "unreachable",
+}
 # A hang is noticed by the client's read timeout.
 HANG_HTTP = fast_http(read_timeout_seconds=0.15, timeout_seconds=1.0)
 
@@ -285,6 +292,9 @@ async def test_a_portal_always_failing_fails_its_poll_only(
         assert result.failed_portals == [broken]
         [failed] = [p for p in result.polls if p.error]
         assert "after 3 attempts" in (failed.error or "")
+        assert failed.error_kind == FAILURE_OF[kind]
+        [recorded] = await store.recent_errors(broken)
+        assert (recorded["error"], recorded["kind"]) == (failed.error, FAILURE_OF[kind])
         # One request per attempt: aiohttp's own re-send on a dropped connection is off.
         assert sum(faults_of(bad_app).injected.values()) == 3
         assert await store.count(broken) == 0
@@ -375,6 +385,57 @@ async def test_no_second_at_the_server_holds_more_than_the_limit(store: Store) -
         await Syncer(store, [city]).poll(city)
     times = portals.city_app[REQUEST_TIMES]
     assert sliding_max(times) <= rate
+
+
+# --- 3b. why a request failed, in a word ----------------------------------------------------
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
+    status = int(request.match_info["status"])
+    if status == 200:
+        return web.Response(text="<html>not JSON</html>", content_type="text/html")
+    return web.Response(status=status, text="refused: the reason the portal gave")
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (200, "bad_answer"),
+        (400, "refused"),
+        (401, "unauthorized"),
+        (404, "not_found"),
+        (429, "overloaded"),
+        (503, "server_error"),
+    ],
+)
+async def test_every_failure_says_why_in_a_word_and_keeps_the_detail(
+    aiohttp_server: Any, status: int, kind: str
+) -> None:
+    """Operators read the kind in their language; the message stays the technical detail."""
+    app = web.Application()
+    app.router.add_get("/answer/{status}", _answer)
+    server = await aiohttp_server(app)
+    http = PortalHttp("city", str(server.make_url("/")), fast_http(attempts=2), {})
+    try:
+        with pytest.raises(PortalError) as raised:
+            await http.request_json("GET", f"answer/{status}")
+    finally:
+        await http.session.close()
+    assert raised.value.kind == kind
+    assert str(raised.value).startswith(f"city: GET answer/{status}: ")
+
+
+async def test_an_unreachable_portal_and_an_open_breaker_say_so() -> None:
+    settings = fast_http(attempts=1, breaker_failures=1, breaker_cooldown_seconds=60)
+    http = PortalHttp("national", "http://127.0.0.1:9/", settings, {})
+    try:
+        with pytest.raises(PortalError) as first:
+            await http.request_json("GET", "anything")
+        with pytest.raises(CircuitOpen) as second:
+            await http.request_json("GET", "anything")
+    finally:
+        await http.session.close()
+    assert (first.value.kind, second.value.kind) == ("unreachable", "circuit_open")
 
 
 # --- 4. the circuit breaker ----------------------------------------------------------------

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from reconcile.compare import MismatchKind
-from syncd.i18n import LANGUAGES, MESSAGES, tr
+from syncd.i18n import LANGUAGES, MESSAGES, failure_text, tr
+from syncd.outbox import FAILURE_KINDS
 
 VIETNAMESE_LETTERS = re.compile(
     r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]"
@@ -30,3 +31,18 @@ def test_placeholders_agree_between_languages() -> None:
 def test_every_mismatch_kind_has_a_name_for_operators(kind: MismatchKind) -> None:
     assert VIETNAMESE_LETTERS.search(tr("vi", f"kind.{kind.value}"))
     assert tr("en", f"kind.{kind.value}")
+
+
+@pytest.mark.parametrize("kind", FAILURE_KINDS)
+def test_every_failure_is_worded_for_operators_with_its_detail_kept(kind: str) -> None:
+    detail = "national: POST api/x: HTTP 503 (after 4 attempts)"
+    vi, en = failure_text(kind, detail, "vi"), failure_text(kind, detail, "en")
+    assert VIETNAMESE_LETTERS.search(vi.split("(")[0])
+    assert vi.endswith(f"(chi tiết kỹ thuật: {detail})")
+    assert en == f"{MESSAGES[f'failure.{kind}']['en']} (technical detail: {detail})"
+
+
+def test_a_failure_of_no_known_kind_is_its_detail() -> None:
+    assert failure_text(None, "boom", "vi") == "boom"
+    assert failure_text("", "boom", "en") == "boom"
+    assert failure_text("no-such-kind", "boom", "vi") == "boom"

@@ -281,13 +281,14 @@ async def test_sync_status(
     assert body["portals"]["city"] == {
         "last_success_at": None,
         "last_error": None,
+        "last_error_kind": None,
         "last_error_at": None,
         "recent_errors": [],
         "lag_seconds": None,
         "cursor": None,
         "circuit": "unknown",
         "quarantined": 0,
-        "resync": {"started_at": None, "finished_at": None, "error": None},
+        "resync": {"started_at": None, "finished_at": None, "error": None, "error_kind": None},
         "complete": False,
         "last_complete_at": None,
         "waiting": 0,
@@ -337,6 +338,9 @@ async def test_sync_status(
         (clock.now - timedelta(seconds=1)).isoformat(),
     ]
     assert city["last_error"] == city["recent_errors"][0]["error"]
+    assert (
+        {e["kind"] for e in city["recent_errors"]} == {city["last_error_kind"]} == {"unreachable"}
+    )
     assert city["last_success_at"] == polled_at.isoformat()
 
 

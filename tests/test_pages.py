@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.base import Connector
 from connectors.scenario import Scenario
+from reconcile.model import Source
 from reconcile.period import Period
 from syncd.config import Config
 from syncd.queue import public_id
@@ -582,6 +583,26 @@ async def test_the_dashboard_counts_what_the_store_holds(site: Site) -> None:
         )
     period = Period.containing(site.scenario.now.date(), site.config.report.cutoff_day)
     assert f"/reports/{period.label}" in body
+
+
+async def test_a_portal_failure_is_told_in_the_readers_language_with_its_detail(
+    site: Site,
+) -> None:
+    detail = "national: POST api/LayDanhSachHoSo: HTTP 503 (after 4 attempts)"
+    at = (site.scenario.now + timedelta(seconds=30)).isoformat()  # after the last read
+    await site.store.record_error(Source.NATIONAL, at, detail, "server_error")
+    await site.store.record_status(
+        Source.NATIONAL, last_error=detail, last_error_kind="server_error", last_error_at=at
+    )
+    client, _ = await site.logged_in("viewer")
+    vi = html.unescape(await (await client.get("/")).text())
+    assert f"Máy chủ của cổng gặp lỗi (HTTP 5xx) (chi tiết kỹ thuật: {detail})" in vi
+    en = html.unescape(await (await client.get("/?lang=en")).text())
+    assert f"The portal's server failed (HTTP 5xx) (technical detail: {detail})" in en
+    # The report's trust statement says it the same way (the poll failed after the last read).
+    report = html.unescape(await (await client.get("/reports/2024-08?lang=vi")).text())
+    assert "1 lần đọc lỗi từ đó" in report
+    assert f"Máy chủ của cổng gặp lỗi (HTTP 5xx) (chi tiết kỹ thuật: {detail})" in report
 
 
 async def test_the_queue_filters_and_pages(site: Site) -> None:

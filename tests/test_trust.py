@@ -30,7 +30,7 @@ from syncd.queue import MismatchQueue
 from syncd.reports import gather, to_json
 from syncd.service import Syncer
 from syncd.store import ReadState, Store
-from syncd.trust import QUARANTINE_SCAN, could_belong, evaluate, refusals
+from syncd.trust import QUARANTINE_SCAN, could_belong, evaluate, refusals, trust_lines
 from tests.commandline import CLI_ENV
 from tests.conftest import REDIS_URL
 from tests.test_api import Api
@@ -96,12 +96,20 @@ def test_each_portal_must_have_been_read_completely_after_the_end() -> None:
 
 
 def test_failed_polls_since_a_complete_read_are_shown_but_do_not_stop_publishing() -> None:
-    failures = ({"at": "2024-07-22T10:00:00+07:00", "error": "HTTP 503"},)
+    failures = (
+        {"at": "2024-07-22T10:00:00+07:00", "error": "HTTP 503", "kind": "server_error"},
+        {"at": "2024-07-22T09:00:00+07:00", "error": "HTTP 500"},  # recorded without a kind
+    )
     states = {**READ, Source.NATIONAL: ReadState(Source.NATIONAL, AFTER, failures)}
     trust = evaluate(P, AFTER, states, [], [], False)
     assert trust["issues"] == ["failed_polls:national"]
     assert refusals(trust) == []
-    assert trust["portals"]["national"]["failures_since"] == list(failures)
+    assert trust["portals"]["national"]["failures_since"] == [
+        failures[0],
+        {**failures[1], "kind": ""},
+    ]
+    said = "2 lần đọc lỗi từ đó, gần nhất lúc 22/07/2024 10:00: Máy chủ của cổng gặp lỗi (HTTP 5xx)"
+    assert any(said in line for line in trust_lines(trust, "vi"))
 
 
 @pytest.mark.parametrize(

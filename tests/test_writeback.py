@@ -27,11 +27,15 @@ from reconcile import codec
 from reconcile.engine import REACHABLE, Policy
 from reconcile.model import Source, Status
 from syncd.config import Config
+from syncd.i18n import failure_text
 from syncd.metrics import Metrics
+from syncd.operators import os_user
 from syncd.pusher import Pusher, PushSettings
+from syncd.queue import MismatchQueue
 from syncd.service import Syncer
 from syncd.store import Store
-from tests.conftest import FAST_HTTP, make_connectors
+from tests.commandline import run_cli
+from tests.conftest import FAST_HTTP, REDIS_URL, make_connectors
 from tests.test_ops import samples
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)
@@ -457,3 +461,63 @@ async def test_a_plan_the_portal_has_moved_past_is_decided_again_not_dropped(rig
     await rig.syncer.cycle()
     pushing = {r["key"] for r in await rig.store.mismatches() if r["state"] == "pushing"}
     assert pushing <= {e["key"] for e in await rig.store.outbox.entries()}
+
+
+async def test_the_writeback_verbs_say_why_a_push_failed_and_name_the_os_user(rig: Rig) -> None:
+    await rig.syncer.cycle()
+    needed = await rig.store.outbox.entries()
+    assert needed
+    rig.faults(FaultSettings(error_rate=1.0))
+    assert await rig.pusher.drain() == {"failed": len(needed)}
+    failed = await rig.store.outbox.entries("failed")
+    kinds = {e["last_error_kind"] for e in failed}
+    assert "server_error" in kinds <= {"server_error", "circuit_open"}  # the breaker may open
+    # $USER is anyone's to set: the audit names the OS account instead.
+    env = {
+        "SYNCD_REDIS_URL": REDIS_URL,
+        "SYNCD_KEY_PREFIX": rig.store.prefix,
+        "USER": "mallory",
+        "LOGNAME": "mallory",
+    }
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        return run_cli(*args, env=env)
+
+    code, out, err = await asyncio.to_thread(cli, "writeback", "--state", "failed")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"{len(failed)} mục chờ cập nhật lên Cổng DVCQG (chạy thử, chưa đẩy):"
+    for e, line in zip(failed, lines[1:], strict=True):
+        assert line.startswith(e["key"])
+        assert f"({failure_text(e['last_error_kind'], e['last_error'], 'vi')})" in line
+    assert any("Máy chủ của cổng gặp lỗi (HTTP 5xx) (chi tiết kỹ thuật: " in x for x in lines)
+    code, out, _ = await asyncio.to_thread(cli, "--lang", "en", "writeback", "--format", "json")
+    assert code == 0
+    listed = {e["key"]: e for e in json.loads(out)}
+    assert {k: e["last_error_kind"] for k, e in listed.items()} == {
+        e["key"]: e["last_error_kind"] for e in failed
+    }
+    code, out, _ = await asyncio.to_thread(
+        cli, "writeback", "list", "--state", "failed", "--format", "json"
+    )
+    assert (code, [e["key"] for e in json.loads(out)]) == (0, [e["key"] for e in failed])
+
+    key = failed[0]["key"]
+    assert (await asyncio.to_thread(cli, "writeback", "retry"))[0] == 2
+    code, _, err = await asyncio.to_thread(cli, "writeback", "retry", "NO-SUCH-KEY")
+    assert (code, err.strip()) == (2, "Không có trong hàng đợi: NO-SUCH-KEY")
+    code, out, _ = await asyncio.to_thread(cli, "writeback", "retry", key)
+    assert (code, out.strip()) == (0, "Sẽ thử lại ngay 1 mục.")
+
+    code, out, _ = await asyncio.to_thread(cli, "writeback", "cancel", key, "--reason", "sai")
+    assert (code, out.strip()) == (0, f"Đã hủy mục {key}.")
+    assert await rig.store.outbox.entry(key) is None
+    [logged] = await rig.store.outbox.log(1)
+    assert (logged["key"], logged["outcome"], logged["by"]) == (key, "cancelled", os_user())
+    audit = await MismatchQueue(rig.store).audit(1000)
+    assert [e["who"] for e in audit if e["action"] == "push_cancel"] == [os_user()]
+    assert os_user() != "mallory"
+
+    code, out, _ = await asyncio.to_thread(cli, "writeback", "release", "--reason", "đã xem")
+    assert (code, out.strip()) == (0, "Đã cho phép đẩy đợt đang giữ lại.")
+    assert "writeback:released" in await rig.store.status()

@@ -60,7 +60,9 @@ class CityConnector:
         except NotFound:
             return None
         if not isinstance(body, dict):
-            raise PortalError("city: a dossier lookup answered something other than an object")
+            raise PortalError(
+                "city: a dossier lookup answered something other than an object", "bad_answer"
+            )
         return body
 
     async def fetch_one(self, code: str) -> Page:
@@ -73,9 +75,9 @@ class CityConnector:
 
 def _parse_listing(body: Any) -> tuple[list[Any], str | None, int | None]:
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise PortalError("city listing: expected an object with an 'items' list")
+        raise PortalError("city listing: expected an object with an 'items' list", "bad_answer")
     token = body.get("nextPageToken")
     if token is not None and not isinstance(token, str):
-        raise PortalError("city listing: nextPageToken is not a string")
+        raise PortalError("city listing: nextPageToken is not a string", "bad_answer")
     total = body.get("total")
     return body["items"], token, total if isinstance(total, int) else None

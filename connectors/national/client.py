@@ -49,7 +49,7 @@ class ServiceError(PortalError):
     """A service answered with a failure code."""
 
     def __init__(self, service: str, code: str, message: str) -> None:
-        super().__init__(f"national: {service}: error_code {code!r}: {message}")
+        super().__init__(f"national: {service}: error_code {code!r}: {message}", "service_error")
         self.service, self.code, self.message = service, code, message
 
 
@@ -91,7 +91,7 @@ class NationalConnector:
         )
         if not isinstance(body, dict) or not succeeded(body) or not body.get("session"):
             message = body.get("message", "") if isinstance(body, dict) else ""
-            raise PortalError(f"national: login refused: {message}")
+            raise PortalError(f"national: login refused: {message}", "login_refused")
         self.logins += 1
         self._session_token = str(body["session"])
         return self._session_token
@@ -113,7 +113,9 @@ class NationalConnector:
             except Unauthorized:
                 body = {"error_code": "401"}
             if not isinstance(body, dict):
-                raise PortalError(f"national: {service}: response is not a JSON object")
+                raise PortalError(
+                    f"national: {service}: response is not a JSON object", "bad_answer"
+                )
             if error_code(body) in SESSION_EXPIRED_CODES:
                 self._session_token = None
                 if attempt == 0:
@@ -140,7 +142,9 @@ class NationalConnector:
         )
         total = _int(body.get("TongSoBanGhi"))
         if total is None or total < 0:
-            raise PortalError("national: LayDanhSachHoSo: 'TongSoBanGhi' is not a count")
+            raise PortalError(
+                "national: LayDanhSachHoSo: 'TongSoBanGhi' is not a count", "bad_answer"
+            )
         return total
 
     async def pages(
@@ -163,7 +167,7 @@ class NationalConnector:
             )
             data = body.get("data")
             if not isinstance(data, list):
-                raise PortalError("national: LayDanhSachHoSo: 'data' is not a list")
+                raise PortalError("national: LayDanhSachHoSo: 'data' is not a list", "bad_answer")
             if total is None:
                 total = _int(body.get("TongSoBanGhi"))
             yield self._page(data, since, floor, total)
@@ -187,7 +191,7 @@ class NationalConnector:
         body = await self.call("LayDanhSachTTHC")
         data = body.get("data")
         if not isinstance(data, list):
-            raise PortalError("national: LayDanhSachTTHC: 'data' is not a list")
+            raise PortalError("national: LayDanhSachTTHC: 'data' is not a list", "bad_answer")
         procedures: list[Procedure] = []
         problems: list[str] = []
         for index, raw in enumerate(data):
@@ -212,7 +216,7 @@ class NationalConnector:
         if isinstance(data, dict):
             data = [data]
         if not isinstance(data, list) or not data or not isinstance(data[0], dict):
-            raise PortalError("national: TraCuuHoSo: 'data' holds no record")
+            raise PortalError("national: TraCuuHoSo: 'data' holds no record", "bad_answer")
         return dict(data[0])
 
     async def write_record(self, record: Mapping[str, Any], updating: bool) -> dict[str, Any]:

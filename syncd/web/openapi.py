@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from connectors.base import FAILURES
 from reconcile.compare import Severity
 from reconcile.flags import Flag
 from reconcile.model import StopKind
-from syncd.outbox import OUTCOMES
+from syncd.outbox import FAILURE_KINDS, OUTCOMES
 from syncd.outbox import STATES as OUTBOX_STATES
 from syncd.queue import ACTIONS, ACTIVE_STATES, STATES
 from syncd.web import data
@@ -40,6 +41,12 @@ def nullable(schema: Schema) -> Schema:
 
 
 STRING: Schema = {"type": "string"}
+PORTAL_FAILURE: Schema = {
+    "type": "string",
+    "enum": list(FAILURES),
+    "description": "Why the portal failed, in a word (the pages say it in the reader's language)",
+}
+PORTAL_FAILURE_OR_NULL: Schema = {**PORTAL_FAILURE, "enum": [*FAILURES, None], "nullable": True}
 # A query parameter given empty is refused (leave it out instead): free text needs a character.
 WORDS: Schema = {"type": "string", "minLength": 1}
 TEXT_OR_NULL: Schema = {"type": "string", "nullable": True}
@@ -341,8 +348,11 @@ def _schemas() -> dict[str, Schema]:
         {
             "last_success_at": TIME_OR_NULL,
             "last_error": TEXT_OR_NULL,
+            "last_error_kind": PORTAL_FAILURE_OR_NULL,
             "last_error_at": TIME_OR_NULL,
-            "recent_errors": array(obj({"at": TIME, "error": STRING})),
+            "recent_errors": array(
+                obj({"at": TIME, "error": STRING, "kind": PORTAL_FAILURE}, required=["at", "error"])
+            ),
             "lag_seconds": {"type": "number", "nullable": True},
             "cursor": nullable(obj({"updated_at": TIME, "code": STRING})),
             "circuit": {"type": "string", "enum": ["closed", "open", "half_open", "unknown"]},
@@ -376,6 +386,7 @@ def _schemas() -> dict[str, Schema]:
                     "started_at": TIME_OR_NULL,
                     "finished_at": TIME_OR_NULL,
                     "error": TEXT_OR_NULL,
+                    "error_kind": PORTAL_FAILURE_OR_NULL,
                 },
                 required=[],
             ),
@@ -497,7 +508,16 @@ def _schemas() -> dict[str, Schema]:
                         {
                             "last_complete_at": TIME_OR_NULL,
                             "read_since_end": {"type": "boolean"},
-                            "failures_since": array(obj({"at": STRING, "error": STRING})),
+                            "failures_since": array(
+                                obj(
+                                    {
+                                        "at": STRING,
+                                        "error": STRING,
+                                        "kind": {"type": "string", "enum": [*FAILURES, ""]},
+                                    },
+                                    required=["at", "error"],
+                                )
+                            ),
                         }
                     ),
                 },
@@ -585,6 +605,12 @@ def _schemas() -> dict[str, Schema]:
                 "last_at": TIME_OR_NULL,
                 "next_at": TIME_OR_NULL,
                 "last_error": TEXT_OR_NULL,
+                "last_error_kind": {
+                    "type": "string",
+                    "enum": [*FAILURE_KINDS, None],
+                    "nullable": True,
+                    "description": "Why the last attempt failed, in a word",
+                },
                 "answer": {**TEXT_OR_NULL, "description": "The portal's last answer (JSON)"},
             },
             required=["key", "code", "action", "changes", "state", "attempts"],

@@ -37,9 +37,9 @@ runs. `role` is this process's part in polling that portal: "polling" (it holds 
 A resync reads the portal again from the given day (Vietnam time; null: from the beginning) in a
 background task of the application, leaving the stored cursor where it is, then reconciles what
 is queued; its start and end are written to `{P}:status` ("<portal>:resync_started_at",
-"resync_finished_at", "resync_error") and to the audit stream (action "resync", id
-"portal:<name>"). Tasks still running when the application stops are cancelled (a page in hand
-is written whole or not at all).
+"resync_finished_at", "resync_error", "resync_error_kind") and to the audit stream (action
+"resync", id "portal:<name>"). Tasks still running when the application stops are cancelled (a
+page in hand is written whole or not at all).
 
 `add_routes` also makes the application's `syncd.metrics.Metrics` and, when the application has
 a syncer, makes it the syncer's observer.
@@ -186,16 +186,18 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def sync_status(c: Context) -> dict[str, Any]:
     """Each portal's facts (for the JSON API and the pages): {"portals": {"city": {...},
-    "national": {...}}}, each with last_success_at, last_error, last_error_at (ISO 8601 or
-    None; the last error stays after later successes, compare the times), recent_errors (the
-    last 20 failures, newest first: {at, error}), lag_seconds (since
+    "national": {...}}}, each with last_success_at, last_error, last_error_kind (why, in a
+    word: connectors.base.FAILURES), last_error_at (ISO 8601 or None; the last error stays
+    after later successes, compare the times), recent_errors (the last 20 failures, newest
+    first: {at, error, kind}), lag_seconds (since
     the last success, None if never), cursor ({updated_at, code} or None), circuit (closed,
     open, half_open, or unknown before the first poll), quarantined (records in the
-    quarantine), resync ({started_at, finished_at, error}: the last one), complete (whether
-    its last poll read its whole feed: absence on it is judged), last_complete_at, waiting
-    (dossiers whose absence on it waits for a complete read), late_updates (records the
-    re-reads found that polling missed), rereads ({name: last finished}), poller (the process
-    holding its polling lease, None if none); and "dead_letters", "retrying" (counts)."""
+    quarantine), resync ({started_at, finished_at, error, error_kind}: the last one),
+    complete (whether its last poll read its whole feed: absence on it is judged),
+    last_complete_at, waiting (dossiers whose absence on it waits for a complete read),
+    late_updates (records the re-reads found that polling missed), rereads ({name: last
+    finished}), poller (the process holding its polling lease, None if none); and
+    "dead_letters", "retrying" (counts)."""
     status = await c.store.status()
     cursors = await c.store.cursors()
     quarantined = await c.store.quarantine_counts()
@@ -216,6 +218,7 @@ async def sync_status(c: Context) -> dict[str, Any]:
         portals[s] = {
             "last_success_at": last,
             "last_error": fact("last_error"),
+            "last_error_kind": fact("last_error_kind"),
             "last_error_at": fact("last_error_at"),
             "lag_seconds": round(max(lag, 0.0), 3) if lag is not None else None,
             "cursor": (
@@ -230,6 +233,7 @@ async def sync_status(c: Context) -> dict[str, Any]:
                 "started_at": fact("resync_started_at"),
                 "finished_at": fact("resync_finished_at"),
                 "error": fact("resync_error"),
+                "error_kind": fact("resync_error_kind"),
             },
             "complete": fact("complete") == "1",
             "last_complete_at": fact("last_complete_at"),
@@ -301,12 +305,14 @@ async def resync(request: web.Request) -> web.Response:
 async def _resync(c: Context, connector: Connector, since: Cursor | None, who: str) -> None:
     syncer: Syncer = c.syncer
     source = connector.source
-    await c.store.record_status(source, resync_started_at=c.clock().isoformat(), resync_error="")
+    await c.store.record_status(
+        source, resync_started_at=c.clock().isoformat(), resync_error="", resync_error_kind=""
+    )
     log.info("resync_started", portal=source.value, since=since and since.encode(), by=who)
-    error = ""
+    error = kind = ""
     try:
         result = await syncer.poll(connector, since=since)
-        error = result.error or ""
+        error, kind = result.error or "", result.error_kind or ""
         reconciled = 0 if error else (await syncer.reconcile_pending())[0]
         log.info(
             "resync_done",
@@ -326,7 +332,10 @@ async def _resync(c: Context, connector: Connector, since: Cursor | None, who: s
     finally:
         with contextlib.suppress(*REDIS_ERRORS):
             await c.store.record_status(
-                source, resync_finished_at=c.clock().isoformat(), resync_error=error
+                source,
+                resync_finished_at=c.clock().isoformat(),
+                resync_error=error,
+                resync_error_kind=kind,
             )
 
 
@@ -394,6 +403,7 @@ def outbox_item(entry: Mapping[str, Any]) -> dict[str, Any]:
     item["created_at"] = entry.get("created_at")
     item["last_at"] = entry.get("last_at")
     item["last_error"] = entry.get("last_error") or None
+    item["last_error_kind"] = entry.get("last_error_kind") or None
     item["answer"] = entry.get("answer") or None
     due = entry.get("next_at")
     item["next_at"] = epoch(float(due)).isoformat() if due is not None else None

@@ -45,7 +45,7 @@ from reconcile.engine import MIGRATED_OVERRIDE
 from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
-from syncd.i18n import LANGUAGES, Language, detail_text
+from syncd.i18n import LANGUAGES, Language, detail_text, failure_text
 from syncd.queue import (
     ACTIONS,
     STATES,
@@ -364,6 +364,7 @@ def render(
         "kind_field": kind_field,
         "mismatch_value": partial(mismatch_value, lang),
         "detail_text": lambda detail: detail_text(str(detail), lang),
+        "failure": lambda kind, detail: failure_text(kind, str(detail or ""), lang),
         "mismatch_url": mismatch_url,
         "mismatch_name": partial(mismatch_name, lang),
         "dossier_url": dossier_url,
@@ -665,7 +666,8 @@ def _portal_cards(lang: Language, status: Mapping[str, Any] | None) -> list[dict
             facts.append(("lag_seconds", duration_text(lang, p["lag_seconds"])))
         if error_at or p.get("last_error"):
             facts.append(("last_error_at", when_text(error_at)))
-            facts.append(("last_error", str(p.get("last_error") or text(lang, "none"))))
+            error = failure_text(p.get("last_error_kind"), str(p.get("last_error") or ""), lang)
+            facts.append(("last_error", error or text(lang, "none")))
         circuit = p.get("circuit")
         if circuit:
             facts.append(("circuit", label(lang, "circuit", circuit)))
@@ -675,7 +677,7 @@ def _portal_cards(lang: Language, status: Mapping[str, Any] | None) -> list[dict
         if isinstance(resync, Mapping) and resync.get("started_at"):
             shown = f"{when_text(resync['started_at'])} → {when_text(resync.get('finished_at'))}"
             if resync.get("error"):
-                shown += f" ({resync['error']})"
+                shown += f" ({failure_text(resync.get('error_kind'), resync['error'], lang)})"
             facts.append(("resync", shown))
         if p.get("cursor"):
             facts.append(("cursor", _cursor_text(p["cursor"])))
