@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from connectors.fault_settings import FaultSettings
+from reconcile.compare import MismatchKind
 from syncd.deadletters_cli import add_deadletters_parser
-from syncd.i18n import set_language, t
+from syncd.i18n import named_choices, set_language, t
+from syncd.queue_states import STATES
 from syncd.report_cli import REPORT_FORMATS, add_report_parsers
 from syncd.users_cli import add_users_parser
 from syncd.writeback_cli import add_writeback_parser
@@ -114,9 +116,11 @@ def _mismatches_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser
     mismatches = verbs.add_parser("mismatches", help=t("help.mismatches"))
     actions = mismatches.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help=t("help.mismatches_list"))
-    listing.add_argument("--kind", metavar="K", help=t("help.mismatch_kind"))
-    # Checked by the queue (syncd.queue.STATES), which names the states in its one-line error.
-    listing.add_argument("--state", metavar="S", help=t("help.mismatch_state"))
+    kinds = named_choices("kind.", [kind.value for kind in MismatchKind])
+    listing.add_argument("--kind", metavar="K", help=f"{t('help.mismatch_kind')}: {kinds}")
+    # Checked by the queue, which names the states in its one-line error.
+    states = named_choices("state.", STATES)
+    listing.add_argument("--state", metavar="S", help=f"{t('help.mismatch_state')}: {states}")
     listing.add_argument("--field", metavar="F", help=t("help.mismatch_field"))
     listing.add_argument("--limit", type=int, default=50, help=t("help.limit"))
     listing.add_argument("--offset", type=int, default=0, help=t("help.offset"))

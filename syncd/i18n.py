@@ -6,7 +6,7 @@ Log events stay in English: they are for machines and administrators, and their 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -1313,6 +1313,19 @@ def wire_reason(text: str, lang: Language) -> str:
             "rule": tr(lang, f"wire.rule.{kind}"),
         }
     return f"{field}: {tr(lang, f'wire.{code}', **values)}"
+
+
+def named_choices(prefix: str, values: Iterable[str]) -> str:
+    """The values a command-line option takes, each with its name in the current language
+    (`prefix` + value): "open (đang mở), claimed (đã nhận xử lý), …"; a name that only
+    repeats the value ("auto-resolved") is left out."""
+
+    def named(value: str) -> str:
+        name = t(prefix + value)
+        same = name.replace("-", "_").replace(" ", "_") == value
+        return value if same else f"{value} ({name})"
+
+    return ", ".join(named(value) for value in values)
 
 
 def failure_text(kind: str | None, detail: str, lang: Language) -> str:

@@ -38,11 +38,9 @@ import orjson
 from reconcile.engine import SEVERITY, MismatchKind, migrated_values
 from reconcile.model import VN_TZ, Dossier, Source
 from syncd.i18n import t
+from syncd.queue_states import ACTIVE_STATES, STATES
 from syncd.store import MISMATCH_LUA, OVERRIDE_FIELDS, Store
 
-STATES = ("open", "claimed", "pushing", "resolved", "auto_resolved")
-# `pushing`: write-back will fix it (syncd.outbox); it resolves when a later read agrees.
-ACTIVE_STATES = ("open", "claimed", "pushing")
 ACTIONS = ("accept_city", "accept_national", "manual", "ignore")
 
 # The fields of the corrected record a kind of mismatch is about (none: only the state changes

@@ -20,7 +20,10 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from connectors.mockserver import MockPortals
+from reconcile.engine import MismatchKind
 from syncd.embedded import redis_server_binary
+from syncd.i18n import tr
+from syncd.queue_states import STATES
 from syncd.store import Store
 from tests.commandline import CLI_ENV, SYNCD, run_cli, run_process
 from tests.conftest import REDIS_URL
@@ -113,6 +116,19 @@ def test_help_is_printed_and_main_returns_its_exit_codes() -> None:
     assert "no-such-verb" in err
     code, out, _ = run_cli("--lang", "en", "users", "--help")
     assert (code, "passwd" in out) == (0, True)
+
+
+def test_the_queue_filters_name_every_state_and_kind_in_the_readers_language() -> None:
+    code, out, _ = run_cli("mismatches", "list", "--help")
+    assert code == 0
+    said = " ".join(out.split())  # argparse wraps the help
+    for state in STATES:
+        assert f"{state} ({tr('vi', f'state.{state}')})" in said
+    for kind in MismatchKind:
+        assert f"{kind.value} ({tr('vi', f'kind.{kind.value}')})" in said
+    code, out, _ = run_cli("--lang", "en", "mismatches", "list", "--help")
+    said = " ".join(out.split())
+    assert "open, claimed, pushing (being pushed to the national portal)" in said
 
 
 def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:

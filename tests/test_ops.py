@@ -30,7 +30,8 @@ from reconcile.model import VN_TZ, Source
 from reconcile.writeback import Plan
 from syncd import store as store_module
 from syncd.config import Config
-from syncd.queue import ACTIVE_STATES, MismatchQueue, stored_id
+from syncd.queue import MismatchQueue, stored_id
+from syncd.queue_states import ACTIVE_STATES
 from syncd.service import Syncer
 from syncd.store import Store, Unit, WorkItem
 from syncd.web.app import make_app

@@ -25,7 +25,8 @@ from reconcile.ledger import CORRECTED, FORMS
 from reconcile.model import VN_TZ
 from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language, language, t
-from syncd.queue import ACTIVE_STATES, STATES, QueueError, check_resolution
+from syncd.queue import QueueError, check_resolution
+from syncd.queue_states import ACTIVE_STATES, STATES
 from syncd.report_cli import report_document
 from syncd.reports import PublishRefused, publish, render_csv
 from syncd.web import data, openapi

@@ -17,7 +17,8 @@ from reconcile.flags import Flag
 from reconcile.model import StopKind
 from syncd.outbox import FAILURE_KINDS, OUTCOMES
 from syncd.outbox import STATES as OUTBOX_STATES
-from syncd.queue import ACTIONS, ACTIVE_STATES, STATES
+from syncd.queue import ACTIONS
+from syncd.queue_states import ACTIVE_STATES, STATES
 from syncd.web import data
 from syncd.web.auth import ROLES
 

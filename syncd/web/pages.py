@@ -48,13 +48,13 @@ from reconcile.period import Period
 from syncd.i18n import LANGUAGES, Language, detail_text, failure_text
 from syncd.queue import (
     ACTIONS,
-    STATES,
     STORED_SEPARATOR,
     QueueError,
     fields_of,
     public_id,
     stored_id,
 )
+from syncd.queue_states import STATES
 from syncd.report_cli import ReportUsageError, parse_cell, report_document
 from syncd.reports import (
     HEADINGS,
