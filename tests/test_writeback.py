@@ -253,13 +253,19 @@ async def test_a_partial_national_read_pushes_nothing_until_the_read_completes(
             await c.close()
 
 
-async def test_failed_pushes_are_retried_within_minutes_not_at_the_sweep(rig: Rig) -> None:
+async def fail_every_push(rig: Rig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A cycle plans the seed month's pushes; the national portal answers 5xx to each: (the
+    entries planned, the entries failed)."""
     await rig.syncer.cycle()
     needed = await rig.store.outbox.entries()
     assert needed
     rig.faults(FaultSettings(error_rate=1.0))
     assert await rig.pusher.drain() == {"failed": len(needed)}
-    failed = await rig.store.outbox.entries("failed")
+    return needed, await rig.store.outbox.entries("failed")
+
+
+async def test_failed_pushes_are_retried_within_minutes_not_at_the_sweep(rig: Rig) -> None:
+    needed, failed = await fail_every_push(rig)
     assert len(failed) == len(needed)
     assert all(e["last_error"] for e in failed)
     assert {
@@ -464,12 +470,7 @@ async def test_a_plan_the_portal_has_moved_past_is_decided_again_not_dropped(rig
 
 
 async def test_the_writeback_verbs_say_why_a_push_failed_and_name_the_os_user(rig: Rig) -> None:
-    await rig.syncer.cycle()
-    needed = await rig.store.outbox.entries()
-    assert needed
-    rig.faults(FaultSettings(error_rate=1.0))
-    assert await rig.pusher.drain() == {"failed": len(needed)}
-    failed = await rig.store.outbox.entries("failed")
+    _, failed = await fail_every_push(rig)
     kinds = {e["last_error_kind"] for e in failed}
     assert "server_error" in kinds <= {"server_error", "circuit_open"}  # the breaker may open
     # $USER is anyone's to set: the audit names the OS account instead.
