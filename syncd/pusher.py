@@ -172,13 +172,7 @@ class Pusher:
                 if isinstance(exc, ServiceError)
                 else ""
             )
-            kind = (
-                exc.kind
-                if isinstance(exc, PortalError)
-                else "bad_record"
-                if isinstance(exc, WireError)
-                else "stale"
-            )
+            kind = "bad_record" if isinstance(exc, WireError) else exc.kind
             attempts = int(entry.get("attempts") or 1)
             wait = min(self.settings.retry_max, self.settings.retry_after * 2 ** (attempts - 1))
             await self.outbox.fail(entry, str(exc), kind, answer, now, now + wait)
@@ -319,6 +313,8 @@ class Pusher:
 class PlanStale(Exception):
     """The portal's record is not the one the plan was made from, and the store already holds
     it: the dossier must be decided again before anything is pushed."""
+
+    kind = "stale"  # as a failed attempt records it (syncd.outbox.FAILURE_KINDS)
 
 
 def _text_of(d: Dossier, name: str) -> str | None:

@@ -460,6 +460,7 @@ async def test_a_plan_the_portal_has_moved_past_is_decided_again_not_dropped(rig
     assert left is not None
     assert left["state"] == "failed"
     assert "1" in left["last_error"]
+    assert left["last_error_kind"] == "stale"
     await rig.syncer.reconcile_pending()
     await rig.pusher.drain(limit=10_000)
     target = str(json.loads(entry["target"])["st"])
