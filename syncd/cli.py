@@ -21,7 +21,7 @@ from dataclasses import fields
 from connectors.fault_settings import FaultSettings
 from reconcile.compare import MismatchKind
 from syncd.deadletters_cli import add_deadletters_parser
-from syncd.i18n import named_choices, set_language, t
+from syncd.i18n import argparse_words, named_choices, set_language, t
 from syncd.queue_states import STATES
 from syncd.report_cli import REPORT_FORMATS, add_report_parsers
 from syncd.users_cli import add_users_parser
@@ -158,6 +158,11 @@ def _mismatches_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser
 def _dataset_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dossiers", type=int, default=300, help=t("help.dossiers"))
     parser.add_argument("--seed", type=int, default=7, help=t("help.seed"))
+
+
+# argparse looks its own words up through gettext when it prints them; this says them in the
+# language of the other messages.
+setattr(argparse, "_", argparse_words)  # noqa: B010 (argparse's stub does not declare it)
 
 
 def _early_language(argv: Sequence[str]) -> str | None:

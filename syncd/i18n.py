@@ -1315,6 +1315,39 @@ def wire_reason(text: str, lang: Language) -> str:
     return f"{field}: {tr(lang, f'wire.{code}', **values)}"
 
 
+# argparse's own words (its gettext message ids, CPython 3.11) in Vietnamese; a message it has
+# that is not here stays in English.
+ARGPARSE_VI: dict[str, str] = {
+    "usage: ": "cách dùng: ",
+    "options": "tùy chọn",
+    "positional arguments": "tham số vị trí",
+    "show this help message and exit": "hiện hướng dẫn này rồi thoát",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: lỗi: %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "tham số %(argument_name)s: %(message)s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "giá trị %(value)r không hợp lệ (chọn một trong: %(choices)s)"
+    ),
+    "invalid %(type)s value: %(value)r": "giá trị %(value)r không hợp lệ (cần kiểu %(type)s)",
+    "the following arguments are required: %s": "thiếu tham số bắt buộc: %s",
+    "unrecognized arguments: %s": "tham số không nhận ra: %s",
+    "expected one argument": "cần một giá trị",
+    "expected at least one argument": "cần ít nhất một giá trị",
+    "expected at most one argument": "cần nhiều nhất một giá trị",
+    "one of the arguments %s is required": "cần một trong các tham số %s",
+    "not allowed with argument %s": "không dùng cùng tham số %s",
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "tùy chọn %(option)s không rõ, có thể là %(matches)s"
+    ),
+    "can't open '%(filename)s': %(error)s": "không mở được '%(filename)s': %(error)s",
+    "ignored explicit argument %r": "bỏ qua giá trị %r",
+}
+
+
+def argparse_words(message: str) -> str:
+    """argparse's gettext: its usage lines, headings and errors in the current language."""
+    return ARGPARSE_VI.get(message, message) if _current[0] == "vi" else message
+
+
 def named_choices(prefix: str, values: Iterable[str]) -> str:
     """The values a command-line option takes, each with its name in the current language
     (`prefix` + value): "open (đang mở), claimed (đã nhận xử lý), …"; a name that only

@@ -131,6 +131,28 @@ def test_the_queue_filters_name_every_state_and_kind_in_the_readers_language() -
     assert "open, claimed, pushing (being pushed to the national portal)" in said
 
 
+def test_argparse_speaks_the_readers_language_too() -> None:
+    code, _, err = run_cli("writeback", "--state", "nope")
+    assert code == 2
+    assert err.startswith("cách dùng: syncd writeback")
+    assert err.endswith(
+        "syncd writeback: lỗi: tham số --state: giá trị 'nope' không hợp lệ (chọn một trong: "
+        "'pending', 'in_flight', 'failed', 'dry_run')\n"
+    )
+    code, _, err = run_cli("report")
+    assert (code, err.splitlines()[-1]) == (
+        2,
+        "syncd report: lỗi: thiếu tham số bắt buộc: --period",
+    )
+    code, out, _ = run_cli("deadletters", "--help")
+    assert (code, "tùy chọn:" in out, "hiện hướng dẫn này rồi thoát" in out) == (0, True, True)
+    code, _, err = run_cli("--lang", "en", "report")
+    assert (code, err.splitlines()[-1]) == (
+        2,
+        "syncd report: error: the following arguments are required: --period",
+    )
+
+
 def test_a_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[runtime]\npoll_interval_seconds = 'often'\n", encoding="utf-8")
