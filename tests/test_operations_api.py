@@ -104,6 +104,10 @@ async def test_the_pages_show_the_outbox_and_the_failures(api: Api) -> None:
         assert words in page
     page = await (await api.client.get("/writeback?lang=vi", headers=api.auth("viewer"))).text()
     assert "Chạy thử" in page  # a dry run says so
+    # Each planned change reads "field: from → to", in words.
+    entries = (await api.get("/api/v1/writeback"))["entries"]
+    assert page.count(" → ") == sum(len(e["changes"]) for e in entries)
+    assert "Trạng thái: " in page
     # A viewer sees no forms that change anything.
     assert "/cancel" not in page
     page = await (await api.client.get("/writeback", headers=api.auth("operator"))).text()
