@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from reconcile.model import VN_TZ
-from syncd.i18n import t
+from syncd.i18n import clock_text, t
 
 if TYPE_CHECKING:
     from syncd.store import Store
@@ -37,14 +35,8 @@ def add_deadletters_parser(verbs: argparse._SubParsersAction[argparse.ArgumentPa
     parser.set_defaults(action="list", format="text")
 
 
-def _when(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
-
-
 def _line(entry: dict[str, object], when: object) -> str:
-    stamp = _when(when if isinstance(when, str) else None)
+    stamp = clock_text(when)
     return f"{entry['code']}  {stamp}  ×{entry['attempts']}  {entry['error']}"
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
+
+from reconcile.model import VN_TZ
 
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
@@ -1287,6 +1289,17 @@ def detail_text(detail: str, lang: Language) -> str:
         else:
             parts.append(part)
     return "; ".join(parts)
+
+
+def clock_text(value: object) -> str:
+    """A stored time as the command line prints it: local (Vietnam) dd/mm/yyyy HH:MM:SS; "-"
+    for none, and a text that is not a time as it is."""
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    except ValueError:
+        return str(value)
 
 
 def _day_text(value: str) -> str:

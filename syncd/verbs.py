@@ -39,7 +39,7 @@ from syncd.cli import UsageError
 from syncd.config import Config
 from syncd.deadletters_cli import DeadLetterUsageError, deadletters_verb
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
-from syncd.i18n import MESSAGES, detail_text, language, t, wire_reason
+from syncd.i18n import MESSAGES, clock_text, detail_text, language, t, wire_reason
 from syncd.leases import Leases, consumer_name
 from syncd.operators import OperatorError, acting_operator
 from syncd.pusher import Pusher
@@ -326,10 +326,6 @@ async def _unknown_entries(store: Store, ids: Sequence[str]) -> list[str]:
     return [i for i in ids if await store.quarantine_entry(i) is None]
 
 
-def _entry_time(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
-
-
 async def quarantine(config: Config, args: argparse.Namespace) -> int:
     if args.action == "retry":
         if not args.ids and not args.all:
@@ -347,7 +343,7 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
             entry = await store.quarantine_entry(args.id)
             if entry is None:
                 raise UsageError(t("quarantine.no_entry", id=args.id))
-            print(f"{t('quarantine.id')}: {entry['id']} ({_entry_time(entry['last_at'])})")
+            print(f"{t('quarantine.id')}: {entry['id']} ({clock_text(entry['last_at'])})")
             print(f"{t('quarantine.portal')}: {entry['source']}")
             print(f"{t('quarantine.code')}: {entry['code'] or '-'}")
             print(f"{t('quarantine.reason')}: {wire_reason(entry['reason'], language())}")
@@ -359,7 +355,7 @@ async def quarantine(config: Config, args: argparse.Namespace) -> int:
         total = await store.quarantine_count()
         print(t("quarantine.count", shown=len(entries), total=total))
         for e in entries:
-            when, code = _entry_time(e["last_at"]), e["code"] or "-"
+            when, code = clock_text(e["last_at"]), e["code"] or "-"
             reason = wire_reason(e["reason"], language())
             print(f"{e['id']}  {when}  {e['source']:<8}  {code}  {reason}")
     return 0
@@ -370,15 +366,6 @@ async def _operator(given: str | None, store: Store) -> str:
         return await acting_operator(given, store)
     except OperatorError as exc:
         raise UsageError(str(exc)) from None
-
-
-def _local_time(text: str | None) -> str:
-    if not text:
-        return "-"
-    try:
-        return datetime.fromisoformat(text).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
-    except ValueError:
-        return text
 
 
 def _side(value: object) -> str:
@@ -410,8 +397,8 @@ def _print_mismatch(record: dict[str, Any]) -> None:
         ("mismatch.detail", detail_text(record.get("detail") or "", language()) or "-"),
         ("mismatch.state", _label("state", record["state"])),
         ("mismatch.present", t("yes") if record.get("present", True) else t("no")),
-        ("mismatch.detected_at", _local_time(record.get("detected_at"))),
-        ("mismatch.last_seen_at", _local_time(record.get("last_seen_at"))),
+        ("mismatch.detected_at", clock_text(record.get("detected_at"))),
+        ("mismatch.last_seen_at", clock_text(record.get("last_seen_at"))),
         ("mismatch.claimed_by", record.get("claimed_by") or "-"),
         ("mismatch.resolution", _resolution_text(resolution)),
         ("mismatch.reason", resolution.get("reason") or "-"),
@@ -434,7 +421,7 @@ def _print_mismatch(record: dict[str, Any]) -> None:
         )
         sides = f"{_side(event.get('city'))} / {_side(event.get('national'))}"
         name = _label("event", str(event.get("event")))
-        line = f"  {_local_time(event.get('at'))}  {event.get('by', '-')}  {name}"
+        line = f"  {clock_text(event.get('at'))}  {event.get('by', '-')}  {name}"
         line += f"  [{_label('state', event['state'])}]  {sides}"
         print(f"{line}  {extra}" if extra else line)
 
@@ -472,7 +459,7 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
             who = r.get("claimed_by") or (r.get("resolution") or {}).get("by") or "-"
             print(
                 f"{r['id']}  {_label('state', r['state'])}  {_side(r.get('city'))} / "
-                f"{_side(r.get('national'))}  {_local_time(r.get('detected_at'))}  {who}"
+                f"{_side(r.get('national'))}  {clock_text(r.get('detected_at'))}  {who}"
             )
         return 0
     if args.action == "show":
@@ -529,7 +516,7 @@ async def _mismatches(queue: queue_module.MismatchQueue, args: argparse.Namespac
         reason = (after.get("resolution") or {}).get("reason") or ""
         label = _label("audit", e["action"])
         line = (
-            f"{_local_time(e['at'])}  {e['who']}  {label}  {e['id']}  "
+            f"{clock_text(e['at'])}  {e['who']}  {label}  {e['id']}  "
             f"{_audit_state(e['before'])} → {_audit_state(e['after'])}"
         )
         print(f"{line}  {reason}" if reason else line)

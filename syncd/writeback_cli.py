@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconcile.model import VN_TZ
-from syncd.i18n import failure_text, language, t
+from syncd.i18n import clock_text, failure_text, language, t
 from syncd.operators import os_user
 from syncd.outbox import STATES
 
@@ -46,12 +46,6 @@ def add_writeback_parser(verbs: argparse._SubParsersAction[argparse.ArgumentPars
     release = actions.add_parser("release", help=t("help.writeback_release"))
     release.add_argument("--reason", required=True, help=t("help.reason"))
     parser.set_defaults(action="list", format="text", state=None)
-
-
-def _when(iso: Any) -> str:
-    if not iso:
-        return "-"
-    return datetime.fromisoformat(str(iso)).astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def _changes(changes: Any) -> str:
@@ -90,7 +84,7 @@ async def writeback_verb(store: Store, args: argparse.Namespace, enabled: bool) 
         for e in entries:
             changes = _changes(json.loads(e.get("changes") or "{}"))
             outcome = t(f"writeback.outcome.{e['outcome']}")
-            print(f"{_when(e['at'])}  {e['key']}  {outcome}  {changes}  {e.get('by', '')}")
+            print(f"{clock_text(e['at'])}  {e['key']}  {outcome}  {changes}  {e.get('by', '')}")
         return 0
     entries = await outbox.entries(args.state)
     if args.format == "json":

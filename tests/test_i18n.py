@@ -7,7 +7,7 @@ import re
 import pytest
 
 from reconcile.compare import MismatchKind
-from syncd.i18n import LANGUAGES, MESSAGES, failure_text, tr
+from syncd.i18n import LANGUAGES, MESSAGES, clock_text, failure_text, tr
 from syncd.outbox import FAILURE_KINDS
 
 VIETNAMESE_LETTERS = re.compile(
@@ -46,3 +46,10 @@ def test_a_failure_of_no_known_kind_is_its_detail() -> None:
     assert failure_text(None, "boom", "vi") == "boom"
     assert failure_text("", "boom", "en") == "boom"
     assert failure_text("no-such-kind", "boom", "vi") == "boom"
+
+
+def test_the_command_line_prints_stored_times_on_vietnams_clock() -> None:
+    assert clock_text("2024-07-19T17:30:05+00:00") == "20/07/2024 00:30:05"
+    assert clock_text("2024-07-19T09:00:00+07:00") == "19/07/2024 09:00:00"
+    assert clock_text(None) == clock_text("") == "-"
+    assert clock_text("not a time") == "not a time"
