@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -117,6 +117,19 @@ def pytest_report_header(config: pytest.Config) -> str:
             f"redis-server at {embedded.url} (pid {embedded.process.pid}), stopped at the end"
         )
     return f"redis: {REDIS_URL}"
+
+
+class Clock:
+    """A clock the test moves (`clock.now = …`, `clock.advance(seconds)`) instead of waiting."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 FAST_HTTP = HttpSettings(

@@ -37,21 +37,13 @@ from syncd.store import Store, Unit, WorkItem
 from syncd.web.app import make_app
 from syncd.web.auth import ROLES, Users
 from syncd.web.ops import METRICS, RESYNCS
-from tests.conftest import FAST_HTTP
+from tests.conftest import FAST_HTTP, Clock
 from tests.test_store import T0, dossier
 
 ClientFactory = Callable[..., Any]
 Client = TestClient[web.Request, web.Application]
 PASSWORD = "correct horse battery"
 KINDS = list(MismatchKind)
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -29,6 +29,7 @@ from syncd.web import pages
 from syncd.web.app import LANG_COOKIE, SESSION_COOKIE, make_app, required_role
 from syncd.web.auth import ROLES, Users
 from syncd.web.texts import label
+from tests.conftest import Clock
 
 PASSWORD = "mat-khau-du-dai"
 ClientFactory = Callable[..., Any]
@@ -220,19 +221,6 @@ async def test_a_login_form_posted_without_its_token_is_refused(empty_site: Site
     )
     assert resp.status == 400
     assert SESSION_COOKIE not in resp.cookies
-
-
-class Clock:
-    """The application's clock, moved by the test instead of waited for."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 async def throttled_site(

@@ -20,17 +20,10 @@ from syncd.config import Config
 from syncd.service import Syncer
 from syncd.store import RetryPolicy, Store
 from tests.commandline import run_cli
+from tests.conftest import Clock
 from tests.test_order import outcome
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_a_dossier_that_raises_fails_alone_then_is_a_dead_letter_until_healed(

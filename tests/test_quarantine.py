@@ -15,23 +15,15 @@ from reconcile.model import Source
 from syncd.config import Config
 from syncd.service import QUARANTINE_RETRY_BASE, Syncer
 from syncd.store import QUARANTINE_FIRST_RETRY_SECONDS, Store
-from tests.conftest import UNKNOWN_WORD, make_connectors
+from tests.conftest import UNKNOWN_WORD, Clock, make_connectors
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def test_a_record_malformed_every_time_keeps_one_entry_and_a_growing_retry_interval(
     store: Store, odd_portals: MockPortals, odd_dataset: Dataset, config: Config
 ) -> None:
-    clock = Clock()
+    clock = Clock(T0)
     everything = timedelta(days=3650)  # every poll re-reads the whole feed (an overlap)
     connectors: list[Connector] = list(make_connectors(odd_portals, config, overlap=everything))
     syncer = Syncer(store, connectors, clock=clock)
@@ -80,7 +72,7 @@ async def test_records_corrupted_in_a_listing_are_healed_by_their_retry(
 ) -> None:
     faults = portals.national_app[FAULTS]
     faults.settings = FaultSettings(seed=4, malformed_rate=0.1)
-    clock = Clock()
+    clock = Clock(T0)
     connectors = make_connectors(portals, config)
     syncer = Syncer(store, connectors, clock=clock)
     try:

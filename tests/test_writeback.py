@@ -35,20 +35,12 @@ from syncd.queue import MismatchQueue
 from syncd.service import Syncer
 from syncd.store import Store
 from tests.commandline import run_cli
-from tests.conftest import FAST_HTTP, REDIS_URL, make_connectors
+from tests.conftest import FAST_HTTP, REDIS_URL, Clock, make_connectors
 from tests.test_ops import samples
 
 T0 = datetime(2026, 11, 28, 9, tzinfo=UTC)
 PERSONAL = ("ChuHoSo", "SoGiayTo", "SoDienThoai")
 APPLICANT = (*PERSONAL, "LoaiDoiTuong", "TenTTHC", "DonViXuLy")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -86,7 +78,7 @@ async def make_rig(
     city, national = connectors
     assert isinstance(city, CityConnector)
     assert isinstance(national, NationalConnector)
-    clock = Clock()
+    clock = Clock(T0)
     syncer = Syncer(
         store,
         connectors,
