@@ -24,14 +24,11 @@ from syncd.deadletters_cli import add_deadletters_parser
 from syncd.i18n import argparse_words, named_choices, set_language, t
 from syncd.queue_states import STATES
 from syncd.report_cli import REPORT_FORMATS, add_report_parsers
+from syncd.usage import UsageError
 from syncd.users_cli import add_users_parser
 from syncd.writeback_cli import add_writeback_parser
 
 DEMO_PERIOD = "2024-07"
-
-
-class UsageError(Exception):
-    """Bad input from the command line: exit code 2, one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,13 +13,10 @@ import json
 from typing import TYPE_CHECKING
 
 from syncd.i18n import clock_text, t
+from syncd.usage import UsageError
 
 if TYPE_CHECKING:
     from syncd.store import Store
-
-
-class DeadLetterUsageError(ValueError):
-    """Bad input: exit code 2, one line."""
 
 
 def add_deadletters_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,11 +40,11 @@ def _line(entry: dict[str, object], when: object) -> str:
 async def deadletters_verb(store: Store, args: argparse.Namespace) -> int:
     if args.action == "retry":
         if bool(args.codes) == bool(args.all):
-            raise DeadLetterUsageError(t("deadletters.retry_what"))
+            raise UsageError(t("deadletters.retry_what"))
         known = {e["code"] for e in await store.dead_letters()}
         unknown = sorted(set(args.codes) - known)
         if unknown:
-            raise DeadLetterUsageError(t("deadletters.unknown", codes=", ".join(unknown)))
+            raise UsageError(t("deadletters.unknown", codes=", ".join(unknown)))
         queued = await store.retry_failed(None if args.all else args.codes)
         print(t("deadletters.queued", count=queued))
         return 0

@@ -35,6 +35,7 @@ from syncd.reports import (
     to_json,
 )
 from syncd.summary import paragraph
+from syncd.usage import UsageError
 
 if TYPE_CHECKING:
     from syncd.config import Config
@@ -44,8 +45,8 @@ REPORT_FORMATS = ("text", "json", "csv", "xlsx", "paragraph", "dvcqg")
 LISTED_FLAGS = ("overdue", "due_soon", "late", "late_no_apology", "all")
 
 
-class ReportUsageError(ValueError):
-    """Bad input to a report verb (the CLI turns it into exit code 2)."""
+class ReportUsageError(UsageError):
+    """Bad input to a report verb: exit code 2 at the command line, an error on the page."""
 
 
 def add_report_parsers(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -35,9 +35,8 @@ from reconcile.model import VN_TZ, Source
 from reconcile.period import Period
 from syncd import queue as queue_module
 from syncd.cells import CsvWriter
-from syncd.cli import UsageError
 from syncd.config import Config
-from syncd.deadletters_cli import DeadLetterUsageError, deadletters_verb
+from syncd.deadletters_cli import deadletters_verb
 from syncd.embedded import EmbeddedRedis, EmbeddedRedisError
 from syncd.i18n import MESSAGES, clock_text, detail_text, language, t, wire_reason
 from syncd.leases import Leases, consumer_name
@@ -53,9 +52,10 @@ from syncd.report_cli import (
 from syncd.service import REDIS_ERRORS, Syncer
 from syncd.store import Store
 from syncd.summary import paragraph
+from syncd.usage import UsageError
 from syncd.users_cli import users_verb
 from syncd.web.auth import AuthError
-from syncd.writeback_cli import WritebackUsageError, writeback_verb
+from syncd.writeback_cli import writeback_verb
 
 if TYPE_CHECKING:
     from connectors import scenario as scenario_module
@@ -89,20 +89,14 @@ async def dispatch(args: argparse.Namespace, config: Config) -> int:
         return scenario_verb(args)
     if args.verb == "writeback":
         async with open_store(config) as store:
-            try:
-                return await writeback_verb(store, args, config.writeback.enabled)
-            except WritebackUsageError as exc:
-                raise UsageError(str(exc)) from None
+            return await writeback_verb(store, args, config.writeback.enabled)
     if args.verb == "mismatches":
         return await mismatches(config, args)
     if args.verb == "serve":
         return await serve(config)
     if args.verb == "deadletters":
         async with open_store(config) as store:
-            try:
-                return await deadletters_verb(store, args)
-            except DeadLetterUsageError as exc:
-                raise UsageError(str(exc)) from None
+            return await deadletters_verb(store, args)
     if args.verb == "users":
         async with open_store(config) as store:
             try:
@@ -601,7 +595,7 @@ async def report(config: Config, args: argparse.Namespace) -> int:
 async def _report_usage(work: Awaitable[int]) -> int:
     try:
         return await work
-    except (ReportUsageError, RuntimeError) as exc:
+    except RuntimeError as exc:  # a ReportUsageError is already a UsageError
         raise UsageError(str(exc)) from None
 
 

@@ -17,13 +17,10 @@ from reconcile.model import VN_TZ
 from syncd.i18n import clock_text, failure_text, language, t
 from syncd.operators import os_user
 from syncd.outbox import STATES
+from syncd.usage import UsageError
 
 if TYPE_CHECKING:
     from syncd.store import Store
-
-
-class WritebackUsageError(ValueError):
-    """Bad input: exit code 2, one line."""
 
 
 def add_writeback_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,16 +55,16 @@ async def writeback_verb(store: Store, args: argparse.Namespace, enabled: bool) 
     who = os_user()  # the audit names the OS account, never what $USER claims
     if args.action == "retry":
         if bool(args.keys) == bool(args.all):
-            raise WritebackUsageError(t("writeback.retry_what"))
+            raise UsageError(t("writeback.retry_what"))
         unknown = [k for k in args.keys if await outbox.entry(k) is None]
         if unknown:
-            raise WritebackUsageError(t("writeback.unknown", keys=", ".join(unknown)))
+            raise UsageError(t("writeback.unknown", keys=", ".join(unknown)))
         print(t("writeback.retried", count=await outbox.retry(args.keys, now)))
         return 0
     if args.action == "cancel":
         entry = await outbox.entry(args.key)
         if entry is None:
-            raise WritebackUsageError(t("writeback.unknown", keys=args.key))
+            raise UsageError(t("writeback.unknown", keys=args.key))
         await outbox.finish(entry, "cancelled", {}, args.reason, now, by=who)
         await store.enqueue([args.key])  # its mismatch goes back to the operators
         print(t("writeback.cancelled", key=args.key))
